@@ -1,0 +1,1 @@
+"""The guestbook app: visitors leave short messages, stored in the database."""

@@ -1,0 +1,12 @@
+"""Routes of the guestbook: the page, the JSON read-back and the health checks."""
+
+from django.urls import URLPattern, path
+
+from guestbook import views
+
+urlpatterns: list[URLPattern] = [
+    path("", views.index, name="index"),
+    path("entries.json", views.entries_json, name="entries-json"),
+    path("health/", views.health, name="health"),
+    path("health/db/", views.health_db, name="health-db"),
+]

@@ -1,0 +1,70 @@
+"""Views of the guestbook: the HTML page, a JSON read-back and two health checks."""
+
+import logging
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from guestbook.forms import EntryForm
+from guestbook.models import Entry
+
+logger = logging.getLogger(__name__)
+
+# How many entries the page shows; the total count is shown separately.
+PAGE_SIZE = 20
+# How many entries /entries.json returns, newest first (the count is always the total).
+JSON_LIMIT = 100
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def index(request: HttpRequest) -> HttpResponse:
+    """List the latest entries; a valid POST stores a new one and redirects back."""
+    if request.method == "POST":
+        form = EntryForm(request.POST)
+        if form.is_valid():
+            entry = form.save()
+            logger.info("guestbook entry %s created", entry.pk)
+            # Post/redirect/get: reloading the page must not post the message twice.
+            return redirect("index")
+        status = 400
+    else:
+        form = EntryForm()
+        status = 200
+    context = {
+        "form": form,
+        "entries": Entry.objects.all()[:PAGE_SIZE],
+        "total": Entry.objects.count(),
+    }
+    return render(request, "guestbook/index.html", context, status=status)
+
+
+@require_safe
+def entries_json(request: HttpRequest) -> JsonResponse:
+    """The stored entries as JSON, so tests can read back what they wrote."""
+    entries = [
+        {"id": entry.pk, "text": entry.text, "created_at": entry.created_at.isoformat()}
+        for entry in Entry.objects.all()[:JSON_LIMIT]
+    ]
+    return JsonResponse({"count": Entry.objects.count(), "entries": entries})
+
+
+@require_safe
+def health(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers. Never touches the database, so a database outage
+    does not make the orchestrator restart healthy app containers."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_safe
+def health_db(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 when the database answers `SELECT 1`, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        logger.warning("database health check failed: %s", exc)
+        return HttpResponse("db unavailable", content_type="text/plain", status=503)
+    return HttpResponse("db ok", content_type="text/plain")

@@ -1,0 +1,103 @@
+"""The app server replicas: N containers running Gunicorn or uWSGI on the project's image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components.choices import AppServer as AppServerKind
+from components.choices import upstream_protocol
+from components.container_spec import (
+    Hardening,
+    Limits,
+    child,
+    hardened_container_args,
+    health_check,
+)
+from components.render.app_server_config import APP_PORT, app_server_command
+
+# Answered by the middleware the settings overlay adds (templates/django/django_stack_health.py).
+HEALTH_PATH = "/_stack/health"
+
+
+@dataclass(frozen=True)
+class AppServerArgs:
+    """Inputs of an AppServer."""
+
+    app_server: AppServerKind
+    """Gunicorn or uWSGI; its config is already in the image."""
+    replicas: int
+    """How many identical replicas to run."""
+    image_name: pulumi.Input[str]
+    """The project's image."""
+    environment: pulumi.Input[list[str]]
+    """Settings for the overlay (a secret: it holds the secret key and database password)."""
+    data_volumes: list[docker.ContainerVolumeArgs]
+    """Volumes every replica mounts (an SQLite database)."""
+    network: pulumi.Input[str]
+    """Private network shared with the proxy and the database."""
+    stack: str
+    """Stack name, for labels."""
+    resource_prefix: str
+    """Prefix of names on the engine."""
+    limits: Limits
+    """Resources per replica."""
+    after: list[pulumi.Resource]
+    """What must finish before replicas start (the migration job)."""
+
+
+def replica_alias(index: int) -> str:
+    """The replica's DNS name on the private network: what the proxy's upstream lists."""
+    return f"app-{index}"
+
+
+class AppServer(pulumi.ComponentResource):
+    """N replicas of the app server. They publish no ports: only the proxy reaches them."""
+
+    hosts: list[str]
+    containers: list[docker.Container]
+
+    def __init__(
+        self, name: str, args: AppServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:AppServer", name, None, opts)
+        self.hosts = [replica_alias(i) for i in range(args.replicas)]
+        protocol = upstream_protocol(args.app_server).value
+        self.containers = [
+            docker.Container(
+                f"{name}-replica-{i}",
+                name=f"{args.resource_prefix}-{host}",
+                image=args.image_name,
+                command=app_server_command(args.app_server),
+                envs=pulumi.Output.from_input(args.environment).apply(
+                    lambda env, host=host: [*env, f"DJANGO_STACK_REPLICA={host}"]
+                ),
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[host])
+                ],
+                volumes=args.data_volumes,
+                healthcheck=health_check(
+                    [
+                        "python3",
+                        "/opt/django-stack/healthcheck.py",
+                        protocol,
+                        str(APP_PORT),
+                        HEALTH_PATH,
+                        "localhost",
+                    ]
+                ),
+                wait=True,
+                wait_timeout=180,
+                **hardened_container_args(
+                    hardening=Hardening(user="10001:10001"),
+                    limits=args.limits,
+                    stack=args.stack,
+                    role="app",
+                ),
+                opts=child(self, *args.after),
+            )
+            for i, host in enumerate(self.hosts)
+        ]
+        self.register_outputs({"hosts": self.hosts})

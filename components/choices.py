@@ -1,0 +1,46 @@
+"""The closed sets a stack chooses from: platform, app server, reverse proxy, database."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Platform(str, Enum):
+    """Where the processes run."""
+
+    DOCKER = "docker"
+    VM = "vm"
+
+
+class AppServer(str, Enum):
+    """The WSGI server that runs Django inside each replica."""
+
+    GUNICORN = "gunicorn"
+    UWSGI = "uwsgi"
+
+
+class Proxy(str, Enum):
+    """The reverse proxy in front of the replicas (load balancer and static file server)."""
+
+    NGINX = "nginx"
+    APACHE = "apache"
+
+
+class DatabaseKind(str, Enum):
+    """Where Django's database lives."""
+
+    POSTGRES = "postgres"  # a PostgreSQL server the stack runs itself
+    EXTERNAL = "external"  # an existing PostgreSQL server (host, port, name, user, password)
+    SQLITE = "sqlite"  # a file on one replica's volume: only valid with a single replica
+
+
+class UpstreamProtocol(str, Enum):
+    """How the proxy talks to the app server."""
+
+    HTTP = "http"
+    UWSGI = "uwsgi"
+
+
+def upstream_protocol(app_server: AppServer) -> UpstreamProtocol:
+    """uWSGI speaks its binary protocol to the proxy (less parsing); Gunicorn speaks HTTP."""
+    return UpstreamProtocol.UWSGI if app_server is AppServer.UWSGI else UpstreamProtocol.HTTP

@@ -1,0 +1,398 @@
+"""The stack's configuration: read once, validated completely, frozen.
+
+Every `django-stack:*` key is parsed here and nowhere else. A bad value stops the program with
+one message that names each bad key, the value given and what is allowed, before any resource
+is created.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+import pulumi
+
+from components.choices import AppServer, DatabaseKind, Platform, Proxy
+from components.tuning import default_threads, default_workers
+
+NAMESPACE = "django-stack"
+E = TypeVar("E", bound=Enum)
+
+
+class ConfigError(ValueError):
+    """The stack configuration is invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret config value; its repr never shows the value."""
+
+    value: str = field(repr=False)
+
+    def as_output(self) -> pulumi.Output[str]:
+        """The value as a Pulumi secret, so it is encrypted in state and masked in logs."""
+        return pulumi.Output.secret(self.value)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where Django's data lives, and how to reach it."""
+
+    kind: DatabaseKind
+    name: str
+    user: str
+    host: str | None
+    port: int
+    password: Secret | None
+
+    @property
+    def shared(self) -> bool:
+        """Whether every replica sees the same data (SQLite lives on one replica's disk)."""
+        return self.kind is not DatabaseKind.SQLITE
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything one environment chooses, validated."""
+
+    stack: str
+    platform: Platform
+    app_server: AppServer
+    proxy: Proxy
+    replicas: int
+    workers: int
+    threads: int
+    cpus_per_replica: float
+    memory_mb_per_replica: int
+    timeout_seconds: int
+    app_path: Path
+    wsgi_module: str
+    settings_module: str
+    http_port: int
+    bind_address: str
+    allowed_hosts: tuple[str, ...]
+    secret_key: Secret | None
+    database: DatabaseConfig
+    base_image: str
+    extra_ca_bundle: Path | None
+    docker_host: str | None
+    debug: bool
+    production: bool
+
+    @property
+    def resource_prefix(self) -> str:
+        """Prefix for names on the engine (containers, networks), unique per stack."""
+        return f"django-stack-{self.stack}"
+
+    @property
+    def wsgi_callable(self) -> str:
+        """The WSGI entry point as `module:callable`."""
+        return f"{self.wsgi_module}:application"
+
+
+# One entry per key: what it means is documented in README.md's config reference.
+KNOWN_KEYS = (
+    "platform",
+    "appServer",
+    "proxy",
+    "replicas",
+    "workers",
+    "threads",
+    "cpusPerReplica",
+    "memoryMbPerReplica",
+    "timeoutSeconds",
+    "appPath",
+    "wsgiModule",
+    "settingsModule",
+    "httpPort",
+    "bindAddress",
+    "allowedHosts",
+    "secretKey",
+    "database",
+    "databasePassword",
+    "baseImage",
+    "extraCaBundle",
+    "dockerHost",
+    "debug",
+    "production",
+)
+SECRET_KEYS = ("secretKey", "databasePassword")
+DATABASE_KEYS = ("kind", "host", "port", "name", "user")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_HOST = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])$")
+_SQLITE_PATH = "/var/lib/django-stack/db.sqlite3"
+
+
+class _Reader:
+    """Parses raw Pulumi config strings, collecting every problem instead of stopping at one."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def problem(self, key: str, value: Any, allowed: str) -> None:
+        self.problems.append(f"{NAMESPACE}:{key}: {value!r} is not allowed; expected {allowed}")
+
+    def text(self, key: str, default: str | None) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self.problem(key, value, "a non-empty string")
+            return default
+        return value.strip()
+
+    def choice(self, key: str, enum: type[E], default: E) -> E:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        try:
+            return enum(str(value))
+        except ValueError:
+            self.problem(key, value, "one of " + ", ".join(m.value for m in enum))
+            return default
+
+    def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        try:
+            number = _strict_int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            self.problem(key, value, f"an integer from {low} to {high}")
+            return default
+        return number
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not low <= number <= high:
+            self.problem(key, value, f"a number from {low:g} to {high:g}")
+            return default
+        return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        lowered = str(value).strip().lower()
+        if lowered not in ("true", "false"):
+            self.problem(key, value, "true or false")
+            return default
+        return lowered == "true"
+
+    def structured(self, key: str) -> Any:
+        """A list or object value: Pulumi hands these over as JSON text."""
+        value = self.raw.get(key)
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                return value
+        return value
+
+    def secret(self, key: str) -> Secret | None:
+        value = self.text(key, None)
+        return Secret(value) if value is not None else None
+
+
+def _strict_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ValueError(value)
+    return int(text)
+
+
+def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path) -> StackConfig:
+    """Validate raw `django-stack:*` values (keys without the namespace) into a StackConfig.
+
+    Raises ConfigError naming every bad key, its value and what is allowed.
+    """
+    r = _Reader(raw)
+    for key in sorted(set(raw) - set(KNOWN_KEYS)):
+        r.problems.append(
+            f"{NAMESPACE}:{key}: unknown key; known keys are " + ", ".join(KNOWN_KEYS)
+        )
+
+    platform = r.choice("platform", Platform, Platform.DOCKER)
+    app_server = r.choice("appServer", AppServer, AppServer.GUNICORN)
+    proxy = r.choice("proxy", Proxy, Proxy.NGINX)
+    replicas = r.integer("replicas", 2, 1, 100) or 2
+    cpus = r.number("cpusPerReplica", 1.0, 0.1, 64.0)
+    workers = r.integer("workers", None, 1, 64) or default_workers(app_server=app_server, cpus=cpus)
+    threads = r.integer("threads", None, 1, 64) or default_threads(app_server=app_server)
+    memory = r.integer("memoryMbPerReplica", 512, 128, 65536) or 512
+    timeout = r.integer("timeoutSeconds", 30, 1, 3600) or 30
+    http_port = r.integer("httpPort", 8000, 1, 65535) or 8000
+    bind_address = r.text("bindAddress", "127.0.0.1") or "127.0.0.1"
+    debug = r.boolean("debug", False)
+    production = r.boolean("production", True)
+
+    app_path = _app_path(r, project_dir)
+    wsgi_module = _module(r, "wsgiModule", "config.wsgi")
+    settings_module = _module(r, "settingsModule", "config.settings")
+    if app_path is not None:
+        for key, module in (("wsgiModule", wsgi_module), ("settingsModule", settings_module)):
+            if not _module_file(app_path, module).is_file():
+                r.problems.append(
+                    f"{NAMESPACE}:{key}: {module!r} is not a module of the project at "
+                    f"{app_path} (no {_module_file(app_path, module).relative_to(app_path)})"
+                )
+
+    allowed_hosts = _allowed_hosts(r)
+    database = _database(r, replicas=replicas)
+    extra_ca = r.text("extraCaBundle", None)
+    extra_ca_path = (project_dir / extra_ca).resolve() if extra_ca else None
+    if extra_ca_path is not None and not extra_ca_path.is_file():
+        r.problem("extraCaBundle", extra_ca, "the path of a PEM file of CA certificates")
+        extra_ca_path = None
+
+    if debug and production:
+        r.problems.append(
+            f"{NAMESPACE}:debug: true is not allowed while {NAMESPACE}:production is true; "
+            "Django's DEBUG leaks settings and source on errors (set production: false for a dev stack)"
+        )
+    if platform is Platform.VM:
+        r.problems.append(
+            f"{NAMESPACE}:platform: 'vm' is not available yet; allowed now: docker"
+        )
+
+    if r.problems:
+        raise ConfigError(
+            f"Invalid configuration for stack {stack!r}:\n  - " + "\n  - ".join(r.problems)
+        )
+    assert app_path is not None  # a missing path is reported as a problem above
+    return StackConfig(
+        stack=stack,
+        platform=platform,
+        app_server=app_server,
+        proxy=proxy,
+        replicas=replicas,
+        workers=workers,
+        threads=threads,
+        cpus_per_replica=cpus,
+        memory_mb_per_replica=memory,
+        timeout_seconds=timeout,
+        app_path=app_path,
+        wsgi_module=wsgi_module,
+        settings_module=settings_module,
+        http_port=http_port,
+        bind_address=bind_address,
+        allowed_hosts=allowed_hosts,
+        secret_key=r.secret("secretKey"),
+        database=database,
+        base_image=r.text("baseImage", "debian:bookworm-slim") or "debian:bookworm-slim",
+        extra_ca_bundle=extra_ca_path,
+        docker_host=r.text("dockerHost", None),
+        debug=debug,
+        production=production,
+    )
+
+
+def _app_path(r: _Reader, project_dir: Path) -> Path | None:
+    given = r.text("appPath", "app") or "app"
+    path = (project_dir / given).resolve()
+    if not (path / "requirements.txt").is_file():
+        r.problem("appPath", given, "a Django project directory containing requirements.txt")
+        return None
+    return path
+
+
+def _module(r: _Reader, key: str, default: str) -> str:
+    value = r.text(key, default) or default
+    if not _MODULE.match(value):
+        r.problem(key, value, "a dotted Python module path such as 'mysite.wsgi'")
+        return default
+    return value
+
+
+def _module_file(app_path: Path, module: str) -> Path:
+    parts = module.split(".")
+    as_file = app_path.joinpath(*parts[:-1], parts[-1] + ".py")
+    package = app_path.joinpath(*parts, "__init__.py")
+    return package if package.is_file() else as_file
+
+
+def _allowed_hosts(r: _Reader) -> tuple[str, ...]:
+    default = ("localhost", "127.0.0.1")
+    value = r.structured("allowedHosts")
+    if value is None:
+        return default
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(h, str) and _HOST.match(h) for h in value)
+    ):
+        r.problem("allowedHosts", value, "a non-empty list of host names, e.g. [example.com]")
+        return default
+    return tuple(value)
+
+
+def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
+    value = r.structured("database")
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        r.problem("database", value, "an object with keys " + ", ".join(DATABASE_KEYS))
+        value = {}
+    for key in sorted(set(value) - set(DATABASE_KEYS)):
+        r.problems.append(
+            f"{NAMESPACE}:database.{key}: unknown key; known keys are " + ", ".join(DATABASE_KEYS)
+        )
+    sub = _Reader({k: None if v is None else str(v) for k, v in value.items()})
+    kind = sub.choice("kind", DatabaseKind, DatabaseKind.POSTGRES)
+    port = sub.integer("port", 5432, 1, 65535) or 5432
+    name = sub.text("name", "django") or "django"
+    user = sub.text("user", "django") or "django"
+    host = sub.text("host", None)
+    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:database.", 1) for p in sub.problems)
+    password = r.secret("databasePassword")
+
+    if kind is DatabaseKind.EXTERNAL:
+        if host is None:
+            r.problems.append(f"{NAMESPACE}:database.host: required when database.kind is 'external'")
+        if password is None:
+            r.problems.append(
+                f"{NAMESPACE}:databasePassword: required (as a secret: pulumi config set "
+                f"--secret {NAMESPACE}:databasePassword ...) when database.kind is 'external'"
+            )
+    if kind is DatabaseKind.SQLITE:
+        name = _SQLITE_PATH
+        if replicas > 1:
+            r.problems.append(
+                f"{NAMESPACE}:replicas: {replicas} is not allowed with database.kind 'sqlite': "
+                "an SQLite file is not shared between replicas; use replicas: 1 or "
+                "database.kind 'postgres' or 'external'"
+            )
+    return DatabaseConfig(kind=kind, name=name, user=user, host=host, port=port, password=password)
+
+
+def _namespace_values() -> dict[str, Any]:
+    """Every `django-stack:*` config value the engine passed, keyed without the namespace."""
+    merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
+    merged.update(pulumi.runtime.config.CONFIG.get())
+    prefix = NAMESPACE + ":"
+    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+
+
+def read_stack_config(*, project_dir: Path, stack: str | None = None) -> StackConfig:
+    """Read and validate this stack's configuration from the Pulumi engine."""
+    return parse_stack_config(
+        _namespace_values(), stack=stack or pulumi.get_stack(), project_dir=project_dir
+    )
+

@@ -1,0 +1,89 @@
+"""The hardened baseline every container of the stack starts from.
+
+Non-root user, read-only root filesystem with tmpfs where a server must write, all Linux
+capabilities dropped, no privilege escalation, memory/CPU/process limits, a restart policy,
+labels that say which stack and role a container belongs to.
+https://docs.docker.com/engine/security/ and the CIS Docker Benchmark, section 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+LABEL_STACK = "django-stack.stack"
+LABEL_ROLE = "django-stack.role"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resources one container may use."""
+
+    memory_mb: int
+    cpus: float
+    # RLIMIT_NPROC for the container's user: pulumi-docker 5.x has no pids-limit field, and a
+    # per-user process cap is the closest the provider offers against fork bombs.
+    max_processes: int = 512
+
+
+@dataclass(frozen=True)
+class Hardening:
+    """How one container is locked down."""
+
+    user: str
+    read_only: bool = True
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "rw,noexec,nosuid,size=64m"})
+    cap_add: tuple[str, ...] = ()
+
+
+def labels(*, stack: str, role: str) -> list[docker.ContainerLabelArgs]:
+    """Labels that identify the stack and role, for `docker ps --filter label=...`."""
+    return [
+        docker.ContainerLabelArgs(label=LABEL_STACK, value=stack),
+        docker.ContainerLabelArgs(label=LABEL_ROLE, value=role),
+    ]
+
+
+def hardened_container_args(
+    *, hardening: Hardening, limits: Limits, stack: str, role: str
+) -> dict[str, Any]:
+    """Keyword arguments for docker.Container that apply the baseline."""
+    return {
+        "user": hardening.user,
+        "read_only": hardening.read_only,
+        "tmpfs": dict(hardening.tmpfs),
+        "capabilities": docker.ContainerCapabilitiesArgs(
+            drops=["ALL"], adds=list(hardening.cap_add)
+        ),
+        "security_opts": ["no-new-privileges:true"],
+        "memory": limits.memory_mb,
+        # Equal to memory: no swap on top of the limit.
+        "memory_swap": limits.memory_mb,
+        "cpus": f"{limits.cpus:g}",
+        "ulimits": [
+            docker.ContainerUlimitArgs(
+                name="nproc", soft=limits.max_processes, hard=limits.max_processes
+            ),
+        ],
+        "restart": "unless-stopped",
+        "labels": labels(stack=stack, role=role),
+        "log_driver": "json-file",
+        "log_opts": {"max-size": "10m", "max-file": "3"},
+    }
+
+
+def health_check(
+    test: list[str], *, interval: str = "5s", start_period: str = "20s"
+) -> docker.ContainerHealthcheckArgs:
+    """A Docker health check run inside the container."""
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *test], interval=interval, timeout="3s", retries=5, start_period=start_period
+    )
+
+
+def child(parent: pulumi.Resource, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+    """Options for a component's child: parented, after `depends_on`."""
+    return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on))

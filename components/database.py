@@ -1,0 +1,131 @@
+"""The database every replica shares: a PostgreSQL container, or an existing server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.choices import DatabaseKind
+from components.config import DatabaseConfig
+from components.container_spec import (
+    Hardening,
+    Limits,
+    child,
+    hardened_container_args,
+    health_check,
+)
+from components.images import local_image
+from components.render.build_context import database_build_context
+
+DATABASE_ALIAS = "db"
+DATA_DIR = "/var/lib/postgresql/data"
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """Inputs of a Database."""
+
+    config: DatabaseConfig
+    """Kind, name, user and (optional) password from the stack config."""
+    stack: str
+    """Stack name, for labels."""
+    resource_prefix: str
+    """Prefix of names on the engine."""
+    network: pulumi.Input[str]
+    """Name of the private network the replicas use."""
+    base_image: str
+    """Image the PostgreSQL image is built from."""
+    build_dir: Path
+    """Where build contexts are written."""
+
+
+class Database(pulumi.ComponentResource):
+    """Django's database, and the connection details replicas use."""
+
+    host: pulumi.Output[str]
+    password: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:Database", name, None, opts)
+        config = args.config
+        self.password = pulumi.Output.secret("")
+        self.volume_name = pulumi.Output.from_input("")
+        self.host = pulumi.Output.from_input(config.host or DATABASE_ALIAS)
+        self.ready: list[pulumi.Resource] = []
+
+        if config.kind is DatabaseKind.SQLITE:
+            # One replica and the migration job share the file through a named volume.
+            volume = docker.Volume(
+                f"{name}-sqlite",
+                name=f"{args.resource_prefix}-sqlite",
+                opts=child(self),
+            )
+            self.volume_name = volume.name
+            self.ready = [volume]
+        elif config.kind is DatabaseKind.EXTERNAL:
+            assert config.password is not None  # required by the config validation
+            self.password = config.password.as_output()
+        else:
+            self.password = self._postgres(name, args)
+
+        self.register_outputs(
+            {"host": self.host, "password": self.password, "volume_name": self.volume_name}
+        )
+
+    def _postgres(self, name: str, args: DatabaseArgs) -> pulumi.Output[str]:
+        config = args.config
+        if config.password is not None:
+            password = config.password.as_output()
+        else:
+            generated = random.RandomPassword(
+                f"{name}-password", length=32, special=False, opts=child(self)
+            )
+            password = pulumi.Output.secret(generated.result)
+        image = local_image(
+            f"{name}-image",
+            repository=f"{args.resource_prefix}-postgres",
+            context=database_build_context(),
+            build_dir=args.build_dir,
+            build_args={"BASE_IMAGE": args.base_image},
+            opts=child(self),
+        )
+        volume = docker.Volume(
+            f"{name}-data", name=f"{args.resource_prefix}-pgdata", opts=child(self)
+        )
+        container = docker.Container(
+            f"{name}-server",
+            name=f"{args.resource_prefix}-db",
+            image=image.image_name,
+            envs=[
+                f"POSTGRES_USER={config.user}",
+                f"POSTGRES_DB={config.name}",
+                pulumi.Output.concat("POSTGRES_PASSWORD=", password),
+            ],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[DATABASE_ALIAS])
+            ],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            healthcheck=health_check(
+                ["pg_isready", "-h", "127.0.0.1", "-U", config.user, "-d", config.name],
+                start_period="30s",
+            ),
+            wait=True,
+            wait_timeout=120,
+            # PostgreSQL writes its socket and lock files to /tmp; the data dir is a volume.
+            **hardened_container_args(
+                hardening=Hardening(user="postgres"),
+                limits=Limits(memory_mb=512, cpus=1.0),
+                stack=args.stack,
+                role="database",
+            ),
+            opts=child(self),
+        )
+        self.ready = [container]
+        return password

@@ -1,0 +1,142 @@
+"""The Django project as the stack ships it: its image, its settings, its migrations.
+
+The image holds the project (unmodified), a virtualenv with its requirements and the chosen
+app server, the settings overlay, and the static files collected at build time. Migrations
+run once, in a one-shot container, before any replica starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.choices import AppServer
+from components.config import Secret
+from components.container_spec import Hardening, Limits, child, hardened_container_args
+from components.images import image_tag, local_image
+from components.render.build_context import app_build_context
+from components.render.django_env import env_list
+
+SQLITE_DIR = "/var/lib/django-stack"
+
+
+@dataclass(frozen=True)
+class DjangoAppArgs:
+    """Inputs of a DjangoApp."""
+
+    app_path: Path
+    """The Django project directory (with requirements.txt)."""
+    settings_module: str
+    """The project's own settings module, imported by the overlay."""
+    app_server: AppServer
+    """The server installed into the image."""
+    app_server_config: str
+    """The server's rendered config file."""
+    settings_env: Mapping[str, str]
+    """Non-secret settings (hosts, database location) for the overlay."""
+    secret_key: Secret | None
+    """Django's SECRET_KEY; generated once and kept in state when absent."""
+    database_password: pulumi.Input[str]
+    """The database password (a secret)."""
+    database_ready: list[pulumi.Resource]
+    """Resources that must exist before migrations run."""
+    sqlite_volume: pulumi.Input[str] | None
+    """Named volume holding an SQLite database, when that is the database."""
+    network: pulumi.Input[str]
+    """Private network of the replicas and the database."""
+    stack: str
+    """Stack name, for labels."""
+    resource_prefix: str
+    """Prefix of names on the engine."""
+    base_image: str
+    """Image the app image is built from."""
+    extra_ca_bundle: Path | None
+    """CA certificates trusted while building only (intercepting proxies)."""
+    build_dir: Path
+    """Where build contexts are written."""
+    limits: Limits
+    """Resources for the migration job."""
+
+
+class DjangoApp(pulumi.ComponentResource):
+    """The project's image, its runtime environment, and its migrations."""
+
+    image_name: pulumi.Output[str]
+    image_tag: str
+    environment: pulumi.Output[list[str]]
+    migration: docker.Container
+
+    def __init__(
+        self, name: str, args: DjangoAppArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:DjangoApp", name, None, opts)
+        context = app_build_context(
+            app_path=args.app_path,
+            app_server=args.app_server,
+            app_server_config=args.app_server_config,
+            extra_ca_bundle=args.extra_ca_bundle.read_bytes() if args.extra_ca_bundle else None,
+        )
+        repository = f"{args.resource_prefix}-app"
+        image = local_image(
+            f"{name}-image",
+            repository=repository,
+            context=context,
+            build_dir=args.build_dir,
+            build_args={"BASE_IMAGE": args.base_image, "SETTINGS_MODULE": args.settings_module},
+            opts=child(self),
+        )
+        self.image_name = image.image_name
+        self.image_tag = image_tag(repository=repository, context=context)
+
+        if args.secret_key is not None:
+            secret_key = args.secret_key.as_output()
+        else:
+            generated = random.RandomPassword(f"{name}-secret-key", length=64, opts=child(self))
+            secret_key = pulumi.Output.secret(generated.result)
+
+        plain = env_list(args.settings_env)
+        self.environment = pulumi.Output.all(
+            secret_key=secret_key, password=args.database_password
+        ).apply(
+            lambda s: [
+                *plain,
+                f"DJANGO_SECRET_KEY={s['secret_key']}",
+                f"DJANGO_DB_PASSWORD={s['password']}",
+            ]
+        )
+        # Output.all keeps secretness: the whole environment is a secret from here on.
+
+        self.data_volumes: list[docker.ContainerVolumeArgs] = (
+            [docker.ContainerVolumeArgs(volume_name=args.sqlite_volume, container_path=SQLITE_DIR)]
+            if args.sqlite_volume is not None
+            else []
+        )
+        self.migration = docker.Container(
+            f"{name}-migrate",
+            name=f"{args.resource_prefix}-migrate",
+            image=self.image_name,
+            command=["django-admin", "migrate", "--noinput"],
+            envs=self.environment,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
+            volumes=self.data_volumes,
+            # A one-shot job: run to completion, and fail the deployment if it fails.
+            attach=True,
+            logs=True,
+            must_run=False,
+            **{
+                **hardened_container_args(
+                    hardening=Hardening(user="10001:10001"),
+                    limits=args.limits,
+                    stack=args.stack,
+                    role="migrate",
+                ),
+                "restart": "no",
+            },
+            opts=child(self, *args.database_ready),
+        )
+        self.register_outputs({"image_name": self.image_name})

@@ -1,0 +1,41 @@
+"""The Pulumi program as a function: config in, stack out. `__main__.py` only calls this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from components.config import StackConfig, read_stack_config
+from components.stack import DjangoStack, DjangoStackArgs
+
+
+def build_dir(project_dir: Path, stack: str) -> Path:
+    """Where this stack's image build contexts are written (git-ignored)."""
+    return project_dir / ".django-stack" / "build" / stack
+
+
+def engine_options(config: StackConfig) -> pulumi.ResourceOptions | None:
+    """A provider for a remote Docker engine when `dockerHost` is set; else the default."""
+    if config.docker_host is None:
+        return None
+    provider = docker.Provider("docker-engine", host=config.docker_host)
+    return pulumi.ResourceOptions(providers=[provider])
+
+
+def run(project_dir: Path) -> dict[str, pulumi.Input[object]]:
+    """Read the stack's config, declare the stack, and return the outputs to export."""
+    config = read_stack_config(project_dir=project_dir)
+    stack = DjangoStack(
+        "django",
+        DjangoStackArgs(config=config, build_dir=build_dir(project_dir, config.stack)),
+        engine_options(config),
+    )
+    return {
+        "url": stack.url,
+        "appServer": config.app_server.value,
+        "proxy": config.proxy.value,
+        "replicas": config.replicas,
+        "platform": config.platform.value,
+    }

@@ -1,0 +1,1 @@
+"""Pure renderers: plain data in, file contents out. No Pulumi in this package."""

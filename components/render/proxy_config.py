@@ -1,0 +1,161 @@
+"""Renders the reverse proxy's config: nginx.conf or Apache's httpd.conf.
+
+Both list every replica as a member of one load-balanced group, pass requests with the app
+server's own protocol, fail over passively, and serve `/static/` from the proxy's disk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from components.choices import Proxy, UpstreamProtocol
+from components.render.app_server_config import APP_PORT, PROXY_IDLE_TIMEOUT_SECONDS
+from components.render.templates import render_template
+from components.tuning import proxy_worker_connections, upstream_keepalive
+
+PROXY_PORT = 8080
+STATIC_URL = "/static/"
+STATIC_ROOT = "/srv/static"
+CONFIG_DIR = "/etc/django-stack"
+# A replica that failed is left alone this long before it is tried again.
+FAIL_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One app server replica as the proxy reaches it."""
+
+    host: str
+    port: int = APP_PORT
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """What the proxy is told."""
+
+    proxy: Proxy
+    protocol: UpstreamProtocol
+    upstreams: tuple[Upstream, ...]
+    workers_per_upstream: int
+    threads_per_worker: int
+    timeout_seconds: int
+    listen_port: int = PROXY_PORT
+    static_url: str = STATIC_URL
+    static_root: str = STATIC_ROOT
+    # "auto" = one nginx worker per CPU the proxy may use.
+    worker_processes: str = "auto"
+    upstream_keepalive: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.upstreams:
+            raise ValueError("a proxy needs at least one upstream")
+        if not (self.static_url.startswith("/") and self.static_url.endswith("/")):
+            raise ValueError(f"static_url must start and end with '/': {self.static_url!r}")
+
+
+def config_file_name(proxy: Proxy) -> str:
+    """The config file's name on the proxy."""
+    return {Proxy.NGINX: "nginx.conf", Proxy.APACHE: "httpd.conf"}[proxy]
+
+
+def config_file_path(proxy: Proxy) -> str:
+    """Where the config file sits on the proxy."""
+    return f"{CONFIG_DIR}/{config_file_name(proxy)}"
+
+
+def proxy_command(proxy: Proxy) -> list[str]:
+    """The command that runs the proxy in the foreground with its rendered config."""
+    if proxy is Proxy.NGINX:
+        return ["nginx", "-c", config_file_path(proxy), "-g", "daemon off;"]
+    return ["apache2", "-f", config_file_path(proxy), "-DFOREGROUND"]
+
+
+def render_proxy_config(settings: ProxySettings) -> str:
+    """The config file for the chosen proxy."""
+    if settings.proxy is Proxy.NGINX:
+        return render_nginx_conf(settings)
+    return render_apache_conf(settings)
+
+
+def _tries(settings: ProxySettings) -> int:
+    return len(settings.upstreams)
+
+
+def render_nginx_conf(settings: ProxySettings) -> str:
+    """nginx.conf: an upstream group of every replica, `/static/` from disk."""
+    servers = "\n".join(
+        f"        server {u.host}:{u.port} max_fails=1 fail_timeout={FAIL_TIMEOUT_SECONDS}s;"
+        for u in settings.upstreams
+    )
+    capacity = {
+        "replicas": len(settings.upstreams),
+        "workers": settings.workers_per_upstream,
+        "threads": settings.threads_per_worker,
+    }
+    # The uwsgi protocol closes its connection after every request, so only HTTP upstreams
+    # get a keepalive pool. https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+    keepalive = ""
+    if settings.upstream_keepalive and settings.protocol is UpstreamProtocol.HTTP:
+        keepalive = (
+            f"        keepalive {upstream_keepalive(**capacity)};\n"
+            f"        keepalive_timeout {PROXY_IDLE_TIMEOUT_SECONDS}s;"
+        )
+    pass_template = {
+        UpstreamProtocol.HTTP: "nginx/pass-http.conf",
+        UpstreamProtocol.UWSGI: "nginx/pass-uwsgi.conf",
+    }[settings.protocol]
+    upstream_pass = render_template(
+        pass_template, {"timeout": settings.timeout_seconds, "tries": _tries(settings)}
+    ).rstrip("\n")
+    return render_template(
+        "nginx/nginx.conf",
+        {
+            "worker_processes": settings.worker_processes,
+            "worker_connections": proxy_worker_connections(**capacity),
+            "upstream_servers": servers,
+            "upstream_keepalive": keepalive,
+            "listen_port": settings.listen_port,
+            "static_url": settings.static_url,
+            "static_root": settings.static_root,
+            "upstream_pass": upstream_pass,
+        },
+    )
+
+
+def render_apache_conf(settings: ProxySettings) -> str:
+    """httpd.conf: a mod_proxy_balancer group of every replica, `/static/` from disk."""
+    if settings.protocol is UpstreamProtocol.HTTP:
+        scheme, module = "http", "proxy_http_module"
+        # Reuse backend connections, but drop them before the app server's keepalive ends.
+        member_options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5}"
+    else:
+        scheme, module = "uwsgi", "proxy_uwsgi_module"
+        member_options = "disablereuse=On"
+    members = "\n".join(
+        f'    BalancerMember "{scheme}://{u.host}:{u.port}" retry={FAIL_TIMEOUT_SECONDS} '
+        f"connectiontimeout=5 timeout={settings.timeout_seconds} {member_options}"
+        for u in settings.upstreams
+    )
+    threads_per_child = 25
+    max_request_workers = max(
+        150, 2 * len(settings.upstreams) * settings.workers_per_upstream * settings.threads_per_worker
+    )
+    server_limit = math.ceil(max_request_workers / threads_per_child)
+    return render_template(
+        "apache/httpd.conf",
+        {
+            "listen_port": settings.listen_port,
+            "proxy_module": module,
+            "proxy_module_file": f"mod_proxy_{scheme}.so",
+            "timeout": settings.timeout_seconds,
+            "start_servers": 2,
+            "server_limit": server_limit,
+            "threads_per_child": threads_per_child,
+            "max_request_workers": server_limit * threads_per_child,
+            "static_url": settings.static_url,
+            "static_root": settings.static_root,
+            "balancer_members": members,
+            "max_attempts": max(1, len(settings.upstreams) - 1),
+        },
+    )

@@ -1,0 +1,160 @@
+"""The whole deployment for one stack: networks, database, app, replicas, proxy.
+
+This is where the renderers meet the components: configs are rendered here from the stack's
+choices and handed to thin components that turn them into resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from components.app_server import AppServer, AppServerArgs
+from components.choices import DatabaseKind, upstream_protocol
+from components.config import DatabaseConfig, StackConfig
+from components.container_spec import LABEL_STACK, Limits
+from components.database import DATABASE_ALIAS, Database, DatabaseArgs
+from components.django_app import DjangoApp, DjangoAppArgs
+from components.render.app_server_config import AppServerSettings, render_app_server_config
+from components.render.django_env import django_environment
+from components.render.proxy_config import ProxySettings, Upstream, render_proxy_config
+from components.reverse_proxy import ReverseProxy, ReverseProxyArgs
+
+
+@dataclass(frozen=True)
+class DjangoStackArgs:
+    """Inputs of a DjangoStack."""
+
+    config: StackConfig
+    """The validated stack configuration."""
+    build_dir: Path
+    """Where image build contexts are written."""
+
+
+def database_host(config: DatabaseConfig) -> str | None:
+    """The host name replicas use for the database."""
+    if config.kind is DatabaseKind.POSTGRES:
+        return DATABASE_ALIAS
+    return config.host
+
+
+class DjangoStack(pulumi.ComponentResource):
+    """A Django app on N app server replicas behind a reverse proxy, on Docker."""
+
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DjangoStackArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:DjangoStack", name, None, opts)
+        config = args.config
+        prefix = config.resource_prefix
+        mine = pulumi.ResourceOptions(parent=self)
+        label = [docker.NetworkLabelArgs(label=LABEL_STACK, value=config.stack)]
+        # Replicas and the database live on an internal network: no route to the outside,
+        # nothing published. Only the proxy also joins the public one.
+        private = docker.Network(
+            f"{name}-private", name=f"{prefix}-private", internal=True, labels=label, opts=mine
+        )
+        public = docker.Network(f"{name}-public", name=f"{prefix}-public", labels=label, opts=mine)
+        replica_limits = Limits(memory_mb=config.memory_mb_per_replica, cpus=config.cpus_per_replica)
+
+        database = Database(
+            f"{name}-database",
+            DatabaseArgs(
+                config=config.database,
+                stack=config.stack,
+                resource_prefix=prefix,
+                network=private.name,
+                base_image=config.base_image,
+                build_dir=args.build_dir,
+            ),
+            mine,
+        )
+        app = DjangoApp(
+            f"{name}-app",
+            DjangoAppArgs(
+                app_path=config.app_path,
+                settings_module=config.settings_module,
+                app_server=config.app_server,
+                app_server_config=render_app_server_config(
+                    AppServerSettings(
+                        app_server=config.app_server,
+                        wsgi_callable=config.wsgi_callable,
+                        workers=config.workers,
+                        threads=config.threads,
+                        timeout_seconds=config.timeout_seconds,
+                    )
+                ),
+                settings_env=django_environment(
+                    allowed_hosts=config.allowed_hosts,
+                    database=config.database,
+                    database_host=database_host(config.database),
+                    debug=config.debug,
+                ),
+                secret_key=config.secret_key,
+                database_password=database.password,
+                database_ready=database.ready,
+                sqlite_volume=database.volume_name
+                if config.database.kind is DatabaseKind.SQLITE
+                else None,
+                network=private.name,
+                stack=config.stack,
+                resource_prefix=prefix,
+                base_image=config.base_image,
+                extra_ca_bundle=config.extra_ca_bundle,
+                build_dir=args.build_dir,
+                limits=replica_limits,
+            ),
+            mine,
+        )
+        servers = AppServer(
+            f"{name}-server",
+            AppServerArgs(
+                app_server=config.app_server,
+                replicas=config.replicas,
+                image_name=app.image_name,
+                environment=app.environment,
+                data_volumes=app.data_volumes,
+                network=private.name,
+                stack=config.stack,
+                resource_prefix=prefix,
+                limits=replica_limits,
+                after=[app.migration],
+            ),
+            mine,
+        )
+        proxy = ReverseProxy(
+            f"{name}-proxy",
+            ReverseProxyArgs(
+                proxy=config.proxy,
+                proxy_config=render_proxy_config(
+                    ProxySettings(
+                        proxy=config.proxy,
+                        protocol=upstream_protocol(config.app_server),
+                        upstreams=tuple(Upstream(host) for host in servers.hosts),
+                        workers_per_upstream=config.workers,
+                        threads_per_worker=config.threads,
+                        timeout_seconds=config.timeout_seconds,
+                    )
+                ),
+                app_image=app.image_name,
+                app_image_tag=app.image_tag,
+                network=private.name,
+                public_network=public.name,
+                http_port=config.http_port,
+                bind_address=config.bind_address,
+                stack=config.stack,
+                resource_prefix=prefix,
+                base_image=config.base_image,
+                build_dir=args.build_dir,
+                limits=Limits(memory_mb=256, cpus=1.0),
+                after=list(servers.containers),
+            ),
+            mine,
+        )
+        self.url = proxy.url
+        self.register_outputs({"url": self.url})

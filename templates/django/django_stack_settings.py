@@ -1,0 +1,202 @@
+"""Production settings overlay that django-stack puts in front of any Django project.
+
+Why it exists: most Django projects ship settings made for ``runserver`` (DEBUG on, a
+hard-coded ``django-insecure-...`` key, SQLite next to the code, no STATIC_ROOT). The
+deployment must run such a project unmodified, so the image puts this file on PYTHONPATH
+and sets ``DJANGO_SETTINGS_MODULE=django_stack_settings``. It loads the project's own
+settings, keeps everything that describes the application (apps, middleware, URLs,
+templates, storages, ...) and replaces what describes the environment with values from
+environment variables.
+
+Environment contract (a comma list is split on "," with blanks dropped):
+
+- ``DJANGO_STACK_BASE_SETTINGS`` (required): the project's settings module, e.g.
+  ``config.settings``.
+- ``DJANGO_SECRET_KEY`` (required at run time): replaces the project's key. While the image
+  is built (``DJANGO_STACK_BUILD=1``, for ``collectstatic``) a random build-only key is used
+  when it is missing, so no secret is baked into an image layer.
+- ``DJANGO_DEBUG``: ``"1"`` turns DEBUG on; anything else means off.
+- ``DJANGO_ALLOWED_HOSTS``, ``DJANGO_CSRF_TRUSTED_ORIGINS``: comma lists; when unset the
+  project's own values stay.
+- ``DJANGO_DB_ENGINE`` (``postgresql`` or ``sqlite3``) with ``DJANGO_DB_NAME`` (a file path
+  for SQLite), ``DJANGO_DB_HOST``, ``DJANGO_DB_PORT`` (default 5432), ``DJANGO_DB_USER`` and
+  ``DJANGO_DB_PASSWORD``: replace ``DATABASES["default"]``; when the engine is unset the
+  project's DATABASES stay (the image build runs without a database).
+- ``DJANGO_STATIC_URL`` (default ``/static/``), ``DJANGO_STATIC_ROOT`` (where the reverse
+  proxy serves files from; when unset the project's value stays).
+- ``DJANGO_HTTPS``: ``"1"`` when clients reach the site over HTTPS; turns on secure
+  cookies and HSTS.
+
+Only Django and the standard library are imported: the overlay must work for any project,
+whatever else it installs.
+"""
+
+import importlib
+import os
+import secrets
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+# Private names here are lowercase on purpose: Django treats every UPPERCASE module
+# attribute as a setting, including ones that start with an underscore.
+_base_settings_var = "DJANGO_STACK_BASE_SETTINGS"
+_secret_key_var = "DJANGO_SECRET_KEY"
+
+# The image build runs `manage.py collectstatic` with this set and no runtime secrets.
+_building: bool = os.environ.get("DJANGO_STACK_BUILD") == "1"
+
+
+def _env_list(name: str) -> list[str] | None:
+    """Split a comma-separated variable; None when it is unset, so callers can keep a default."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _secret_key() -> str:
+    """The runtime secret key, or a random build-only key while the image is built."""
+    key = os.environ.get(_secret_key_var, "")
+    if key:
+        return key
+    if _building:
+        # Random on every build: nothing signed during the build can be trusted later.
+        key = "django-stack-build-only-" + secrets.token_urlsafe(40)
+        # Projects whose own settings insist on DJANGO_SECRET_KEY must import too.
+        os.environ[_secret_key_var] = key
+        return key
+    raise ImproperlyConfigured(
+        f"{_secret_key_var} is not set. django-stack does not run a project with the secret "
+        "key from its settings file; pass a long random string in "
+        f"{_secret_key_var} (only the image build, DJANGO_STACK_BUILD=1, may omit it)."
+    )
+
+
+def _load_base_settings() -> dict[str, Any]:
+    """Import the project's settings module and return its UPPERCASE names.
+
+    Django itself only reads UPPERCASE module attributes as settings, so copying exactly
+    those gives the project's full configuration without its helpers and imports.
+    """
+    module_name = os.environ.get(_base_settings_var, "").strip()
+    if not module_name:
+        raise ImproperlyConfigured(
+            f"{_base_settings_var} is not set; set it to the project's own settings module "
+            "(for example 'mysite.settings')."
+        )
+    if module_name == __name__:
+        raise ImproperlyConfigured(
+            f"{_base_settings_var}={module_name!r} names this overlay itself; set it to the "
+            "project's own settings module."
+        )
+    module = importlib.import_module(module_name)
+    return {name: getattr(module, name) for name in dir(module) if name.isupper()}
+
+
+def _database(engine: str) -> dict[str, Any]:
+    """DATABASES["default"] for DJANGO_DB_ENGINE from the DJANGO_DB_* variables."""
+
+    def required(name: str) -> str:
+        value = os.environ.get(name, "")
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set when DJANGO_DB_ENGINE={engine!r}.")
+        return value
+
+    if engine == "sqlite3":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": required("DJANGO_DB_NAME")}
+    if engine == "postgresql":
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": required("DJANGO_DB_NAME"),
+            "HOST": required("DJANGO_DB_HOST"),
+            "PORT": os.environ.get("DJANGO_DB_PORT") or "5432",
+            "USER": required("DJANGO_DB_USER"),
+            "PASSWORD": os.environ.get("DJANGO_DB_PASSWORD", ""),
+            # Reuse connections for a minute, and check them before reuse so a database
+            # restart does not surface as errors:
+            # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            # libpq's default is to wait for the OS TCP timeout (minutes): a worker (and a
+            # health check) should fail fast instead when the database is unreachable.
+            "OPTIONS": {"connect_timeout": 5},
+        }
+    raise ImproperlyConfigured(
+        f"DJANGO_DB_ENGINE={engine!r} is not supported; allowed values: 'postgresql', 'sqlite3'."
+    )
+
+
+# The key is checked before the project's settings are imported, so a missing key is
+# reported by the message above rather than by whatever the project's settings raise.
+_secret: str = _secret_key()
+globals().update(_load_base_settings())
+
+DEBUG: bool = os.environ.get("DJANGO_DEBUG") == "1"
+SECRET_KEY: str = _secret
+
+_allowed_hosts = _env_list("DJANGO_ALLOWED_HOSTS")
+if _allowed_hosts is not None:
+    ALLOWED_HOSTS: list[str] = _allowed_hosts
+_csrf_trusted_origins = _env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+if _csrf_trusted_origins is not None:
+    CSRF_TRUSTED_ORIGINS: list[str] = _csrf_trusted_origins
+
+_db_engine = os.environ.get("DJANGO_DB_ENGINE", "").strip()
+if _db_engine:
+    # A copy, so the project's module keeps its own dict; other aliases stay as they were.
+    DATABASES: dict[str, dict[str, Any]] = {
+        **globals().get("DATABASES", {}),
+        "default": _database(_db_engine),
+    }
+
+# The stack's health endpoint answers first, before host validation or the database, for
+# any project (django_stack_health.py sits beside this file).
+MIDDLEWARE: list[str] = [
+    "django_stack_health.HealthCheckMiddleware",
+    *globals().get("MIDDLEWARE", []),
+]
+
+STATIC_URL: str = os.environ.get("DJANGO_STATIC_URL") or "/static/"
+if os.environ.get("DJANGO_STATIC_ROOT"):
+    STATIC_ROOT: str = os.environ["DJANGO_STATIC_ROOT"]
+
+# The reverse proxy terminates TLS and says so in X-Forwarded-Proto (it overwrites any
+# value a client sent), so request.is_secure() is right behind it:
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+SECURE_PROXY_SSL_HEADER: tuple[str, str] = ("HTTP_X_FORWARDED_PROTO", "https")
+# Host comes from the Host header the proxy passes through, never from X-Forwarded-Host,
+# which a client could set to get past ALLOWED_HOSTS.
+USE_X_FORWARDED_HOST: bool = False
+SECURE_CONTENT_TYPE_NOSNIFF: bool = True
+X_FRAME_OPTIONS: str = "DENY"
+
+_https: bool = os.environ.get("DJANGO_HTTPS") == "1"
+# Secure cookies over plain HTTP would never be sent back, so they follow the real scheme.
+SESSION_COOKIE_SECURE: bool = _https
+CSRF_COOKIE_SECURE: bool = _https
+# An hour, not a year: a wrong HSTS value locks browsers out for its whole duration, so
+# start small as Django's checklist advises and raise it once HTTPS is known to work:
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+SECURE_HSTS_SECONDS: int = 3600 if _https else 0
+
+# Containers log to stdout; the runtime collects it. The project's LOGGING may write to
+# files that do not exist (or are lost) in a container, so it is replaced.
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+    # Listing "django" replaces Django's default handlers for it (stderr when DEBUG,
+    # mail to ADMINS otherwise), which would duplicate every message.
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}

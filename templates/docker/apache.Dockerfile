@@ -1,0 +1,15 @@
+# The proxy image (Apache httpd): Debian's apache2, the rendered config, and the app's static
+# files copied from the app image, where collectstatic ran at build time.
+ARG BASE_IMAGE=debian:bookworm-slim
+ARG APP_IMAGE
+
+FROM ${APP_IMAGE} AS app
+
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends apache2 curl \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=app /srv/static /srv/static
+COPY proxy.conf /etc/django-stack/httpd.conf
+USER www-data
+EXPOSE 8080

@@ -1,0 +1,49 @@
+# The app image: the Django project in a virtualenv, run by Gunicorn or uWSGI.
+# Rendered context from components/render/build_context.py. Two stages: the compiler and
+# headers needed to build wheels (uWSGI is C) stay in the build stage.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      python3 python3-venv python3-dev gcc libc6-dev ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# An optional extra CA bundle (builds behind an intercepting proxy) is trusted in this stage
+# only; the final stage never copies it.
+COPY extra-ca.crt /tmp/extra-ca.crt
+RUN if [ -s /tmp/extra-ca.crt ]; then cat /tmp/extra-ca.crt >> /etc/ssl/certs/ca-certificates.crt; fi \
+ && python3 -m venv /opt/venv
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Server requirements first, then the project's: a change to the app rebuilds neither.
+COPY server-requirements.txt /tmp/server-requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/server-requirements.txt
+COPY project/requirements.txt /tmp/project-requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/project-requirements.txt
+
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      python3 libpython3.11 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
+ && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack
+COPY --from=build /opt/venv /opt/venv
+COPY django_stack_settings.py django_stack_health.py healthcheck.py /opt/django-stack/
+COPY project/ /srv/app/
+ARG SETTINGS_MODULE
+ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONPATH=/opt/django-stack:/srv/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DJANGO_SETTINGS_MODULE=django_stack_settings \
+    DJANGO_STACK_BASE_SETTINGS=${SETTINGS_MODULE} \
+    DJANGO_STATIC_ROOT=/srv/static \
+    DJANGO_STATIC_URL=/static/
+# Static files are collected once, at build time; the proxy image copies them from here.
+# Bytecode is compiled now because the root filesystem is read-only at run time.
+RUN DJANGO_STACK_BUILD=1 django-admin collectstatic --noinput --verbosity 0 \
+ && python3 -m compileall -q /srv/app /opt/django-stack
+COPY app-server/ /etc/django-stack/
+WORKDIR /srv/app
+USER 10001:10001
+EXPOSE 8000

@@ -1,0 +1,39 @@
+# Gunicorn settings rendered by django-stack (components/render/app_server_config.py).
+# Reference: https://docs.gunicorn.org/en/stable/settings.html
+
+wsgi_app = "@@{wsgi_callable}"
+chdir = "@@{app_dir}"
+bind = ["0.0.0.0:@@{port}"]
+
+# (2 x cores) + 1 workers unless the stack overrides it:
+# https://docs.gunicorn.org/en/stable/design.html#how-many-workers
+workers = @@{workers}
+# gthread workers serve several requests each and, unlike sync workers, keep the proxy's
+# upstream connections alive: https://docs.gunicorn.org/en/stable/design.html#asyncio-workers
+worker_class = "gthread"
+threads = @@{threads}
+
+# A worker silent for this long is killed and restarted; matches the proxy's read timeout.
+timeout = @@{timeout}
+graceful_timeout = @@{timeout}
+# Longer than the proxy's idle upstream timeout, so the proxy, not Gunicorn, closes idle
+# connections and never sends a request on a socket Gunicorn just closed.
+# https://docs.gunicorn.org/en/stable/settings.html#keepalive
+keepalive = @@{keepalive}
+
+# Recycle workers now and then to bound slow memory growth; jitter avoids all at once.
+max_requests = @@{max_requests}
+max_requests_jitter = @@{max_requests_jitter}
+
+# The heartbeat file must be on a RAM disk, not a (read-only) container layer:
+# https://docs.gunicorn.org/en/stable/faq.html#blocking-os-fchmod
+worker_tmp_dir = "/dev/shm"
+
+# Only the proxy reaches the replicas (private network), so trust its X-Forwarded-* headers.
+forwarded_allow_ips = "*"
+proxy_allow_ips = "*"
+
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+proc_name = "@@{proc_name}"

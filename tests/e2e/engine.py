@@ -1,0 +1,269 @@
+"""Runs the program's Docker resources for real: a Pulumi mocks class backed by a Docker engine.
+
+The Pulumi engine cannot run here, so this stands in for the providers. Each resource the
+program registers arrives in the provider's wire format (camelCase inputs, secrets wrapped)
+and is carried out on the local engine with the docker CLI; the real results (ids, image ids,
+addresses) go back to the program, so later resources consume real values, as under
+`pulumi up`. An input this harness does not understand fails loudly rather than being
+dropped. Everything it creates carries LABEL, so it can all be removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import string
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from tests.support.mocks import unwrap_secrets
+
+LABEL = "django-stack.e2e"
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.which("docker") or "docker")
+
+CONTAINER_INPUTS = {
+    "name", "image", "command", "envs", "networksAdvanced", "ports", "healthcheck", "user",
+    "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus",
+    "ulimits", "restart", "labels", "logDriver", "logOpts", "volumes", "wait", "waitTimeout",
+    "attach", "logs", "mustRun",
+}
+IMAGE_INPUTS = {"imageName", "build", "skipPush", "buildOnPreview"}
+BUILD_INPUTS = {"context", "dockerfile", "args", "builderVersion"}
+NETWORK_INPUTS = {"name", "internal", "labels"}
+VOLUME_INPUTS = {"name"}
+RANDOM_INPUTS = {"length", "special"}
+
+
+class EngineError(RuntimeError):
+    """A docker command failed; the message says which and why (never a secret value)."""
+
+
+def docker(*args: str, check: bool = True, timeout: float = 900, env: dict | None = None) -> str:
+    """Run the docker CLI; return stdout. Arguments are never echoed (they may hold secrets)."""
+    result = subprocess.run(
+        [DOCKER, *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if check and result.returncode != 0:
+        raise EngineError(f"docker {args[0]} failed ({result.returncode}): {result.stderr[-4000:]}")
+    return result.stdout
+
+
+def engine_available() -> bool:
+    """Whether a Docker engine answers."""
+    try:
+        return subprocess.run([DOCKER, "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _unknown(kind: str, inputs: dict[str, Any], known: set[str]) -> None:
+    extra = sorted(set(inputs) - known)
+    if extra:
+        raise EngineError(f"the e2e harness does not understand {kind} inputs {extra}")
+
+
+@dataclass
+class DockerEngine(pulumi.runtime.Mocks):
+    """Carries out docker:* and random:* resources on the local engine."""
+
+    run_id: str
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom:  # component resources have nothing to do
+            return None, {}
+        inputs = unwrap_secrets(args.inputs)
+        handler = {
+            "docker:index/network:Network": self._network,
+            "docker:index/volume:Volume": self._volume,
+            "docker:index/image:Image": self._image,
+            "docker:index/container:Container": self._container,
+            "random:index/randomPassword:RandomPassword": self._random_password,
+        }.get(args.typ)
+        if handler is None:
+            raise EngineError(f"the e2e harness cannot carry out resources of type {args.typ}")
+        resource_id, outputs = handler(inputs)
+        # Outputs keep the program's view of its inputs (still secret-wrapped) plus real values.
+        return resource_id, {**args.inputs, **outputs}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        raise EngineError(f"the e2e harness does not support provider function {args.token}")
+
+    # --- resources -----------------------------------------------------------------------
+
+    def _labels(self, program_labels: list[dict[str, str]] | None = None) -> list[str]:
+        flags = ["--label", f"{LABEL}={self.run_id}"]
+        for item in program_labels or []:
+            flags += ["--label", f"{item['label']}={item['value']}"]
+        return flags
+
+    def _network(self, inputs: dict[str, Any]) -> tuple[str, dict]:
+        _unknown("network", inputs, NETWORK_INPUTS)
+        flags = self._labels(inputs.get("labels"))
+        if inputs.get("internal"):
+            flags.append("--internal")
+        network_id = docker("network", "create", *flags, inputs["name"]).strip()
+        return network_id, {"name": inputs["name"]}
+
+    def _volume(self, inputs: dict[str, Any]) -> tuple[str, dict]:
+        _unknown("volume", inputs, VOLUME_INPUTS)
+        docker("volume", "create", *self._labels(), inputs["name"])
+        return inputs["name"], {"name": inputs["name"], "mountpoint": ""}
+
+    def _image(self, inputs: dict[str, Any]) -> tuple[str, dict]:
+        _unknown("image", inputs, IMAGE_INPUTS)
+        build = inputs["build"]
+        _unknown("image build", build, BUILD_INPUTS)
+        if not inputs.get("skipPush"):
+            raise EngineError("the e2e harness has no registry: images must set skipPush")
+        name = inputs["imageName"]
+        # Tags are content digests: an image already present was built from the same context.
+        if docker("image", "ls", "-q", name).strip() == "":
+            flags = ["--tag", name, "--file", build["dockerfile"], *self._labels()]
+            for key, value in sorted((build.get("args") or {}).items()):
+                flags += ["--build-arg", f"{key}={value}"]
+            buildkit = "1" if build.get("builderVersion") == "BuilderBuildKit" else "0"
+            docker("build", "--quiet", *flags, build["context"], env={"DOCKER_BUILDKIT": buildkit}, timeout=1800)
+        image_id = docker("image", "inspect", "--format", "{{.Id}}", name).strip()
+        return name, {"imageName": name, "repoDigest": image_id}
+
+    def _random_password(self, inputs: dict[str, Any]) -> tuple[str, dict]:
+        _unknown("randomPassword", inputs, RANDOM_INPUTS)
+        alphabet = string.ascii_letters + string.digits
+        if inputs.get("special", True):
+            alphabet += "!#$%&*()-_=+[]{}<>:?"
+        value = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
+        return "none", {"result": value}
+
+    def _container(self, inputs: dict[str, Any]) -> tuple[str, dict]:
+        _unknown("container", inputs, CONTAINER_INPUTS)
+        name = inputs["name"]
+        flags = ["--name", name, *self._labels(inputs.get("labels"))]
+        for env in inputs.get("envs") or []:
+            flags += ["--env", env]
+        networks = inputs.get("networksAdvanced") or []
+        if networks:
+            first = networks[0]
+            flags += ["--network", first["name"]]
+            for alias in first.get("aliases") or []:
+                flags += ["--network-alias", alias]
+        for port in inputs.get("ports") or []:
+            host = f"{port['ip']}:" if port.get("ip") else ""
+            external = int(port["external"]) if port.get("external") else ""
+            flags += ["--publish", f"{host}{external}:{int(port['internal'])}/{port.get('protocol', 'tcp')}"]
+        if inputs.get("user"):
+            flags += ["--user", inputs["user"]]
+        if inputs.get("readOnly"):
+            flags.append("--read-only")
+        for path, options in (inputs.get("tmpfs") or {}).items():
+            flags += ["--tmpfs", f"{path}:{options}" if options else path]
+        caps = inputs.get("capabilities") or {}
+        for cap in caps.get("drops") or []:
+            flags += ["--cap-drop", cap]
+        for cap in caps.get("adds") or []:
+            flags += ["--cap-add", cap]
+        for opt in inputs.get("securityOpts") or []:
+            flags += ["--security-opt", opt]
+        if inputs.get("memory"):
+            flags += ["--memory", f"{int(inputs['memory'])}m"]
+        if inputs.get("memorySwap"):
+            flags += ["--memory-swap", f"{int(inputs['memorySwap'])}m"]
+        if inputs.get("cpus"):
+            flags += ["--cpus", str(inputs["cpus"])]
+        for limit in inputs.get("ulimits") or []:
+            flags += ["--ulimit", f"{limit['name']}={int(limit['soft'])}:{int(limit['hard'])}"]
+        if inputs.get("restart"):
+            flags += ["--restart", inputs["restart"]]
+        if inputs.get("logDriver"):
+            flags += ["--log-driver", inputs["logDriver"]]
+        for key, value in (inputs.get("logOpts") or {}).items():
+            flags += ["--log-opt", f"{key}={value}"]
+        for volume in inputs.get("volumes") or []:
+            unknown = set(volume) - {"volumeName", "containerPath", "readOnly"}
+            if unknown:
+                raise EngineError(f"the e2e harness does not understand volume inputs {sorted(unknown)}")
+            mode = ":ro" if volume.get("readOnly") else ""
+            flags += ["--volume", f"{volume['volumeName']}:{volume['containerPath']}{mode}"]
+        check = inputs.get("healthcheck")
+        if check:
+            tests = check["tests"]
+            if tests[0] != "CMD":
+                raise EngineError(f"unsupported health check form {tests[0]}")
+            flags += ["--health-cmd", _shell_join(tests[1:])]
+            for key, flag in (("interval", "--health-interval"), ("timeout", "--health-timeout"),
+                              ("startPeriod", "--health-start-period")):
+                if check.get(key):
+                    flags += [flag, check[key]]
+            if check.get("retries"):
+                flags += ["--health-retries", str(int(check["retries"]))]
+
+        container_id = docker("create", *flags, inputs["image"], *(inputs.get("command") or [])).strip()
+        for network in networks[1:]:
+            aliases = [f"--alias={a}" for a in network.get("aliases") or []]
+            docker("network", "connect", *aliases, network["name"], container_id)
+        docker("start", container_id)
+
+        if inputs.get("attach"):
+            code = int(docker("wait", container_id, timeout=1800).strip())
+            if code != 0:
+                raise EngineError(f"container {name} exited with {code}: {_logs(container_id)}")
+        elif inputs.get("wait"):
+            _wait_healthy(container_id, name, timeout=float(inputs.get("waitTimeout") or 60))
+        details = json.loads(docker("inspect", container_id))[0]
+        addresses = {
+            net: info.get("IPAddress", "")
+            for net, info in (details["NetworkSettings"].get("Networks") or {}).items()
+        }
+        return container_id, {
+            "networkDatas": [{"networkName": n, "ipAddress": ip} for n, ip in addresses.items()],
+            "exitCode": details["State"].get("ExitCode"),
+        }
+
+
+def _shell_join(words: list[str]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _logs(container_id: str) -> str:
+    result = subprocess.run([DOCKER, "logs", "--tail", "60", container_id], capture_output=True, text=True)
+    return (result.stdout + result.stderr)[-6000:]
+
+
+def _wait_healthy(container_id: str, name: str, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        state = json.loads(docker("inspect", "--format", "{{json .State}}", container_id))
+        if not state.get("Running") and state.get("Status") == "exited":
+            raise EngineError(f"container {name} exited ({state.get('ExitCode')}): {_logs(container_id)}")
+        status = (state.get("Health") or {}).get("Status", "none")
+        if status in ("healthy", "none"):
+            return
+        time.sleep(0.5)
+    raise EngineError(f"container {name} not healthy after {timeout:.0f}s ({status}): {_logs(container_id)}")
+
+
+def remove_everything(run_id: str | None = None, *, images: bool = False) -> None:
+    """Remove the containers, networks and volumes (and images, if asked) the harness made."""
+    selector = f"label={LABEL}" + (f"={run_id}" if run_id else "")
+    containers = docker("ps", "-aq", "--filter", selector, check=False).split()
+    if containers:
+        docker("rm", "-f", "-v", *containers, check=False)
+    networks = docker("network", "ls", "-q", "--filter", selector, check=False).split()
+    if networks:
+        docker("network", "rm", *networks, check=False)
+    volumes = docker("volume", "ls", "-q", "--filter", selector, check=False).split()
+    if volumes:
+        docker("volume", "rm", "-f", *volumes, check=False)
+    if images:
+        found = docker("image", "ls", "-q", "--filter", selector, check=False).split()
+        if found:
+            docker("image", "rm", "-f", *sorted(set(found)), check=False)

@@ -1,0 +1,143 @@
+"""Running the Pulumi program under the SDK's mocks, recording what it registers."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.sync_await import _sync_await
+
+from components.program import run
+from tests.support.stack_files import PROJECT_DIR
+
+# How a secret input arrives in the wire format (pulumi's rpc.py _special_secret_sig).
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+
+
+def is_wire_secret(value: Any) -> bool:
+    """Whether a wire-format value is a wrapped secret."""
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """The plain value, with every secret wrapper removed (for the engine call only)."""
+    if is_wire_secret(value):
+        return unwrap_secrets(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+@dataclass
+class Registration:
+    """One resource the program registered."""
+
+    typ: str
+    name: str
+    urn: str
+    parent: str
+    dependencies: list[str]
+    custom: bool
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's parent and dependencies."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            registered = self.resources.get(response.urn)
+            with self._lock:
+                self.registrations.append(
+                    Registration(
+                        typ=request.type,
+                        name=request.name,
+                        urn=response.urn,
+                        parent=request.parent,
+                        dependencies=list(request.dependencies),
+                        custom=request.custom,
+                        inputs=pulumi.runtime.rpc.deserialize_properties(request.object, keep_unknowns=True),
+                        outputs=dict(registered.state) if registered else {},
+                    )
+                )
+        return response
+
+
+class FakeCloud(pulumi.runtime.Mocks):
+    """Outputs a provider would return, without doing anything."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = "r" * int(args.inputs.get("length", 16))
+        if args.typ == "docker:index/image:Image":
+            outputs["repoDigest"] = ""
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return {}
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered and returned."""
+
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.registrations if r.typ == typ]
+
+    def named(self, name: str) -> Registration:
+        (match,) = [r for r in self.registrations if r.name == name]
+        return match
+
+    def by_urn(self, urn: str) -> Registration:
+        (match,) = [r for r in self.registrations if r.urn == urn]
+        return match
+
+
+def run_program(
+    config: Mapping[str, str],
+    *,
+    stack: str,
+    mocks: pulumi.runtime.Mocks | None = None,
+    preview: bool = False,
+    program: Callable[[], dict[str, Any]] | None = None,
+) -> ProgramRun:
+    """Run the Pulumi program to completion under mocks with `config`; return what happened.
+
+    Outputs come back resolved; unknown values (preview) come back as None.
+    """
+    monitor = RecordingMonitor(mocks or FakeCloud())
+    pulumi.runtime.set_all_config(dict(config), [])
+    # A fresh root stack per run, named after this run's stack.
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="django-stack", stack=stack, preview=preview, monitor=monitor
+    )
+    settings = pulumi.runtime.settings.SETTINGS
+    settings.rpc_manager.clear()
+    settings.outputs.clear()
+    resolved: dict[str, Any] = {}
+
+    def body() -> None:
+        exports = (program or (lambda: run(PROJECT_DIR)))()
+        for key, value in exports.items():
+            resolved[key] = _sync_await(pulumi.Output.from_input(value).future())
+
+    _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+    return ProgramRun(registrations=list(monitor.registrations), outputs=resolved)

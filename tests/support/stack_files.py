@@ -1,0 +1,50 @@
+"""Reads stacks/Pulumi.<stack>.yaml into the flat string form the Pulumi engine passes a program.
+
+The engine hands config to a program as `project:key` -> string, with lists and objects as
+JSON text; tests and the end-to-end harness feed the program exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+STACKS_DIR = PROJECT_DIR / "stacks"
+NAMESPACE = "django-stack"
+
+
+def stack_names() -> list[str]:
+    """Every stack that has a file under stacks/."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+
+
+def engine_value(value: Any) -> str:
+    """A YAML value as the engine passes it: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The stack file's config plus `overrides` (keys with or without the namespace)."""
+    document = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = {key: engine_value(value) for key, value in (document.get("config") or {}).items()}
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{NAMESPACE}:{key}"
+        config[full] = engine_value(value)
+    return config
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` command-line pairs; values parse as YAML (so `3`, `true`, `[a, b]` work)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got {pair!r}")
+        overrides[key] = yaml.safe_load(raw) if raw else ""
+    return overrides

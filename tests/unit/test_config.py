@@ -1,0 +1,89 @@
+"""components/config.py: every stack file parses; every bad value gets one clear message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.choices import AppServer, DatabaseKind, Platform, Proxy
+from components.config import ConfigError, StackConfig, parse_stack_config
+from tests.support.stack_files import PROJECT_DIR, stack_config, stack_names
+
+CASES = json.loads((Path(__file__).parent / "cases" / "bad_config.json").read_text())
+
+
+def parse(stack: str = "dev", **overrides: Any) -> StackConfig:
+    raw = stack_config(stack, overrides)
+    values = {k.split(":", 1)[1]: v for k, v in raw.items()}
+    return parse_stack_config(values, stack=stack, project_dir=PROJECT_DIR)
+
+
+def test_there_are_three_stacks_with_different_choices() -> None:
+    assert stack_names() == ["dev", "prod", "staging"]
+    pairs = {(c.app_server, c.proxy, c.replicas) for c in map(parse, stack_names())}
+    assert len(pairs) == 3
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_stack_file_parses(stack: str) -> None:
+    config = parse(stack)
+    assert config.platform is Platform.DOCKER
+    assert config.replicas >= 1
+    assert config.workers >= 1 and config.threads >= 1
+    assert (config.app_path / "requirements.txt").is_file()
+
+
+def test_defaults_are_production_safe() -> None:
+    config = parse_stack_config({}, stack="x", project_dir=PROJECT_DIR)
+    assert config.app_server is AppServer.GUNICORN and config.proxy is Proxy.NGINX
+    assert config.replicas == 2
+    assert config.production is True and config.debug is False
+    assert config.bind_address == "127.0.0.1"
+    assert config.database.kind is DatabaseKind.POSTGRES and config.database.shared
+    # (2 x cores) + 1 for one CPU per replica.
+    assert config.workers == 3
+
+
+def test_workers_follow_cpus_unless_overridden() -> None:
+    assert parse(cpusPerReplica=2).workers == 5
+    assert parse(cpusPerReplica=2, workers=7, threads=4).workers == 7
+    assert parse(threads=4).threads == 4
+
+
+def test_secret_values_never_show_in_repr() -> None:
+    config = parse(secretKey="s3cr3t-value-123", databasePassword="pw-456")
+    assert "s3cr3t" not in repr(config) and "pw-456" not in repr(config)
+    assert config.secret_key is not None and config.secret_key.value == "s3cr3t-value-123"
+
+
+def test_external_database_with_host_and_password() -> None:
+    config = parse(database={"kind": "external", "host": "db.internal", "port": 6432}, databasePassword="pw")
+    assert config.database.host == "db.internal" and config.database.port == 6432
+
+
+def test_another_project_with_its_own_modules() -> None:
+    config = parse(
+        appPath="tests/fixtures/otherproject",
+        wsgiModule="shopfront.wsgi",
+        settingsModule="shopfront.settings",
+    )
+    assert config.wsgi_callable == "shopfront.wsgi:application"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_bad_config_names_key_value_and_allowed(case: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(**case["overrides"])
+    message = str(error.value)
+    for expected in case["expect"]:
+        assert expected in message, message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(appServer="unicorn", proxy="caddy", replicas=0)
+    message = str(error.value)
+    assert message.count("\n  - ") == 3

@@ -1,0 +1,281 @@
+"""The settings overlay (templates/django/django_stack_settings.py) over real projects.
+
+Every check runs Django in a subprocess, so one project's settings never leak into another
+test, with PYTHONPATH = the overlay's folder + the project, as in the app image. Both the
+sample project (which reads the environment itself) and the tutorial-style fixture project
+(hard-coded DEBUG, SQLite, an insecure key, no STATIC_ROOT) must come out in production
+mode.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OVERLAY_DIR = REPO_ROOT / "templates" / "django"
+OVERLAY_FILE = OVERLAY_DIR / "django_stack_settings.py"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A Django project the deployment must handle, and what to expect from it."""
+
+    directory: Path
+    settings_module: str
+    app_label: str
+    css: str  # a static file of the project, relative to STATIC_ROOT
+
+
+SAMPLE_APP = Project(REPO_ROOT / "app", "config.settings", "guestbook", "guestbook/site.css")
+OTHERPROJECT = Project(
+    REPO_ROOT / "tests" / "fixtures" / "otherproject",
+    "shopfront.settings",
+    "catalog",
+    "catalog/shop.css",
+)
+PROJECTS = [
+    pytest.param(SAMPLE_APP, id="sample-app"),
+    pytest.param(OTHERPROJECT, id="otherproject"),
+]
+
+# Prints the settings the tests look at, as JSON, once Django has loaded them.
+PROBE = """
+import json
+from django.conf import settings
+
+names = [
+    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASES",
+    "STATIC_URL", "STATIC_ROOT", "SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST",
+    "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "LOGGING", "INSTALLED_APPS",
+    "ROOT_URLCONF",
+]
+print(json.dumps({name: getattr(settings, name) for name in names}, default=str))
+"""
+
+
+def _env(project: Project, tmp_path: Path, **overrides: str | None) -> dict[str, str]:
+    """A production-like environment for `project`; an override of None removes a variable."""
+    env: dict[str, str | None] = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(OVERLAY_DIR), str(project.directory)]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "DJANGO_SETTINGS_MODULE": "django_stack_settings",
+        "DJANGO_STACK_BASE_SETTINGS": project.settings_module,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "shop.example.com, 10.0.0.5 ,",
+        "DJANGO_DB_ENGINE": "postgresql",
+        "DJANGO_DB_HOST": "db.internal",
+        "DJANGO_DB_PORT": "6543",
+        "DJANGO_DB_NAME": "proddb",
+        "DJANGO_DB_USER": "produser",
+        "DJANGO_DB_PASSWORD": "prodpass",
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        **overrides,
+    }
+    return {name: value for name, value in env.items() if value is not None}
+
+
+def _run(argv: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _settings(env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """The settings Django ends up with under `env`."""
+    result = _run([sys.executable, "-c", PROBE], env=env, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_overlay_puts_the_project_in_production_mode(project: Project, tmp_path: Path) -> None:
+    env = _env(project, tmp_path, DJANGO_CSRF_TRUSTED_ORIGINS="https://shop.example.com")
+
+    settings = _settings(env, tmp_path)
+
+    assert settings["DEBUG"] is False
+    assert settings["SECRET_KEY"] == env["DJANGO_SECRET_KEY"]
+    assert settings["ALLOWED_HOSTS"] == ["shop.example.com", "10.0.0.5"]
+    assert settings["CSRF_TRUSTED_ORIGINS"] == ["https://shop.example.com"]
+    db = settings["DATABASES"]["default"]
+    assert {k: db[k] for k in ("ENGINE", "HOST", "PORT", "NAME", "USER", "PASSWORD")} == {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "db.internal",
+        "PORT": "6543",
+        "NAME": "proddb",
+        "USER": "produser",
+        "PASSWORD": "prodpass",
+    }
+    assert db["CONN_MAX_AGE"] == 60
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert settings["STATIC_ROOT"] == str(tmp_path / "static")
+    assert settings["STATIC_URL"] == "/static/"
+    assert settings["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert settings["USE_X_FORWARDED_HOST"] is False
+    assert settings["SECURE_CONTENT_TYPE_NOSNIFF"] is True
+    assert settings["X_FRAME_OPTIONS"] == "DENY"
+    # Plain HTTP unless DJANGO_HTTPS=1: secure-only cookies would never come back.
+    assert settings["SESSION_COOKIE_SECURE"] is False
+    assert settings["CSRF_COOKIE_SECURE"] is False
+    assert settings["SECURE_HSTS_SECONDS"] == 0
+    console = settings["LOGGING"]["handlers"]["console"]
+    assert console["stream"] == "ext://sys.stdout"
+    assert settings["LOGGING"]["root"] == {"handlers": ["console"], "level": "INFO"}
+    # What describes the application is the project's own.
+    assert project.app_label in settings["INSTALLED_APPS"]
+    assert settings["ROOT_URLCONF"] == project.settings_module.replace("settings", "urls")
+
+
+def test_https_turns_on_secure_cookies_and_hsts(tmp_path: Path) -> None:
+    settings = _settings(_env(OTHERPROJECT, tmp_path, DJANGO_HTTPS="1"), tmp_path)
+
+    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["CSRF_COOKIE_SECURE"] is True
+    assert settings["SECURE_HSTS_SECONDS"] > 0
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", False), ("0", False)])
+def test_debug_needs_exactly_1(value: str, expected: bool, tmp_path: Path) -> None:
+    settings = _settings(_env(OTHERPROJECT, tmp_path, DJANGO_DEBUG=value), tmp_path)
+
+    assert settings["DEBUG"] is expected
+
+
+def test_sqlite_engine_takes_a_file_path(tmp_path: Path) -> None:
+    env = _env(
+        OTHERPROJECT,
+        tmp_path,
+        DJANGO_DB_ENGINE="sqlite3",
+        DJANGO_DB_NAME="/var/lib/app/db.sqlite3",
+        DJANGO_DB_HOST=None,
+        DJANGO_DB_PORT=None,
+        DJANGO_DB_USER=None,
+        DJANGO_DB_PASSWORD=None,
+    )
+
+    db = _settings(env, tmp_path)["DATABASES"]["default"]
+
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == "/var/lib/app/db.sqlite3"
+
+
+def test_without_db_engine_the_projects_database_stays(tmp_path: Path) -> None:
+    env = _env(OTHERPROJECT, tmp_path, DJANGO_DB_ENGINE=None)
+
+    db = _settings(env, tmp_path)["DATABASES"]["default"]
+
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(OTHERPROJECT.directory / "db.sqlite3")
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_missing_secret_key_fails_with_a_clear_message(project: Project, tmp_path: Path) -> None:
+    result = _run(
+        [sys.executable, "-c", PROBE],
+        env=_env(project, tmp_path, DJANGO_SECRET_KEY=None),
+        cwd=tmp_path,
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_build_may_run_without_a_secret_key(project: Project, tmp_path: Path) -> None:
+    env = _env(project, tmp_path, DJANGO_SECRET_KEY=None, DJANGO_STACK_BUILD="1")
+
+    first = _settings(env, tmp_path)["SECRET_KEY"]
+    second = _settings(env, tmp_path)["SECRET_KEY"]
+
+    # Never the key hard-coded in the project, and never the same twice.
+    assert first.startswith("django-stack-build-only-")
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"DJANGO_STACK_BASE_SETTINGS": None}, "DJANGO_STACK_BASE_SETTINGS is not set"),
+        ({"DJANGO_DB_ENGINE": "mysql"}, "allowed values: 'postgresql', 'sqlite3'"),
+        ({"DJANGO_DB_NAME": None}, "DJANGO_DB_NAME must be set"),
+    ],
+)
+def test_bad_configuration_is_named(
+    overrides: dict[str, str | None], message: str, tmp_path: Path
+) -> None:
+    result = _run(
+        [sys.executable, "-c", PROBE], env=_env(OTHERPROJECT, tmp_path, **overrides), cwd=tmp_path
+    )
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_collectstatic_at_build_time(project: Project, tmp_path: Path) -> None:
+    # As in the image build: no secret key and no database variables.
+    env = _env(project, tmp_path, DJANGO_SECRET_KEY=None, DJANGO_STACK_BUILD="1")
+    for name in list(env):
+        if name.startswith("DJANGO_DB_"):
+            del env[name]
+
+    result = _run(
+        [sys.executable, str(project.directory / "manage.py"), "collectstatic", "--noinput"],
+        env=env,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    collected = tmp_path / "static" / project.css
+    source = next(project.directory.glob(f"*/static/{project.css}"))
+    assert collected.read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_check_deploy_passes(project: Project, tmp_path: Path) -> None:
+    env = _env(project, tmp_path, DJANGO_HTTPS="1")
+
+    result = _run(
+        [
+            *(sys.executable, str(project.directory / "manage.py")),
+            *("check", "--deploy", "--fail-level", "ERROR"),
+        ],
+        env=env,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    # The fixture project's own settings trigger all of these; the overlay must clear them:
+    # W004 HSTS, W009 weak key, W012/W016 insecure cookies, W018 DEBUG, W020 no hosts.
+    for warning in ("W004", "W009", "W012", "W016", "W018", "W020"):
+        assert f"security.{warning}" not in output
+
+
+def test_overlay_imports_only_django_and_the_standard_library() -> None:
+    tree = ast.parse(OVERLAY_FILE.read_text())
+    modules = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+
+    assert modules, "no imports found: the parse is broken"
+    assert modules - {"django"} <= sys.stdlib_module_names
