@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -265,12 +266,11 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     if debug and production:
         r.problems.append(
             f"{NAMESPACE}:debug: true is not allowed while {NAMESPACE}:production is true; "
-            "Django's DEBUG leaks settings and source on errors (set production: false for a dev stack)"
+            "Django's DEBUG leaks settings and source on errors "
+            "(set production: false for a dev stack)"
         )
     if platform is Platform.VM:
-        r.problems.append(
-            f"{NAMESPACE}:platform: 'vm' is not available yet; allowed now: docker"
-        )
+        r.problems.append(f"{NAMESPACE}:platform: 'vm' is not available yet; allowed now: docker")
 
     if r.problems:
         raise ConfigError(
@@ -365,7 +365,9 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
 
     if kind is DatabaseKind.EXTERNAL:
         if host is None:
-            r.problems.append(f"{NAMESPACE}:database.host: required when database.kind is 'external'")
+            r.problems.append(
+                f"{NAMESPACE}:database.host: required when database.kind is 'external'"
+            )
         if password is None:
             r.problems.append(
                 f"{NAMESPACE}:databasePassword: required (as a secret: pulumi config set "
@@ -387,7 +389,7 @@ def _namespace_values() -> dict[str, Any]:
     merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
     merged.update(pulumi.runtime.config.CONFIG.get())
     prefix = NAMESPACE + ":"
-    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in merged.items() if k.startswith(prefix)}
 
 
 def read_stack_config(*, project_dir: Path, stack: str | None = None) -> StackConfig:
@@ -395,4 +397,3 @@ def read_stack_config(*, project_dir: Path, stack: str | None = None) -> StackCo
     return parse_stack_config(
         _namespace_values(), stack=stack or pulumi.get_stack(), project_dir=project_dir
     )
-

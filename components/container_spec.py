@@ -8,8 +8,9 @@ https://docs.docker.com/engine/security/ and the CIS Docker Benchmark, section 5
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker

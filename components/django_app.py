@@ -7,9 +7,9 @@ run once, in a one-shot container, before any replica starts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import pulumi
 import pulumi_docker as docker

@@ -111,4 +111,3 @@ class ReverseProxy(pulumi.ComponentResource):
         host = "localhost" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
         self.url = pulumi.Output.from_input(f"http://{host}:{args.http_port}/")
         self.register_outputs({"url": self.url})
-

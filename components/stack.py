@@ -60,7 +60,9 @@ class DjangoStack(pulumi.ComponentResource):
             f"{name}-private", name=f"{prefix}-private", internal=True, labels=label, opts=mine
         )
         public = docker.Network(f"{name}-public", name=f"{prefix}-public", labels=label, opts=mine)
-        replica_limits = Limits(memory_mb=config.memory_mb_per_replica, cpus=config.cpus_per_replica)
+        replica_limits = Limits(
+            memory_mb=config.memory_mb_per_replica, cpus=config.cpus_per_replica
+        )
 
         database = Database(
             f"{name}-database",

@@ -25,4 +25,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
-        report.longrepr = f"skipped, but DJANGO_STACK_REQUIRE_E2E=1 forbids skips: {report.longrepr}"
+        report.longrepr = (
+            f"skipped, but DJANGO_STACK_REQUIRE_E2E=1 forbids skips: {report.longrepr}"
+        )

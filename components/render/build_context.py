@@ -10,9 +10,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from components.choices import AppServer, Proxy
 from components.render.app_server_config import config_file_name
@@ -20,8 +20,19 @@ from components.render.templates import template_path
 
 # Never shipped into an image: caches, local databases, virtualenvs, VCS data, build output.
 IGNORED = (
-    "__pycache__", "*.pyc", "*.pyo", ".git", ".venv", "venv", "node_modules", ".mypy_cache",
-    ".pytest_cache", "*.sqlite3", "staticfiles", ".DS_Store", ".env",
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    ".mypy_cache",
+    ".pytest_cache",
+    "*.sqlite3",
+    "staticfiles",
+    ".DS_Store",
+    ".env",
 )
 
 
@@ -81,7 +92,9 @@ def app_build_context(
             "server-requirements.txt": template_path(
                 f"docker/server-requirements/{app_server.value}.txt"
             ).read_bytes(),
-            "django_stack_settings.py": template_path("django/django_stack_settings.py").read_bytes(),
+            "django_stack_settings.py": template_path(
+                "django/django_stack_settings.py"
+            ).read_bytes(),
             "django_stack_health.py": template_path("django/django_stack_health.py").read_bytes(),
             "healthcheck.py": template_path("docker/healthcheck.py").read_bytes(),
             f"app-server/{config_file_name(app_server)}": app_server_config.encode(),

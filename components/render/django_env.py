@@ -6,7 +6,7 @@ the database password) are added by the components as Pulumi secrets, never here
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from components.choices import DatabaseKind
 from components.config import DatabaseConfig

@@ -139,7 +139,8 @@ def render_apache_conf(settings: ProxySettings) -> str:
     )
     threads_per_child = 25
     max_request_workers = max(
-        150, 2 * len(settings.upstreams) * settings.workers_per_upstream * settings.threads_per_worker
+        150,
+        2 * len(settings.upstreams) * settings.workers_per_upstream * settings.threads_per_worker,
     )
     server_limit = math.ceil(max_request_workers / threads_per_child)
     return render_template(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 

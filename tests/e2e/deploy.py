@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tests.e2e.engine import LABEL, DockerEngine, engine_available, remove_everything
 from tests.support.mocks import ProgramRun, run_program
@@ -45,7 +46,9 @@ def deploy(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="deploy a stack and leave it running")
     up.add_argument("--stack", default="dev", help="stack file under stacks/ (default dev)")
@@ -55,7 +58,9 @@ def main(argv: list[str]) -> int:
     down.add_argument("--name", help="only this stack (default: every stack the harness made)")
     options = parser.parse_args(argv)
     if not engine_available():
-        print("No Docker engine answers: run scripts/start-docker-engine.sh first.", file=sys.stderr)
+        print(
+            "No Docker engine answers: run scripts/start-docker-engine.sh first.", file=sys.stderr
+        )
         return 1
     if options.command == "down":
         remove_everything(manual_run_id(options.name) if options.name else None)

@@ -25,13 +25,37 @@ import pulumi
 from tests.support.mocks import unwrap_secrets
 
 LABEL = "django-stack.e2e"
-DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.which("docker") or "docker")
+DOCKER = (
+    "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.which("docker") or "docker")
+)
 
 CONTAINER_INPUTS = {
-    "name", "image", "command", "envs", "networksAdvanced", "ports", "healthcheck", "user",
-    "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus",
-    "ulimits", "restart", "labels", "logDriver", "logOpts", "volumes", "wait", "waitTimeout",
-    "attach", "logs", "mustRun",
+    "name",
+    "image",
+    "command",
+    "envs",
+    "networksAdvanced",
+    "ports",
+    "healthcheck",
+    "user",
+    "readOnly",
+    "tmpfs",
+    "capabilities",
+    "securityOpts",
+    "memory",
+    "memorySwap",
+    "cpus",
+    "ulimits",
+    "restart",
+    "labels",
+    "logDriver",
+    "logOpts",
+    "volumes",
+    "wait",
+    "waitTimeout",
+    "attach",
+    "logs",
+    "mustRun",
 }
 IMAGE_INPUTS = {"imageName", "build", "skipPush", "buildOnPreview"}
 BUILD_INPUTS = {"context", "dockerfile", "args", "builderVersion"}
@@ -47,7 +71,10 @@ class EngineError(RuntimeError):
 def docker(*args: str, check: bool = True, timeout: float = 900, env: dict | None = None) -> str:
     """Run the docker CLI; return stdout. Arguments are never echoed (they may hold secrets)."""
     result = subprocess.run(
-        [DOCKER, *args], capture_output=True, text=True, timeout=timeout,
+        [DOCKER, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     if check and result.returncode != 0:
@@ -129,7 +156,14 @@ class DockerEngine(pulumi.runtime.Mocks):
             for key, value in sorted((build.get("args") or {}).items()):
                 flags += ["--build-arg", f"{key}={value}"]
             buildkit = "1" if build.get("builderVersion") == "BuilderBuildKit" else "0"
-            docker("build", "--quiet", *flags, build["context"], env={"DOCKER_BUILDKIT": buildkit}, timeout=1800)
+            docker(
+                "build",
+                "--quiet",
+                *flags,
+                build["context"],
+                env={"DOCKER_BUILDKIT": buildkit},
+                timeout=1800,
+            )
         image_id = docker("image", "inspect", "--format", "{{.Id}}", name).strip()
         return name, {"imageName": name, "repoDigest": image_id}
 
@@ -156,7 +190,10 @@ class DockerEngine(pulumi.runtime.Mocks):
         for port in inputs.get("ports") or []:
             host = f"{port['ip']}:" if port.get("ip") else ""
             external = int(port["external"]) if port.get("external") else ""
-            flags += ["--publish", f"{host}{external}:{int(port['internal'])}/{port.get('protocol', 'tcp')}"]
+            flags += [
+                "--publish",
+                f"{host}{external}:{int(port['internal'])}/{port.get('protocol', 'tcp')}",
+            ]
         if inputs.get("user"):
             flags += ["--user", inputs["user"]]
         if inputs.get("readOnly"):
@@ -187,7 +224,9 @@ class DockerEngine(pulumi.runtime.Mocks):
         for volume in inputs.get("volumes") or []:
             unknown = set(volume) - {"volumeName", "containerPath", "readOnly"}
             if unknown:
-                raise EngineError(f"the e2e harness does not understand volume inputs {sorted(unknown)}")
+                raise EngineError(
+                    f"the e2e harness does not understand volume inputs {sorted(unknown)}"
+                )
             mode = ":ro" if volume.get("readOnly") else ""
             flags += ["--volume", f"{volume['volumeName']}:{volume['containerPath']}{mode}"]
         check = inputs.get("healthcheck")
@@ -196,14 +235,19 @@ class DockerEngine(pulumi.runtime.Mocks):
             if tests[0] != "CMD":
                 raise EngineError(f"unsupported health check form {tests[0]}")
             flags += ["--health-cmd", _shell_join(tests[1:])]
-            for key, flag in (("interval", "--health-interval"), ("timeout", "--health-timeout"),
-                              ("startPeriod", "--health-start-period")):
+            for key, flag in (
+                ("interval", "--health-interval"),
+                ("timeout", "--health-timeout"),
+                ("startPeriod", "--health-start-period"),
+            ):
                 if check.get(key):
                     flags += [flag, check[key]]
             if check.get("retries"):
                 flags += ["--health-retries", str(int(check["retries"]))]
 
-        container_id = docker("create", *flags, inputs["image"], *(inputs.get("command") or [])).strip()
+        container_id = docker(
+            "create", *flags, inputs["image"], *(inputs.get("command") or [])
+        ).strip()
         for network in networks[1:]:
             aliases = [f"--alias={a}" for a in network.get("aliases") or []]
             docker("network", "connect", *aliases, network["name"], container_id)
@@ -233,7 +277,9 @@ def _shell_join(words: list[str]) -> str:
 
 
 def _logs(container_id: str) -> str:
-    result = subprocess.run([DOCKER, "logs", "--tail", "60", container_id], capture_output=True, text=True)
+    result = subprocess.run(
+        [DOCKER, "logs", "--tail", "60", container_id], capture_output=True, text=True
+    )
     return (result.stdout + result.stderr)[-6000:]
 
 
@@ -243,12 +289,16 @@ def _wait_healthy(container_id: str, name: str, *, timeout: float) -> None:
     while time.monotonic() < deadline:
         state = json.loads(docker("inspect", "--format", "{{json .State}}", container_id))
         if not state.get("Running") and state.get("Status") == "exited":
-            raise EngineError(f"container {name} exited ({state.get('ExitCode')}): {_logs(container_id)}")
+            raise EngineError(
+                f"container {name} exited ({state.get('ExitCode')}): {_logs(container_id)}"
+            )
         status = (state.get("Health") or {}).get("Status", "none")
         if status in ("healthy", "none"):
             return
         time.sleep(0.5)
-    raise EngineError(f"container {name} not healthy after {timeout:.0f}s ({status}): {_logs(container_id)}")
+    raise EngineError(
+        f"container {name} not healthy after {timeout:.0f}s ({status}): {_logs(container_id)}"
+    )
 
 
 def remove_everything(run_id: str | None = None, *, images: bool = False) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -69,7 +70,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         parent=request.parent,
                         dependencies=list(request.dependencies),
                         custom=request.custom,
-                        inputs=pulumi.runtime.rpc.deserialize_properties(request.object, keep_unknowns=True),
+                        inputs=pulumi.runtime.rpc.deserialize_properties(
+                            request.object, keep_unknowns=True
+                        ),
                         outputs=dict(registered.state) if registered else {},
                     )
                 )

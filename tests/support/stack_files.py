@@ -7,8 +7,9 @@ JSON text; tests and the end-to-end harness feed the program exactly that.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

@@ -60,7 +60,9 @@ def test_secret_values_never_show_in_repr() -> None:
 
 
 def test_external_database_with_host_and_password() -> None:
-    config = parse(database={"kind": "external", "host": "db.internal", "port": 6432}, databasePassword="pw")
+    config = parse(
+        database={"kind": "external", "host": "db.internal", "port": 6432}, databasePassword="pw"
+    )
     assert config.database.host == "db.internal" and config.database.port == 6432
 
 
