@@ -80,10 +80,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 class FakeCloud(pulumi.runtime.Mocks):
-    """Outputs a provider would return, without doing anything."""
+    """Outputs a provider would return, without doing anything.
+
+    In preview, computed outputs (generated passwords, image digests) are left out, so they
+    are unknown to the program, as they are under `pulumi preview`.
+    """
+
+    def __init__(self, *, preview: bool = False) -> None:
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
+        if self.preview:
+            return None, outputs
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "r" * int(args.inputs.get("length", 16))
         if args.typ == "docker:index/image:Image":
@@ -125,7 +134,7 @@ def run_program(
 
     Outputs come back resolved; unknown values (preview) come back as None.
     """
-    monitor = RecordingMonitor(mocks or FakeCloud())
+    monitor = RecordingMonitor(mocks or FakeCloud(preview=preview))
     pulumi.runtime.set_all_config(dict(config), [])
     # A fresh root stack per run, named after this run's stack.
     pulumi.runtime.settings.ROOT.set(None)

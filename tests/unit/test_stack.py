@@ -1,0 +1,186 @@
+"""components/stack.py and its components under Pulumi mocks: the graph for every choice."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.choices import AppServer, Proxy
+from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
+from tests.support.stack_files import stack_config, stack_names
+
+CONTAINER = "docker:index/container:Container"
+IMAGE = "docker:index/image:Image"
+MATRIX = list(itertools.product(AppServer, Proxy, (1, 3)))
+
+
+def deploy(stack: str = "dev", *, preview: bool = False, **overrides: Any) -> ProgramRun:
+    return run_program(stack_config(stack, overrides), stack=stack, preview=preview)
+
+
+def containers(run: ProgramRun, role: str) -> list:
+    return [
+        c
+        for c in run.of_type(CONTAINER)
+        if {"label": "django-stack.role", "value": role} in c.inputs["labels"]
+    ]
+
+
+@pytest.mark.parametrize("stack", stack_names())
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_every_stack_file_evaluates(stack: str, preview: bool) -> None:
+    run = deploy(stack, preview=preview)
+    assert run.outputs["url"].startswith("http://")
+    assert run.outputs["replicas"] == len(containers(run, "app"))
+
+
+@pytest.mark.parametrize(
+    ("app_server", "proxy", "replicas"), MATRIX, ids=[f"{a.value}-{p.value}-{n}" for a, p, n in MATRIX]
+)
+def test_matrix_builds_the_expected_graph(app_server: AppServer, proxy: Proxy, replicas: int) -> None:
+    run = deploy(appServer=app_server.value, proxy=proxy.value, replicas=replicas)
+
+    apps = containers(run, "app")
+    assert len(apps) == replicas
+    assert all(app_server.value in " ".join(c.inputs["command"]) for c in apps)
+
+    # The proxy's config lists every replica, in the protocol of the app server.
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    rendered = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    scheme = "uwsgi://" if (proxy, app_server) == (Proxy.APACHE, AppServer.UWSGI) else ""
+    for i in range(replicas):
+        assert f"{scheme}app-{i}:8000" in rendered
+    assert rendered.count("app-") == replicas
+    assert f"app-{replicas}:" not in rendered
+
+    # Only the proxy publishes a port.
+    published = [c.name for c in run.of_type(CONTAINER) if c.inputs.get("ports")]
+    assert published == ["django-proxy-server"]
+
+    # Migrations run once, after the database is up and before any replica starts.
+    (migrate,) = containers(run, "migrate")
+    (database,) = containers(run, "database")
+    assert database.urn in migrate.dependencies
+    assert all(migrate.urn in c.dependencies for c in apps)
+    (proxy_container,) = containers(run, "proxy")
+    assert all(c.urn in proxy_container.dependencies for c in apps)
+
+
+def test_children_are_parented_to_their_components() -> None:
+    run = deploy()
+    (top,) = run.of_type("django-stack:index:DjangoStack")
+    for registration in run.registrations:
+        if registration is top:
+            continue
+        parent = run.by_urn(registration.parent)
+        assert not parent.custom, f"{registration.name} is parented to a custom resource"
+        assert registration.name.startswith(top.name), registration.name
+    components = {r.typ for r in run.registrations if not r.custom}
+    assert components == {
+        "django-stack:index:DjangoStack",
+        "django-stack:index:Database",
+        "django-stack:index:DjangoApp",
+        "django-stack:index:AppServer",
+        "django-stack:index:ReverseProxy",
+    }
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["configured", "generated"])
+def test_secrets_stay_secret_into_the_container_env(given: bool) -> None:
+    secrets = {"secretKey": "k" * 50, "databasePassword": "p" * 20} if given else {}
+    run = deploy(**secrets)
+    for container in containers(run, "app") + containers(run, "migrate"):
+        envs = container.inputs["envs"]
+        assert is_wire_secret(envs), container.name
+        values = unwrap_secrets(envs)
+        assert any(v.startswith("DJANGO_SECRET_KEY=") and len(v) > 40 for v in values)
+        assert any(v.startswith("DJANGO_DB_PASSWORD=") and len(v) > 19 for v in values)
+    (database,) = containers(run, "database")
+    assert is_wire_secret(database.inputs["envs"])
+    assert any(e.startswith("POSTGRES_PASSWORD=") for e in unwrap_secrets(database.inputs["envs"]))
+
+
+def test_no_secret_is_written_into_a_build_context() -> None:
+    run = deploy(secretKey="unique-secret-key-value-0123456789", databasePassword="unique-db-pw-98")
+    for image in run.of_type(IMAGE):
+        for path in Path(image.inputs["build"]["context"]).rglob("*"):
+            if path.is_file():
+                content = path.read_bytes()
+                assert b"unique-secret-key-value" not in content and b"unique-db-pw" not in content
+
+
+@pytest.mark.parametrize("role", ["app", "proxy", "database", "migrate"])
+def test_containers_are_hardened(role: str) -> None:
+    for container in containers(deploy(), role):
+        inputs = container.inputs
+        assert inputs["user"] not in ("", "root", "0", "0:0")
+        assert inputs["readOnly"] is True
+        assert inputs["capabilities"]["drops"] == ["ALL"]
+        assert "no-new-privileges:true" in inputs["securityOpts"]
+        assert inputs["memory"] > 0 and inputs["memorySwap"] == inputs["memory"]
+        assert float(inputs["cpus"]) > 0
+        assert {"name": "nproc", "soft": 512, "hard": 512} in inputs["ulimits"]
+        assert "/tmp" in inputs["tmpfs"]
+        if role == "migrate":
+            assert inputs["restart"] == "no" and inputs["attach"] is True
+        else:
+            assert inputs["restart"] == "unless-stopped"
+            assert inputs["healthcheck"]["tests"][0] == "CMD" and inputs["wait"] is True
+
+
+def test_replicas_publish_nothing_and_sit_on_the_internal_network() -> None:
+    run = deploy(replicas=3)
+    (private,) = [n for n in run.of_type("docker:index/network:Network") if n.inputs.get("internal")]
+    for container in containers(run, "app"):
+        assert not container.inputs.get("ports")
+        assert [n["name"] for n in container.inputs["networksAdvanced"]] == [private.inputs["name"]]
+
+
+def test_image_tags_follow_content() -> None:
+    first = {i.name: i.inputs["imageName"] for i in deploy().of_type(IMAGE)}
+    again = {i.name: i.inputs["imageName"] for i in deploy().of_type(IMAGE)}
+    changed = {i.name: i.inputs["imageName"] for i in deploy(workers=7).of_type(IMAGE)}
+    assert first == again
+    # A new worker count changes the app server config inside the app image, and so the proxy
+    # image (which copies the app's static files) too; the database image stays.
+    assert changed["django-app-image"] != first["django-app-image"]
+    assert changed["django-proxy-image"] != first["django-proxy-image"]
+    assert changed["django-database-image"] == first["django-database-image"]
+
+
+def test_extra_ca_goes_into_the_build_stage_only(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    run = deploy(extraCaBundle=str(bundle))
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    context = Path(app_image.inputs["build"]["context"])
+    assert (context / "extra-ca.crt").read_text() == bundle.read_text()
+    dockerfile = (context / "Dockerfile").read_text()
+    final_stage = dockerfile.split("\nFROM ")[-1]
+    assert "extra-ca" in dockerfile.split("\nFROM ")[1]
+    assert "extra-ca" not in final_stage and "/etc/ssl" not in final_stage
+
+
+def test_sqlite_single_replica_shares_a_volume_with_the_migration() -> None:
+    run = deploy(replicas=1, database={"kind": "sqlite"})
+    assert not containers(run, "database")
+    (volume,) = run.of_type("docker:index/volume:Volume")
+    for container in containers(run, "app") + containers(run, "migrate"):
+        assert container.inputs["volumes"][0]["volumeName"] == volume.inputs["name"]
+
+
+def test_external_database_creates_no_database_container() -> None:
+    run = deploy(database={"kind": "external", "host": "db.internal"}, databasePassword="pw")
+    assert not containers(run, "database")
+    env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+    assert "DJANGO_DB_HOST=db.internal" in env
+    assert "DJANGO_DB_PASSWORD=pw" in env
+
+
+def test_remote_engine_gets_its_own_provider() -> None:
+    run = deploy(dockerHost="ssh://deploy@docker.example.com")
+    (provider,) = run.of_type("pulumi:providers:docker")
+    assert provider.inputs["host"] == "ssh://deploy@docker.example.com"
