@@ -53,6 +53,13 @@ def replica_alias(index: int) -> str:
     return f"app-{index}"
 
 
+def _with_replica_name(environment: pulumi.Input[list[str]], host: str) -> pulumi.Output[list[str]]:
+    """The environment plus the replica's name (the sample app reports it in X-Served-By)."""
+    return pulumi.Output.from_input(environment).apply(
+        lambda env: [*env, f"DJANGO_STACK_REPLICA={host}"]
+    )
+
+
 class AppServer(pulumi.ComponentResource):
     """N replicas of the app server. They publish no ports: only the proxy reaches them."""
 
@@ -71,9 +78,7 @@ class AppServer(pulumi.ComponentResource):
                 name=f"{args.resource_prefix}-{host}",
                 image=args.image_name,
                 command=app_server_command(args.app_server),
-                envs=pulumi.Output.from_input(args.environment).apply(
-                    lambda env, host=host: [*env, f"DJANGO_STACK_REPLICA={host}"]
-                ),
+                envs=_with_replica_name(args.environment, host),
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[host])
                 ],

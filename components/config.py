@@ -246,7 +246,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
 
     app_path = _app_path(r, project_dir)
     wsgi_module = _module(r, "wsgiModule", "config.wsgi")
-    settings_module = _module(r, "settingsModule", "config.settings")
+    # Django's startproject puts settings.py beside wsgi.py, so that is the default.
+    settings_module = _module(r, "settingsModule", wsgi_module.rpartition(".")[0] + ".settings")
     if app_path is not None:
         for key, module in (("wsgiModule", wsgi_module), ("settingsModule", settings_module)):
             if not _module_file(app_path, module).is_file():

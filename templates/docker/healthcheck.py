@@ -26,10 +26,9 @@ def uwsgi_packet(*, path: str, host: str, port: int) -> bytes:
         "REMOTE_ADDR": "127.0.0.1",
         "wsgi.url_scheme": "http",
     }
-    body = b"".join(
-        struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v)) + v.encode()
-        for k, v in variables.items()
-    )
+    # Sizes count bytes, not characters: encode first (a non-ASCII path is longer in UTF-8).
+    pairs = [(k.encode(), v.encode()) for k, v in variables.items()]
+    body = b"".join(struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v for k, v in pairs)
     return struct.pack("<BHB", 0, len(body), 0) + body
 
 

@@ -119,7 +119,7 @@ class DockerEngine(pulumi.runtime.Mocks):
         # Outputs keep the program's view of its inputs (still secret-wrapped) plus real values.
         return resource_id, {**args.inputs, **outputs}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         raise EngineError(f"the e2e harness does not support provider function {args.token}")
 
     # --- resources -----------------------------------------------------------------------

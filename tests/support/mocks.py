@@ -99,8 +99,8 @@ class FakeCloud(pulumi.runtime.Mocks):
             outputs["repoDigest"] = ""
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return {}, None
 
 
 @dataclass

@@ -38,9 +38,13 @@ def test_every_stack_file_evaluates(stack: str, preview: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("app_server", "proxy", "replicas"), MATRIX, ids=[f"{a.value}-{p.value}-{n}" for a, p, n in MATRIX]
+    ("app_server", "proxy", "replicas"),
+    MATRIX,
+    ids=[f"{a.value}-{p.value}-{n}" for a, p, n in MATRIX],
 )
-def test_matrix_builds_the_expected_graph(app_server: AppServer, proxy: Proxy, replicas: int) -> None:
+def test_matrix_builds_the_expected_graph(
+    app_server: AppServer, proxy: Proxy, replicas: int
+) -> None:
     run = deploy(appServer=app_server.value, proxy=proxy.value, replicas=replicas)
 
     apps = containers(run, "app")
@@ -133,7 +137,9 @@ def test_containers_are_hardened(role: str) -> None:
 
 def test_replicas_publish_nothing_and_sit_on_the_internal_network() -> None:
     run = deploy(replicas=3)
-    (private,) = [n for n in run.of_type("docker:index/network:Network") if n.inputs.get("internal")]
+    (private,) = [
+        n for n in run.of_type("docker:index/network:Network") if n.inputs.get("internal")
+    ]
     for container in containers(run, "app"):
         assert not container.inputs.get("ports")
         assert [n["name"] for n in container.inputs["networksAdvanced"]] == [private.inputs["name"]]

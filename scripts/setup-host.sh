@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Prepares a Debian machine for this project: the Python virtualenv (.venv) with the pinned
+# requirements, and, with --test, the real servers the tests run (nginx, apache2, PostgreSQL)
+# plus a running Docker engine with the debian:bookworm-slim base image.
+# Idempotent: steps that are already done are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    log "missing Debian packages: $*; run this as root (sudo) or install them"
+    exit 1
+  fi
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then apt_install python3-venv; fi
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+requirements=requirements.txt
+[ "$with_tests" = 1 ] && requirements=requirements-dev.txt
+stamp=".venv/.installed-$(sha256sum "$requirements" requirements.txt | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  log "installing $requirements into .venv (uWSGI compiles: about a minute)"
+  .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+  touch "$stamp"
+fi
+
+if [ "$with_tests" = 1 ]; then
+  missing=()
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+  command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
+  if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} from Debian"
+    apt_install "${missing[@]}"
+  fi
+fi
+
+scripts/start-docker-engine.sh

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command: sets up the machine (scripts/setup-host.sh --test), then runs every test:
+# unit tests under Pulumi mocks, the rendered configs in the real servers, and the end-to-end
+# suite on the local Docker engine. Extra arguments go to pytest.
+# DJANGO_STACK_REQUIRE_E2E=1 (CI sets it) turns any skipped test into a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+phase() { printf '\n[test] %s (%ss so far)\n' "$*" "$SECONDS" >&2; }
+
+phase "setting up the host"
+scripts/setup-host.sh --test
+
+phase "lint and types"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy components tests/support tests/e2e
+
+phase "pytest"
+set +e
+.venv/bin/python -m pytest tests "$@"
+status=$?
+set -e
+# pytest's 5 means no test ran at all: never a pass.
+[ "$status" = 5 ] && { echo "[test] no test ran" >&2; exit 1; }
+phase "done (pytest exit $status)"
+exit "$status"

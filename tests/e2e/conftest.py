@@ -1,0 +1,78 @@
+"""Fixtures for the end-to-end suite: a real Docker engine, and stacks deployed onto it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from components.choices import AppServer, Proxy
+from tests.e2e.deploy import deploy
+from tests.e2e.engine import engine_available, remove_everything
+from tests.support.mocks import ProgramRun
+
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+RUN_ID = f"e2e-{os.getpid()}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[str]:
+    """The run id of this session; everything made under it is removed at the end."""
+    if not engine_available():
+        pytest.skip("no Docker engine answers (scripts/start-docker-engine.sh starts one)")
+    yield RUN_ID
+    # Images are kept when asked, so a developer's next run reuses them.
+    remove_everything(RUN_ID, images=os.environ.get("DJANGO_STACK_E2E_KEEP_IMAGES") != "1")
+
+
+def build_overrides() -> dict[str, str]:
+    """Builds here pass an intercepting proxy whose CA only the host trusts: hand it over."""
+    return {"extraCaBundle": str(HOST_CA_BUNDLE)} if HOST_CA_BUNDLE.is_file() else {}
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A stack running on the engine, and how to reach it."""
+
+    name: str
+    run: ProgramRun
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def app_server(self) -> AppServer:
+        return AppServer(self.run.outputs["appServer"])
+
+    @property
+    def proxy(self) -> Proxy:
+        return Proxy(self.run.outputs["proxy"])
+
+    def container(self, role: str) -> str:
+        """The engine name of a container, e.g. `app-0`, `proxy`, `db`, `migrate`."""
+        return f"django-stack-{self.name}-{role}"
+
+
+def deploy_stack(run_id: str, name: str, **overrides: object) -> Deployed:
+    """Deploy the dev stack file under `name` with overrides, on a free local port."""
+    port = free_port()
+    run = deploy(
+        stack_file="dev",
+        stack_name=name,
+        overrides={**build_overrides(), "httpPort": port, **overrides},
+        run_id=run_id,
+    )
+    assert run.outputs["url"] == f"http://127.0.0.1:{port}/"
+    return Deployed(name=name, run=run, port=port)

@@ -1,0 +1,193 @@
+"""End to end on a real Docker engine: all four server pairs, through the proxy's port.
+
+Each pair is deployed by running the program with the DockerEngine harness (the program's
+own images and containers, for real), checked, and removed before the next pair.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from components.choices import AppServer, Proxy
+from components.config import parse_stack_config
+from components.render.django_env import django_environment
+from tests.e2e.conftest import Deployed, deploy_stack
+from tests.e2e.engine import docker, remove_everything
+from tests.e2e.http import Client
+from tests.support.stack_files import PROJECT_DIR, stack_config
+
+pytestmark = pytest.mark.e2e
+
+PAIRS = list(itertools.product(AppServer, Proxy))
+REPLICAS = 2
+CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
+
+
+@pytest.fixture(scope="module", params=PAIRS, ids=[f"{a.value}-{p.value}" for a, p in PAIRS])
+def stack(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[Deployed]:
+    app_server, proxy = request.param
+    name = f"e2e-{app_server.value}-{proxy.value}"
+    started = time.monotonic()
+    try:
+        deployed = deploy_stack(
+            docker_engine, name, appServer=app_server.value, proxy=proxy.value, replicas=REPLICAS
+        )
+        print(f"\n[e2e] deployed {name} in {time.monotonic() - started:.0f}s")
+        yield deployed
+    finally:
+        remove_everything(docker_engine)
+
+
+def inspect(container: str) -> dict:
+    return json.loads(docker("inspect", container))[0]
+
+
+def psql(stack: Deployed, sql: str) -> str:
+    """Run SQL in the database container (local socket, as the database owner)."""
+    return docker(
+        "exec",
+        stack.container("db"),
+        "psql",
+        "-h",
+        "/tmp",
+        "-U",
+        "django",
+        "-d",
+        "django",
+        "-At",
+        "-c",
+        sql,
+    ).strip()
+
+
+def test_page_renders_data_from_postgresql(stack: Deployed) -> None:
+    client = Client(stack.url)
+    page = client.get("/")
+    assert page.status == 200
+    count = int(psql(stack, "SELECT count(*) FROM guestbook_entry"))
+    data = json.loads(client.get("/entries.json").body)
+    assert data["count"] == count
+    assert client.get("/health/db/").status == 200
+    env = inspect(stack.container("app-0"))["Config"]["Env"]
+    assert "DJANGO_DB_ENGINE=postgresql" in env and "DJANGO_DB_HOST=db" in env
+
+
+def test_requests_are_spread_over_every_replica(stack: Deployed) -> None:
+    client = Client(stack.url)
+    responses = [client.get("/") for _ in range(40)]
+    assert [r.status for r in responses] == [200] * 40
+    served = Counter(r.served_by for r in responses)
+    assert set(served) == {f"app-{i}" for i in range(REPLICAS)}, served
+
+
+def test_static_files_come_from_the_proxy(stack: Deployed) -> None:
+    response = Client(stack.url).get("/static/guestbook/site.css")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert response.body == CSS.read_bytes()
+    # The app adds X-Served-By to every response it makes; this one never reached it.
+    assert response.served_by is None
+    for i in range(REPLICAS):
+        logs = docker("logs", stack.container(f"app-{i}"))
+        assert "site.css" not in logs
+
+
+def test_a_write_is_read_back_on_every_replica(stack: Deployed) -> None:
+    client = Client(stack.url)
+    marker = f"written-through-{stack.name}-{time.time_ns()}"
+    assert client.post_form("/", {"text": marker}).status in (200, 302)
+    seen: set[str] = set()
+    for _ in range(20):
+        response = client.get("/entries.json")
+        assert response.status == 200
+        assert marker in [e["text"] for e in json.loads(response.body)["entries"]]
+        seen.add(response.served_by or "")
+    assert seen == {f"app-{i}" for i in range(REPLICAS)}
+
+
+def test_migrations_ran_once_before_the_replicas(stack: Deployed) -> None:
+    migrate = inspect(stack.container("migrate"))
+    assert migrate["State"]["ExitCode"] == 0
+    duplicates = psql(
+        stack, "SELECT app, name FROM django_migrations GROUP BY 1, 2 HAVING count(*) > 1"
+    )
+    assert duplicates == ""
+    assert psql(stack, "SELECT count(*) FROM django_migrations WHERE app = 'guestbook'") == "1"
+    finished = migrate["State"]["FinishedAt"]
+    for i in range(REPLICAS):
+        assert inspect(stack.container(f"app-{i}"))["State"]["StartedAt"] > finished
+
+
+def _processes(container: str) -> list[tuple[int, str]]:
+    """(uid, command line) of every process in the container, via the host's ps."""
+    # docker top needs a pid column in what ps prints.
+    out = docker("top", container, "-eo", "pid,uid,args").splitlines()[1:]
+    rows = [line.split(None, 2) for line in out if line.strip()]
+    return [(int(uid), args) for _, uid, args in rows]
+
+
+def test_inside_the_containers(stack: Deployed) -> None:
+    app_server = stack.app_server
+    config = parse_stack_config(
+        {k.split(":", 1)[1]: v for k, v in stack_config("dev").items()},
+        stack="dev",
+        project_dir=PROJECT_DIR,
+    )
+    for i in range(REPLICAS):
+        name = stack.container(f"app-{i}")
+        processes = _processes(name)
+        assert all(uid != 0 for uid, _ in processes), processes
+        server = [cmd for _, cmd in processes if app_server.value in cmd.lower()]
+        # One master plus the configured workers.
+        assert len(server) == config.workers + 1, processes
+        assert inspect(name)["HostConfig"]["ReadonlyRootfs"] is True
+        write = docker("exec", name, "sh", "-c", "touch /srv/app/x 2>&1; echo $?", check=False)
+        assert write.strip().splitlines()[-1] != "0"
+    proxy = stack.container("proxy")
+    assert all(uid != 0 for uid, _ in _processes(proxy))
+    assert inspect(proxy)["HostConfig"]["ReadonlyRootfs"] is True
+    assert inspect(proxy)["HostConfig"]["CapDrop"] == ["ALL"]
+
+
+def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
+    prod = parse_stack_config(
+        {k.split(":", 1)[1]: v for k, v in stack_config("prod").items()},
+        stack="prod",
+        project_dir=PROJECT_DIR,
+    )
+    env = django_environment(
+        allowed_hosts=prod.allowed_hosts,
+        database=prod.database,
+        database_host="db",
+        debug=prod.debug,
+    )
+    flags = [f"--env={k}={v}" for k, v in env.items()]
+    flags.append("--env=DJANGO_SECRET_KEY=" + "x7" * 30)
+    image = inspect(stack.container("app-0"))["Config"]["Image"]
+    result = docker(
+        "run",
+        "--rm",
+        "--network=none",
+        *flags,
+        image,
+        "django-admin",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "ERROR",
+    )
+    assert "ERROR" not in result
+
+
+def test_failover_when_a_replica_stops(stack: Deployed) -> None:
+    docker("stop", stack.container("app-1"))
+    client = Client(stack.url)
+    responses = [client.get("/") for _ in range(50)]
+    assert [r.status for r in responses] == [200] * 50
+    assert {r.served_by for r in responses} == {"app-0"}

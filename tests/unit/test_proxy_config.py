@@ -1,0 +1,472 @@
+"""The reverse proxy configs (components/render/proxy_config.py), checked by the real proxies.
+
+Over the matrix proxy (nginx, Apache) x upstream protocol (HTTP, uwsgi) x replicas (1, 3):
+the binary accepts the rendered file (`nginx -t`, `apache2 -t`), and the file lists every
+replica once in the protocol's own terms, fails over passively, serves `/static/` from disk
+and, for nginx, keeps upstream connections alive only over HTTP.
+
+Then, for each proxy x protocol, the real thing: the proxy started with
+`proxy_command()` in front of two real app servers (Gunicorn for HTTP, uWSGI for the uwsgi
+protocol) that run the sample project from their own rendered configs. Requests reach both
+replicas, the proxy answers `/static/` itself, and once one replica is killed every request
+still succeeds.
+
+The proxy runs as www-data when the tests run as root, as both proxy images do
+(`USER www-data` in templates/docker/*.Dockerfile); otherwise as the current user. Two
+test-time changes to the rendered file, both asserted to apply: the config path is a
+temporary file instead of /etc/django-stack/..., and the pid/temp/runtime paths the templates
+put straight under /tmp move into the test's own directory, so the test neither trips over
+nor disturbs another proxy on the same host (a root-owned /tmp/nginx.pid would stop an
+unprivileged nginx).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.choices import AppServer, Proxy, UpstreamProtocol
+from components.render.proxy_config import (
+    ProxySettings,
+    Upstream,
+    config_file_name,
+    config_file_path,
+    proxy_command,
+    render_proxy_config,
+)
+from tests.unit.test_app_server_config import (
+    APP_DIR,
+    RunningAppServer,
+    free_port,
+    log_tail,
+    migrated_database,
+    require_server_binary,
+    running_app_server,
+    stop_process_group,
+)
+
+PROXIES = [pytest.param(Proxy.NGINX, id="nginx"), pytest.param(Proxy.APACHE, id="apache")]
+PROTOCOLS = [
+    pytest.param(UpstreamProtocol.HTTP, id="http"),
+    pytest.param(UpstreamProtocol.UWSGI, id="uwsgi"),
+]
+REPLICAS = [pytest.param(1, id="1-replica"), pytest.param(3, id="3-replicas")]
+BINARIES = {Proxy.NGINX: "nginx", Proxy.APACHE: "apache2"}
+APP_SERVER_FOR = {
+    UpstreamProtocol.HTTP: AppServer.GUNICORN,
+    UpstreamProtocol.UWSGI: AppServer.UWSGI,
+}
+# The account both proxy images run as.
+PROXY_ACCOUNT = "www-data"
+STATIC_ROOT = "/srv/static-under-test"
+STATIC_FILE = "guestbook/site.css"
+START_TIMEOUT = 15.0
+FAILOVER_REQUESTS = 20
+
+
+def require_binary(proxy: Proxy) -> str:
+    binary = shutil.which(BINARIES[proxy], path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if binary is None:
+        pytest.skip(f"{BINARIES[proxy]} is not installed")
+    return binary
+
+
+def upstreams(replicas: int) -> tuple[Upstream, ...]:
+    """IP literals: nginx resolves upstream names while it tests the config."""
+    return tuple(Upstream(f"127.0.0.{i + 1}", 8001 + i) for i in range(replicas))
+
+
+def settings(
+    proxy: Proxy, protocol: UpstreamProtocol, replicas: int, **overrides: Any
+) -> ProxySettings:
+    values: dict[str, Any] = {
+        "proxy": proxy,
+        "protocol": protocol,
+        "upstreams": upstreams(replicas),
+        "workers_per_upstream": 3,
+        "threads_per_worker": 2,
+        "timeout_seconds": 30,
+        "static_root": STATIC_ROOT,
+        **overrides,
+    }
+    return ProxySettings(**values)
+
+
+def nginx_block(conf: str, opening: str) -> str:
+    """The text between `opening {` and its matching `}`."""
+    start = conf.index(opening + " {") + len(opening) + 2
+    depth = 1
+    for index in range(start, len(conf)):
+        depth += {"{": 1, "}": -1}.get(conf[index], 0)
+        if depth == 0:
+            return conf[start:index]
+    raise AssertionError(f"unbalanced block {opening!r}")
+
+
+def members(proxy: Proxy, conf: str) -> list[tuple[str, str]]:
+    """(scheme, host:port) of every member of the load-balanced group, in order.
+
+    nginx `server` lines carry no scheme: the pass directive of `location /` gives it.
+    """
+    if proxy is Proxy.NGINX:
+        location = nginx_block(conf, "location /")
+        scheme = "uwsgi" if re.search(r"^\s*uwsgi_pass\s", location, re.MULTILINE) else "http"
+        upstream = nginx_block(conf, "upstream django_app")
+        found = re.findall(r"^\s*server\s+(\S+?)(?:\s|;)", upstream, flags=re.MULTILINE)
+        return [(scheme, address) for address in found]
+    return re.findall(r'^\s*BalancerMember\s+"(\w+)://([^"/]+)/?"', conf, flags=re.MULTILINE)
+
+
+def directive(conf: str, name: str) -> list[str]:
+    """The arguments of every `name ...` line (nginx `;` stripped)."""
+    return [
+        value.rstrip(";").strip()
+        for value in re.findall(rf"^\s*{re.escape(name)}\s+(.*)$", conf, flags=re.MULTILINE)
+    ]
+
+
+# --- The binary accepts what is rendered ------------------------------------------------------
+
+
+@pytest.mark.parametrize("replicas", REPLICAS)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_binary_accepts_the_rendered_config(
+    proxy: Proxy, protocol: UpstreamProtocol, replicas: int, tmp_path: Path
+) -> None:
+    binary = require_binary(proxy)
+    conf = tmp_path / config_file_name(proxy)
+    conf.write_text(render_proxy_config(settings(proxy, protocol, replicas)))
+    flag = "-c" if proxy is Proxy.NGINX else "-f"
+    result = subprocess.run(
+        [binary, "-t", flag, str(conf)], capture_output=True, text=True, timeout=30, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert ("test is successful" if proxy is Proxy.NGINX else "Syntax OK") in output
+
+
+# --- What the rendered file says --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("replicas", REPLICAS)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_every_replica_is_one_member_in_the_protocols_scheme(
+    proxy: Proxy, protocol: UpstreamProtocol, replicas: int
+) -> None:
+    conf = render_proxy_config(settings(proxy, protocol, replicas))
+    assert members(proxy, conf) == [
+        (protocol.value, f"{u.host}:{u.port}") for u in upstreams(replicas)
+    ]
+
+
+# The lines that must (and must not) be there for each proxy x protocol.
+PASSING = {
+    (Proxy.NGINX, UpstreamProtocol.HTTP): {
+        "present": [r"^\s*proxy_pass http://django_app;$"],
+        "absent": [r"uwsgi_pass", r"uwsgi_params"],
+    },
+    (Proxy.NGINX, UpstreamProtocol.UWSGI): {
+        "present": [
+            r"^\s*uwsgi_pass django_app;$",
+            r"^\s*include /etc/nginx/uwsgi_params;$",
+        ],
+        "absent": [r"proxy_pass"],
+    },
+    (Proxy.APACHE, UpstreamProtocol.HTTP): {
+        "present": [
+            r"^LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http\.so$",
+            r'^ProxyPass "/" "balancer://django_app/"$',
+        ],
+        "absent": [r"mod_proxy_uwsgi", r"uwsgi://"],
+    },
+    (Proxy.APACHE, UpstreamProtocol.UWSGI): {
+        "present": [
+            r"^LoadModule proxy_uwsgi_module /usr/lib/apache2/modules/mod_proxy_uwsgi\.so$",
+            r'^ProxyPass "/" "balancer://django_app/"$',
+        ],
+        "absent": [r"mod_proxy_http", r"http://"],
+    },
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_requests_pass_with_the_protocols_own_module(
+    proxy: Proxy, protocol: UpstreamProtocol
+) -> None:
+    conf = render_proxy_config(settings(proxy, protocol, 2))
+    expected = PASSING[(proxy, protocol)]
+    missing = [p for p in expected["present"] if not re.search(p, conf, re.MULTILINE)]
+    unwanted = [p for p in expected["absent"] if re.search(p, conf)]
+    assert (missing, unwanted) == ([], [])
+
+
+@pytest.mark.parametrize("replicas", REPLICAS)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_failed_replicas_are_skipped_and_requests_retried(
+    proxy: Proxy, protocol: UpstreamProtocol, replicas: int
+) -> None:
+    conf = render_proxy_config(settings(proxy, protocol, replicas))
+    if proxy is Proxy.NGINX:
+        servers = directive(nginx_block(conf, "upstream django_app"), "server")
+        assert len(servers) == replicas
+        assert all(re.search(r"\bmax_fails=[1-9]\d* fail_timeout=[1-9]\d*s$", s) for s in servers)
+        prefix = "proxy" if protocol is UpstreamProtocol.HTTP else "uwsgi"
+        location = nginx_block(conf, "location /")
+        [conditions] = directive(location, f"{prefix}_next_upstream")
+        assert {"error", "timeout"} <= set(conditions.split())
+        # Every replica may be tried once per request.
+        assert directive(location, f"{prefix}_next_upstream_tries") == [str(replicas)]
+    else:
+        balancer_members = directive(conf, "BalancerMember")
+        assert len(balancer_members) == replicas
+        assert all(re.search(r"\sretry=[1-9]\d*\s", m) for m in balancer_members)
+        [proxy_set] = directive(conf, "ProxySet")
+        attempts = int(re.findall(r"\bmaxattempts=(\d+)", proxy_set)[0])
+        # After the first member fails, every other one may be tried (at least one retry).
+        assert attempts == max(1, replicas - 1)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_static_files_come_from_the_proxys_disk(proxy: Proxy, protocol: UpstreamProtocol) -> None:
+    conf = render_proxy_config(settings(proxy, protocol, 2))
+    if proxy is Proxy.NGINX:
+        static = nginx_block(conf, "location /static/")
+        assert directive(static, "alias") == [f"{STATIC_ROOT}/"]
+        assert not re.search(r"_pass\s", static)
+    else:
+        assert directive(conf, "Alias") == [f'"/static/" "{STATIC_ROOT}/"']
+        # ProxyPass rules match in order: the exclusion must come before "/".
+        assert directive(conf, "ProxyPass") == ['"/static/" "!"', '"/" "balancer://django_app/"']
+        assert f'<Directory "{STATIC_ROOT}">' in conf
+
+
+@pytest.mark.parametrize("replicas", REPLICAS)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_nginx_keeps_upstream_connections_alive_only_over_http(
+    protocol: UpstreamProtocol, replicas: int
+) -> None:
+    conf = render_proxy_config(settings(Proxy.NGINX, protocol, replicas))
+    upstream = nginx_block(conf, "upstream django_app")
+    location = nginx_block(conf, "location /")
+    if protocol is UpstreamProtocol.HTTP:
+        [pool] = directive(upstream, "keepalive")
+        assert int(pool) >= 1
+        # Without HTTP/1.1 and an empty Connection header nginx closes every connection anyway.
+        assert directive(location, "proxy_http_version") == ["1.1"]
+        assert 'Connection ""' in directive(location, "proxy_set_header")
+    else:
+        # The uwsgi protocol closes its connection after every response.
+        assert directive(upstream, "keepalive") == []
+    disabled = render_proxy_config(
+        settings(Proxy.NGINX, protocol, replicas, upstream_keepalive=False)
+    )
+    assert directive(nginx_block(disabled, "upstream django_app"), "keepalive") == []
+
+
+# --- The real thing: a proxy in front of two app servers ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def get(port: int, path: str) -> Reply:
+    """One GET on a fresh connection, so each request is balanced on its own."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return Reply(response.status, headers, response.read())
+    finally:
+        conn.close()
+
+
+def proxy_user() -> pwd.struct_passwd | None:
+    """The account the proxy runs as: www-data when the tests are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(PROXY_ACCOUNT)
+    except KeyError:
+        pytest.skip(f"running as root and there is no {PROXY_ACCOUNT} account to run the proxy")
+
+
+# The templates' runtime paths directly under /tmp, and how many each proxy has.
+RUNTIME_PATHS = {
+    Proxy.NGINX: (re.compile(r"^(\s*(?:pid|\w+_temp_path) )/tmp(?=/)", re.MULTILINE), 6),
+    Proxy.APACHE: (
+        re.compile(r"^((?:PidFile |DefaultRuntimeDir |Mutex file:))/tmp\b", re.MULTILINE),
+        3,
+    ),
+}
+
+
+def private_runtime_paths(proxy: Proxy, conf: str, run_dir: Path) -> str:
+    pattern, expected = RUNTIME_PATHS[proxy]
+    moved, count = pattern.subn(lambda m: m.group(1) + str(run_dir), conf)
+    assert count == expected, f"the template's /tmp paths changed:\n{conf}"
+    return moved
+
+
+@dataclass(frozen=True)
+class RunningProxy:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextlib.contextmanager
+def proxy_workdir() -> Iterator[Path]:
+    """A directory the proxy's account can read (static files) and write (pid, temp files).
+
+    Not pytest's tmp_path: its parents are private to the user running the tests.
+    """
+    user = proxy_user()
+    with tempfile.TemporaryDirectory(prefix="django-stack-proxy-") as name:
+        workdir = Path(name)
+        workdir.chmod(0o755)
+        if user is not None:
+            os.chown(workdir, user.pw_uid, user.pw_gid)
+        yield workdir
+
+
+@contextlib.contextmanager
+def running_proxy(
+    *, proxy: Proxy, protocol: UpstreamProtocol, servers: list[RunningAppServer], workdir: Path
+) -> Iterator[RunningProxy]:
+    binary = require_binary(proxy)
+    user = proxy_user()
+    port = free_port()
+    static_root = workdir / "static"
+    (static_root / STATIC_FILE).parent.mkdir(parents=True)
+    shutil.copy(APP_DIR / "guestbook" / "static" / STATIC_FILE, static_root / STATIC_FILE)
+    rendered = render_proxy_config(
+        ProxySettings(
+            proxy=proxy,
+            protocol=protocol,
+            upstreams=tuple(Upstream("127.0.0.1", s.port) for s in servers),
+            workers_per_upstream=2,
+            threads_per_worker=2,
+            timeout_seconds=10,
+            listen_port=port,
+            static_root=str(static_root),
+        )
+    )
+    conf = workdir / config_file_name(proxy)
+    conf.write_text(private_runtime_paths(proxy, rendered, workdir))
+
+    command = proxy_command(proxy)
+    assert command[0] == BINARIES[proxy] and config_file_path(proxy) in command, command
+    command = [binary, *(str(conf) if a == config_file_path(proxy) else a for a in command[1:])]
+
+    # The proxy reopens its stdout/stderr by name (/dev/stdout, /proc/self/fd/2): its account
+    # must own the log file, as Docker hands the container user its own stdio.
+    log = workdir / "proxy.log"
+    log.touch()
+    as_user: dict[str, Any] = {}
+    if user is not None:
+        os.chown(log, user.pw_uid, user.pw_gid)
+        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **as_user,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"{proxy.value} exited with {process.returncode}:\n{log_tail(log)}")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                if get(port, f"/static/{STATIC_FILE}").status == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"{proxy.value} not serving in {START_TIMEOUT}s:\n{log_tail(log)}")
+            time.sleep(0.1)
+        yield RunningProxy(port, process, log)
+    finally:
+        stop_process_group(process)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_server_binary(AppServer.GUNICORN)
+    return migrated_database(tmp_path_factory.mktemp("db"))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_proxy_balances_serves_static_and_fails_over(
+    proxy: Proxy, protocol: UpstreamProtocol, tmp_path: Path, database: Path
+) -> None:
+    app_server = APP_SERVER_FOR[protocol]
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(
+                running_app_server(
+                    app_server=app_server,
+                    workdir=tmp_path / replica,
+                    database=database,
+                    replica=replica,
+                )
+            )
+            for replica in ("a", "b")
+        ]
+        workdir = stack.enter_context(proxy_workdir())
+        front = stack.enter_context(
+            running_proxy(proxy=proxy, protocol=protocol, servers=servers, workdir=workdir)
+        )
+        logs = lambda: log_tail(front.log)  # noqa: E731
+
+        # Balancing: both replicas answer within a few requests.
+        seen: list[str | None] = []
+        for _ in range(20):
+            reply = get(front.port, "/")
+            assert reply.status == 200, logs()
+            seen.append(reply.headers.get("x-served-by"))
+            if {"a", "b"} <= set(seen):
+                break
+        assert set(seen) == {"a", "b"}, (seen, logs())
+
+        # Static files: from the proxy's disk, never through Django (no X-Served-By).
+        static = get(front.port, f"/static/{STATIC_FILE}")
+        assert static.status == 200
+        assert static.headers["content-type"].split(";")[0] == "text/css"
+        assert static.body == (APP_DIR / "guestbook" / "static" / STATIC_FILE).read_bytes()
+        assert "x-served-by" not in static.headers
+        missing = get(front.port, "/static/guestbook/no-such-file.css")
+        assert (missing.status, "x-served-by" in missing.headers) == (404, False)
+
+        # Passive failover: replica "a" crashes; every request still succeeds, on "b".
+        servers[0].kill()
+        replies = [get(front.port, "/") for _ in range(FAILOVER_REQUESTS)]
+        assert [(r.status, r.headers.get("x-served-by")) for r in replies] == [
+            (200, "b")
+        ] * FAILOVER_REQUESTS, logs()
