@@ -83,6 +83,8 @@ class StackConfig:
     docker_host: str | None
     debug: bool
     production: bool
+    proxy_workers: str
+    upstream_keepalive: bool
 
     @property
     def resource_prefix(self) -> str:
@@ -120,6 +122,8 @@ KNOWN_KEYS = (
     "dockerHost",
     "debug",
     "production",
+    "proxyWorkers",
+    "upstreamKeepalive",
 )
 SECRET_KEYS = ("secretKey", "databasePassword")
 DATABASE_KEYS = ("kind", "host", "port", "name", "user")
@@ -243,6 +247,10 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     bind_address = r.text("bindAddress", "127.0.0.1") or "127.0.0.1"
     debug = r.boolean("debug", False)
     production = r.boolean("production", True)
+    upstream_keepalive = r.boolean("upstreamKeepalive", True)
+    proxy_workers = "auto"
+    if r.raw.get("proxyWorkers") not in (None, "auto"):
+        proxy_workers = str(r.integer("proxyWorkers", None, 1, 64) or "auto")
 
     app_path = _app_path(r, project_dir)
     wsgi_module = _module(r, "wsgiModule", "config.wsgi")
@@ -302,6 +310,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         docker_host=r.text("dockerHost", None),
         debug=debug,
         production=production,
+        proxy_workers=proxy_workers,
+        upstream_keepalive=upstream_keepalive,
     )
 
 

@@ -93,6 +93,7 @@ class DjangoStack(pulumi.ComponentResource):
                 ),
                 settings_env=django_environment(
                     allowed_hosts=config.allowed_hosts,
+                    http_port=config.http_port,
                     database=config.database,
                     database_host=database_host(config.database),
                     debug=config.debug,
@@ -141,6 +142,8 @@ class DjangoStack(pulumi.ComponentResource):
                         workers_per_upstream=config.workers,
                         threads_per_worker=config.threads,
                         timeout_seconds=config.timeout_seconds,
+                        worker_processes=config.proxy_workers,
+                        upstream_keepalive=config.upstream_keepalive,
                     )
                 ),
                 app_image=app.image_name,

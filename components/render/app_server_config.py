@@ -48,6 +48,7 @@ def render_app_server_config(settings: AppServerSettings) -> str:
         "port": settings.port,
         "workers": settings.workers,
         "threads": settings.threads,
+        "worker_class": "gthread" if settings.threads > 1 else "sync",
         "timeout": settings.timeout_seconds,
         "keepalive": PROXY_IDLE_TIMEOUT_SECONDS + 15,
         "max_requests": settings.max_requests,

@@ -12,9 +12,22 @@ from components.choices import DatabaseKind
 from components.config import DatabaseConfig
 
 
+def csrf_trusted_origins(*, allowed_hosts: tuple[str, ...], http_port: int) -> list[str]:
+    """The origins browsers send for this stack's own pages.
+
+    The proxy passes Host without the port, so on a non-default port Django could not match
+    the browser's Origin header by itself.
+    https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
+    """
+    suffix = "" if http_port in (80, 443) else f":{http_port}"
+    hosts = [h.lstrip(".") for h in allowed_hosts if h != "*"]
+    return [f"{scheme}://{host}{suffix}" for host in hosts for scheme in ("http", "https")]
+
+
 def django_environment(
     *,
     allowed_hosts: tuple[str, ...],
+    http_port: int,
     database: DatabaseConfig,
     database_host: str | None,
     debug: bool,
@@ -22,6 +35,9 @@ def django_environment(
     """Non-secret settings for every replica and the migration job."""
     env = {
         "DJANGO_ALLOWED_HOSTS": ",".join(allowed_hosts),
+        "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(
+            csrf_trusted_origins(allowed_hosts=allowed_hosts, http_port=http_port)
+        ),
         "DJANGO_DEBUG": "1" if debug else "0",
         "DJANGO_DB_ENGINE": "sqlite3" if database.kind is DatabaseKind.SQLITE else "postgresql",
         "DJANGO_DB_NAME": database.name,

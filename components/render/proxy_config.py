@@ -128,10 +128,13 @@ def render_apache_conf(settings: ProxySettings) -> str:
     if settings.protocol is UpstreamProtocol.HTTP:
         scheme, module = "http", "proxy_http_module"
         # Reuse backend connections, but drop them before the app server's keepalive ends.
-        member_options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5}"
+        member_options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5} addressttl=-1"
     else:
         scheme, module = "uwsgi", "proxy_uwsgi_module"
-        member_options = "disablereuse=On"
+        member_options = "addressttl=-1"
+    # addressttl=-1: resolve each member's name once and keep the address, as nginx does.
+    # mod_proxy_uwsgi answers a failed DNS lookup (a stopped container's name) with 500
+    # instead of failing over. https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
     members = "\n".join(
         f'    BalancerMember "{scheme}://{u.host}:{u.port}" retry={FAIL_TIMEOUT_SECONDS} '
         f"connectiontimeout=5 timeout={settings.timeout_seconds} {member_options}"

@@ -10,7 +10,8 @@ bind = ["0.0.0.0:@@{port}"]
 workers = @@{workers}
 # gthread workers serve several requests each and, unlike sync workers, keep the proxy's
 # upstream connections alive: https://docs.gunicorn.org/en/stable/design.html#asyncio-workers
-worker_class = "gthread"
+# One thread means Gunicorn's own default, the sync worker.
+worker_class = "@@{worker_class}"
 threads = @@{threads}
 
 # A worker silent for this long is killed and restarted; matches the proxy's read timeout.

@@ -163,6 +163,7 @@ def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
     )
     env = django_environment(
         allowed_hosts=prod.allowed_hosts,
+        http_port=prod.http_port,
         database=prod.database,
         database_host="db",
         debug=prod.debug,

@@ -190,3 +190,22 @@ def test_remote_engine_gets_its_own_provider() -> None:
     run = deploy(dockerHost="ssh://deploy@docker.example.com")
     (provider,) = run.of_type("pulumi:providers:docker")
     assert provider.inputs["host"] == "ssh://deploy@docker.example.com"
+
+
+def test_csrf_trusted_origins_carry_the_published_port() -> None:
+    env = unwrap_secrets(containers(deploy(httpPort=8123), "app")[0].inputs["envs"])
+    (origins,) = [e for e in env if e.startswith("DJANGO_CSRF_TRUSTED_ORIGINS=")]
+    assert "http://localhost:8123" in origins and "http://127.0.0.1:8123" in origins
+    env80 = unwrap_secrets(containers(deploy(httpPort=80), "app")[0].inputs["envs"])
+    assert any(e.startswith("DJANGO_CSRF_TRUSTED_ORIGINS=http://localhost,") for e in env80)
+
+
+def test_tutorial_defaults_can_be_chosen() -> None:
+    """The benchmark's baseline: one sync worker, one nginx worker, no upstream keepalive."""
+    run = deploy(workers=1, threads=1, proxyWorkers=1, upstreamKeepalive=False)
+    images = {i.name: Path(i.inputs["build"]["context"]) for i in run.of_type(IMAGE)}
+    gunicorn = (images["django-app-image"] / "app-server" / "gunicorn.conf.py").read_text()
+    assert 'worker_class = "sync"' in gunicorn and "workers = 1\n" in gunicorn
+    nginx = (images["django-proxy-image"] / "proxy.conf").read_text()
+    assert "worker_processes 1;" in nginx and "keepalive 8" not in nginx
+    assert "        keepalive " not in nginx
