@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
@@ -16,7 +17,7 @@ from components.container_spec import (
     hardened_container_args,
     health_check,
 )
-from components.render.app_server_config import APP_PORT, app_server_command
+from components.render.app_server_config import APP_DIR, APP_PORT, app_server_command
 
 # Answered by the middleware the settings overlay adds (templates/django/django_stack_health.py).
 HEALTH_PATH = "/_stack/health"
@@ -46,11 +47,19 @@ class AppServerArgs:
     """Resources per replica."""
     after: list[pulumi.Resource]
     """What must finish before replicas start (the migration job)."""
+    code_mount: Path | None = None
+    """Host directory mounted over the image's code (runserver: edits reload at once)."""
 
 
 def replica_alias(index: int) -> str:
     """The replica's DNS name on the private network: what the proxy's upstream lists."""
     return f"app-{index}"
+
+
+def _code_mount(path: Path | None) -> list[docker.ContainerVolumeArgs]:
+    if path is None:
+        return []
+    return [docker.ContainerVolumeArgs(host_path=str(path), container_path=APP_DIR, read_only=True)]
 
 
 def _with_replica_name(environment: pulumi.Input[list[str]], host: str) -> pulumi.Output[list[str]]:
@@ -82,7 +91,7 @@ class AppServer(pulumi.ComponentResource):
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[host])
                 ],
-                volumes=args.data_volumes,
+                volumes=[*args.data_volumes, *_code_mount(args.code_mount)],
                 healthcheck=health_check(
                     [
                         "python3",

@@ -17,6 +17,8 @@ class AppServer(str, Enum):
 
     GUNICORN = "gunicorn"
     UWSGI = "uwsgi"
+    MOD_WSGI = "mod_wsgi"  # Apache httpd with mod_wsgi in daemon mode, per replica
+    RUNSERVER = "runserver"  # Django's development server: dev stacks, one replica only
 
 
 class Proxy(str, Enum):

@@ -278,6 +278,23 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
             "Django's DEBUG leaks settings and source on errors "
             "(set production: false for a dev stack)"
         )
+    if app_server is AppServer.RUNSERVER:
+        why = (
+            "Django's development server is single-process, unhardened and reloads code from "
+            "the host: it is for one replica of a dev stack only "
+            "(https://docs.djangoproject.com/en/5.2/ref/django-admin/#runserver)"
+        )
+        if replicas > 1:
+            r.problems.append(f"{NAMESPACE}:appServer: 'runserver' with replicas {replicas}: {why}")
+        if production:
+            r.problems.append(
+                f"{NAMESPACE}:appServer: 'runserver' while {NAMESPACE}:production is true: {why}"
+            )
+        if r.raw.get("dockerHost"):
+            r.problems.append(
+                f"{NAMESPACE}:appServer: 'runserver' mounts the code from this machine, so it "
+                f"needs the local Docker engine, not {NAMESPACE}:dockerHost"
+            )
     if platform is Platform.VM:
         r.problems.append(f"{NAMESPACE}:platform: 'vm' is not available yet; allowed now: docker")
 

@@ -19,6 +19,7 @@ from components.choices import AppServer
 from components.config import Secret
 from components.container_spec import Hardening, Limits, child, hardened_container_args
 from components.images import image_tag, local_image
+from components.render.app_server_config import server_packages
 from components.render.build_context import app_build_context
 from components.render.django_env import env_list
 
@@ -35,8 +36,8 @@ class DjangoAppArgs:
     """The project's own settings module, imported by the overlay."""
     app_server: AppServer
     """The server installed into the image."""
-    app_server_config: str
-    """The server's rendered config file."""
+    app_server_config: str | None
+    """The server's rendered config file (None: runserver has none)."""
     settings_env: Mapping[str, str]
     """Non-secret settings (hosts, database location) for the overlay."""
     secret_key: Secret | None
@@ -87,7 +88,11 @@ class DjangoApp(pulumi.ComponentResource):
             repository=repository,
             context=context,
             build_dir=args.build_dir,
-            build_args={"BASE_IMAGE": args.base_image, "SETTINGS_MODULE": args.settings_module},
+            build_args={
+                "BASE_IMAGE": args.base_image,
+                "SETTINGS_MODULE": args.settings_module,
+                "SERVER_PACKAGES": server_packages(args.app_server),
+            },
             opts=child(self),
         )
         self.image_name = image.image_name

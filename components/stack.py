@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.app_server import AppServer, AppServerArgs
+from components.choices import AppServer as AppServerKind
 from components.choices import DatabaseKind, upstream_protocol
 from components.config import DatabaseConfig, StackConfig
 from components.container_spec import LABEL_STACK, Limits
@@ -127,6 +128,9 @@ class DjangoStack(pulumi.ComponentResource):
                 resource_prefix=prefix,
                 limits=replica_limits,
                 after=[app.migration],
+                code_mount=config.app_path
+                if config.app_server is AppServerKind.RUNSERVER
+                else None,
             ),
             mine,
         )
@@ -144,6 +148,8 @@ class DjangoStack(pulumi.ComponentResource):
                         timeout_seconds=config.timeout_seconds,
                         worker_processes=config.proxy_workers,
                         upstream_keepalive=config.upstream_keepalive,
+                        # runserver serves static files itself (from the mounted code).
+                        serve_static=config.app_server is not AppServerKind.RUNSERVER,
                     )
                 ),
                 app_image=app.image_name,

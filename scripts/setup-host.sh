@@ -37,6 +37,7 @@ if [ "$with_tests" = 1 ]; then
   missing=()
   command -v nginx >/dev/null 2>&1 || missing+=(nginx)
   command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
+  [ -f /usr/lib/apache2/modules/mod_wsgi.so ] || missing+=(libapache2-mod-wsgi-py3)
   if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
   fi

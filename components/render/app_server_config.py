@@ -29,9 +29,17 @@ class AppServerSettings:
     max_requests: int = 1000
 
 
-def config_file_name(app_server: AppServer) -> str:
-    """The config file's name: each server recognises its own kind by the name."""
-    return {AppServer.GUNICORN: "gunicorn.conf.py", AppServer.UWSGI: "uwsgi.ini"}[app_server]
+CONFIG_FILES = {
+    AppServer.GUNICORN: ("gunicorn.conf.py", "gunicorn/gunicorn.conf.py"),
+    AppServer.UWSGI: ("uwsgi.ini", "uwsgi/uwsgi.ini"),
+    AppServer.MOD_WSGI: ("mod_wsgi.conf", "mod_wsgi/httpd.conf"),
+}
+
+
+def config_file_name(app_server: AppServer) -> str | None:
+    """The config file's name (None: Django's runserver takes only arguments)."""
+    entry = CONFIG_FILES.get(app_server)
+    return entry[0] if entry else None
 
 
 def config_file_path(app_server: AppServer) -> str:
@@ -39,8 +47,16 @@ def config_file_path(app_server: AppServer) -> str:
     return f"{CONFIG_DIR}/{config_file_name(app_server)}"
 
 
-def render_app_server_config(settings: AppServerSettings) -> str:
-    """The config file for the chosen server."""
+def wsgi_script_path(*, app_dir: str, wsgi_callable: str) -> str:
+    """The file mod_wsgi loads: `config.wsgi:application` -> APP_DIR/config/wsgi.py."""
+    module = wsgi_callable.partition(":")[0]
+    return f"{app_dir}/{module.replace('.', '/')}.py"
+
+
+def render_app_server_config(settings: AppServerSettings) -> str | None:
+    """The config file for the chosen server (None for runserver, which has none)."""
+    if settings.app_server not in CONFIG_FILES:
+        return None
     values = {
         "wsgi_callable": settings.wsgi_callable,
         "app_dir": settings.app_dir,
@@ -54,14 +70,32 @@ def render_app_server_config(settings: AppServerSettings) -> str:
         "max_requests": settings.max_requests,
         "max_requests_jitter": max(1, settings.max_requests // 10),
         "proc_name": "django-stack",
+        "wsgi_script": wsgi_script_path(
+            app_dir=settings.app_dir, wsgi_callable=settings.wsgi_callable
+        ),
+        # Apache's front threads: one per daemon thread, plus room for idle proxy connections.
+        "front_threads": max(25, 2 * settings.workers * settings.threads),
     }
-    template = {AppServer.GUNICORN: "gunicorn/gunicorn.conf.py", AppServer.UWSGI: "uwsgi/uwsgi.ini"}
-    return render_template(template[settings.app_server], values)
+    return render_template(CONFIG_FILES[settings.app_server][1], values)
 
 
-def app_server_command(app_server: AppServer) -> list[str]:
+def app_server_command(app_server: AppServer, *, port: int = APP_PORT) -> list[str]:
     """The command that starts the server with its rendered config, in the foreground."""
+    if app_server is AppServer.RUNSERVER:
+        # --insecure: Django serves the static files itself, also with DEBUG off; it reloads
+        # on code changes by default.
+        return [f"{VENV}/bin/django-admin", "runserver", f"0.0.0.0:{port}", "--insecure"]
     path = config_file_path(app_server)
     if app_server is AppServer.GUNICORN:
         return [f"{VENV}/bin/gunicorn", "--config", path]
+    if app_server is AppServer.MOD_WSGI:
+        return ["apache2", "-f", path, "-DFOREGROUND"]
     return [f"{VENV}/bin/uwsgi", "--ini", path]
+
+
+def server_packages(app_server: AppServer) -> str:
+    """Debian packages the replica needs beyond Python (mod_wsgi is Apache's module)."""
+    if app_server is AppServer.MOD_WSGI:
+        # Debian's mod_wsgi is built against the system Python 3.11, the venv's Python.
+        return "apache2-bin libapache2-mod-wsgi-py3"
+    return ""

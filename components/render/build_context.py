@@ -81,7 +81,7 @@ def app_build_context(
     *,
     app_path: Path,
     app_server: AppServer,
-    app_server_config: str,
+    app_server_config: str | None,
     extra_ca_bundle: bytes | None,
 ) -> BuildContext:
     """The app image's context: the project, the settings overlay, the server's config."""
@@ -97,11 +97,13 @@ def app_build_context(
             ).read_bytes(),
             "django_stack_health.py": template_path("django/django_stack_health.py").read_bytes(),
             "healthcheck.py": template_path("docker/healthcheck.py").read_bytes(),
-            f"app-server/{config_file_name(app_server)}": app_server_config.encode(),
             # Always present (maybe empty) so the Dockerfile's COPY never fails.
             "extra-ca.crt": extra_ca_bundle or b"",
         }
     )
+    name = config_file_name(app_server)
+    # The folder is always there (the Dockerfile copies it), with the server's config if any.
+    files[f"app-server/{name or '.keep'}"] = (app_server_config or "").encode()
     return BuildContext(files)
 
 

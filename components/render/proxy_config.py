@@ -46,6 +46,8 @@ class ProxySettings:
     # "auto" = one nginx worker per CPU the proxy may use.
     worker_processes: str = "auto"
     upstream_keepalive: bool = True
+    # False only for Django's runserver, which serves static files itself.
+    serve_static: bool = True
 
     def __post_init__(self) -> None:
         if not self.upstreams:
@@ -82,6 +84,14 @@ def _tries(settings: ProxySettings) -> int:
     return len(settings.upstreams)
 
 
+def _static(settings: ProxySettings, template: str) -> str:
+    """The block that serves `static_url` from the proxy's disk, or nothing."""
+    if not settings.serve_static:
+        return ""
+    values = {"static_url": settings.static_url, "static_root": settings.static_root}
+    return render_template(template, values).rstrip("\n")
+
+
 def render_nginx_conf(settings: ProxySettings) -> str:
     """nginx.conf: an upstream group of every replica, `/static/` from disk."""
     servers = "\n".join(
@@ -116,8 +126,7 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "upstream_servers": servers,
             "upstream_keepalive": keepalive,
             "listen_port": settings.listen_port,
-            "static_url": settings.static_url,
-            "static_root": settings.static_root,
+            "static_location": _static(settings, "nginx/static.conf"),
             "upstream_pass": upstream_pass,
         },
     )
@@ -157,8 +166,7 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "server_limit": server_limit,
             "threads_per_child": threads_per_child,
             "max_request_workers": server_limit * threads_per_child,
-            "static_url": settings.static_url,
-            "static_root": settings.static_root,
+            "static_files": _static(settings, "apache/static.conf"),
             "balancer_members": members,
             "max_attempts": max(1, len(settings.upstreams) - 1),
         },

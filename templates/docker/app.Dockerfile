@@ -21,9 +21,11 @@ COPY project/requirements.txt /tmp/project-requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/project-requirements.txt
 
 FROM ${BASE_IMAGE}
+# Debian packages of the chosen app server, if it comes from Debian (mod_wsgi).
+ARG SERVER_PACKAGES=""
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 libpython3.11 \
+      python3 libpython3.11 ${SERVER_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
  && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack

@@ -222,13 +222,14 @@ class DockerEngine(pulumi.runtime.Mocks):
         for key, value in (inputs.get("logOpts") or {}).items():
             flags += ["--log-opt", f"{key}={value}"]
         for volume in inputs.get("volumes") or []:
-            unknown = set(volume) - {"volumeName", "containerPath", "readOnly"}
+            unknown = set(volume) - {"volumeName", "hostPath", "containerPath", "readOnly"}
             if unknown:
                 raise EngineError(
                     f"the e2e harness does not understand volume inputs {sorted(unknown)}"
                 )
             mode = ":ro" if volume.get("readOnly") else ""
-            flags += ["--volume", f"{volume['volumeName']}:{volume['containerPath']}{mode}"]
+            source = volume.get("volumeName") or volume["hostPath"]
+            flags += ["--volume", f"{source}:{volume['containerPath']}{mode}"]
         check = inputs.get("healthcheck")
         if check:
             tests = check["tests"]

@@ -24,7 +24,15 @@ from tests.support.stack_files import PROJECT_DIR, stack_config
 
 pytestmark = pytest.mark.e2e
 
-PAIRS = list(itertools.product(AppServer, Proxy))
+SERVERS = [AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI]
+PAIRS = list(itertools.product(SERVERS, Proxy))
+# How each server's worker processes show in `ps`, and how many besides the workers.
+WORKER_MARKER = {
+    AppServer.GUNICORN: ("gunicorn", 1),  # one master
+    AppServer.UWSGI: ("uwsgi", 1),  # one master
+    # Daemon processes rename themselves "(wsgi:django)", cut to the length of "apache2".
+    AppServer.MOD_WSGI: ("(wsgi:", 0),
+}
 REPLICAS = 2
 CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
 
@@ -143,9 +151,9 @@ def test_inside_the_containers(stack: Deployed) -> None:
         name = stack.container(f"app-{i}")
         processes = _processes(name)
         assert all(uid != 0 for uid, _ in processes), processes
-        server = [cmd for _, cmd in processes if app_server.value in cmd.lower()]
-        # One master plus the configured workers.
-        assert len(server) == config.workers + 1, processes
+        marker, extra = WORKER_MARKER[app_server]
+        server = [cmd for _, cmd in processes if marker in cmd.lower()]
+        assert len(server) == config.workers + extra, processes
         assert inspect(name)["HostConfig"]["ReadonlyRootfs"] is True
         write = docker("exec", name, "sh", "-c", "touch /srv/app/x 2>&1; echo $?", check=False)
         assert write.strip().splitlines()[-1] != "0"

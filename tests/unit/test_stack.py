@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from components.choices import AppServer, Proxy
+from components.config import ConfigError
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
-from tests.support.stack_files import stack_config, stack_names
+from tests.support.stack_files import PROJECT_DIR, stack_config, stack_names
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/image:Image"
-MATRIX = list(itertools.product(AppServer, Proxy, (1, 3)))
+PRODUCTION_SERVERS = [a for a in AppServer if a is not AppServer.RUNSERVER]
+MATRIX = list(itertools.product(PRODUCTION_SERVERS, Proxy, (1, 3)))
 
 
 def deploy(stack: str = "dev", *, preview: bool = False, **overrides: Any) -> ProgramRun:
@@ -49,7 +51,8 @@ def test_matrix_builds_the_expected_graph(
 
     apps = containers(run, "app")
     assert len(apps) == replicas
-    assert all(app_server.value in " ".join(c.inputs["command"]) for c in apps)
+    marker = {AppServer.MOD_WSGI: "mod_wsgi.conf"}.get(app_server, app_server.value)
+    assert all(marker in " ".join(c.inputs["command"]) for c in apps)
 
     # The proxy's config lists every replica, in the protocol of the app server.
     (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
@@ -209,3 +212,47 @@ def test_tutorial_defaults_can_be_chosen() -> None:
     nginx = (images["django-proxy-image"] / "proxy.conf").read_text()
     assert "worker_processes 1;" in nginx and "keepalive 8" not in nginx
     assert "        keepalive " not in nginx
+
+
+def test_mod_wsgi_replicas_run_apache_in_daemon_mode() -> None:
+    run = deploy(appServer="mod_wsgi", proxy="nginx", workers=4, threads=3)
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    assert "libapache2-mod-wsgi-py3" in app_image.inputs["build"]["args"]["SERVER_PACKAGES"]
+    conf = (Path(app_image.inputs["build"]["context"]) / "app-server" / "mod_wsgi.conf").read_text()
+    assert "WSGIDaemonProcess django processes=4 threads=3" in conf
+    assert "WSGIScriptAlias / /srv/app/config/wsgi.py" in conf
+    # nginx talks HTTP to Apache replicas.
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    assert (
+        "proxy_pass http://django_app"
+        in (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    )
+
+
+def test_runserver_mounts_the_code_and_django_serves_static() -> None:
+    run = deploy(appServer="runserver", replicas=1)
+    (replica,) = containers(run, "app")
+    assert "runserver" in replica.inputs["command"]
+    mounts = [v for v in replica.inputs["volumes"] if v.get("hostPath")]
+    assert mounts == [
+        {"hostPath": str(PROJECT_DIR / "app"), "containerPath": "/srv/app", "readOnly": True}
+    ]
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    assert "location /static/" not in conf and "alias " not in conf
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"replicas": 2}, "'runserver' with replicas 2"),
+        ({"replicas": 1, "production": True}, "production is true"),
+        ({"replicas": 1, "dockerHost": "ssh://x@y"}, "needs the local Docker engine"),
+    ],
+)
+def test_runserver_is_refused_outside_a_single_replica_dev_stack(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        deploy(appServer="runserver", **overrides)
+    assert expected in str(error.value)
