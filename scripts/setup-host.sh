@@ -28,7 +28,7 @@ requirements=requirements.txt
 [ "$with_tests" = 1 ] && requirements=requirements-dev.txt
 stamp=".venv/.installed-$(sha256sum "$requirements" requirements.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  log "installing $requirements into .venv (uWSGI compiles: about a minute)"
+  log "installing $requirements into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
   touch "$stamp"
 fi

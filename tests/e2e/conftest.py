@@ -12,7 +12,7 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from tests.e2e.deploy import deploy
-from tests.e2e.engine import engine_available, remove_everything
+from tests.e2e.engine import docker, engine_available, remove_everything
 from tests.support.mocks import ProgramRun
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -63,6 +63,23 @@ class Deployed:
     def container(self, role: str) -> str:
         """The engine name of a container, e.g. `app-0`, `proxy`, `db`, `migrate`."""
         return f"django-stack-{self.name}-{role}"
+
+    def psql(self, sql: str) -> str:
+        """Run SQL in the database container (local socket, as the database owner)."""
+        return docker(
+            "exec",
+            self.container("db"),
+            "psql",
+            "-h",
+            "/tmp",
+            "-U",
+            "django",
+            "-d",
+            "django",
+            "-At",
+            "-c",
+            sql,
+        ).strip()
 
 
 def deploy_stack(run_id: str, name: str, **overrides: object) -> Deployed:

@@ -56,29 +56,11 @@ def inspect(container: str) -> dict:
     return json.loads(docker("inspect", container))[0]
 
 
-def psql(stack: Deployed, sql: str) -> str:
-    """Run SQL in the database container (local socket, as the database owner)."""
-    return docker(
-        "exec",
-        stack.container("db"),
-        "psql",
-        "-h",
-        "/tmp",
-        "-U",
-        "django",
-        "-d",
-        "django",
-        "-At",
-        "-c",
-        sql,
-    ).strip()
-
-
 def test_page_renders_data_from_postgresql(stack: Deployed) -> None:
     client = Client(stack.url)
     page = client.get("/")
     assert page.status == 200
-    count = int(psql(stack, "SELECT count(*) FROM guestbook_entry"))
+    count = int(stack.psql("SELECT count(*) FROM guestbook_entry"))
     data = json.loads(client.get("/entries.json").body)
     assert data["count"] == count
     assert client.get("/health/db/").status == 200
@@ -122,11 +104,11 @@ def test_a_write_is_read_back_on_every_replica(stack: Deployed) -> None:
 def test_migrations_ran_once_before_the_replicas(stack: Deployed) -> None:
     migrate = inspect(stack.container("migrate"))
     assert migrate["State"]["ExitCode"] == 0
-    duplicates = psql(
-        stack, "SELECT app, name FROM django_migrations GROUP BY 1, 2 HAVING count(*) > 1"
+    duplicates = stack.psql(
+        "SELECT app, name FROM django_migrations GROUP BY 1, 2 HAVING count(*) > 1"
     )
     assert duplicates == ""
-    assert psql(stack, "SELECT count(*) FROM django_migrations WHERE app = 'guestbook'") == "1"
+    assert stack.psql("SELECT count(*) FROM django_migrations WHERE app = 'guestbook'") == "1"
     finished = migrate["State"]["FinishedAt"]
     for i in range(REPLICAS):
         assert inspect(stack.container(f"app-{i}"))["State"]["StartedAt"] > finished

@@ -38,20 +38,7 @@ def other(docker_engine: str) -> Iterator[Deployed]:
 def test_page_reads_the_shared_postgresql(other: Deployed) -> None:
     page = Client(other.url).get("/")
     assert page.status == 200
-    rows = docker(
-        "exec",
-        other.container("db"),
-        "psql",
-        "-h",
-        "/tmp",
-        "-U",
-        "django",
-        "-d",
-        "django",
-        "-At",
-        "-c",
-        "SELECT name FROM catalog_product",
-    ).split()
+    rows = other.psql("SELECT name FROM catalog_product").split()
     assert rows and all(name in page.text for name in rows)
 
 
