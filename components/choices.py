@@ -12,6 +12,13 @@ class Platform(str, Enum):
     VM = "vm"
 
 
+class VmProvider(str, Enum):
+    """Where the machines of `platform: vm` come from."""
+
+    HOSTS = "hosts"  # existing Debian 12 machines listed in the stack config
+    AWS = "aws"  # EC2 instances this stack creates from a Debian 12 AMI
+
+
 class AppServer(str, Enum):
     """The WSGI server that runs Django inside each replica."""
 

@@ -7,6 +7,7 @@ is created.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components.choices import AppServer, DatabaseKind, Platform, Proxy
+from components.choices import AppServer, DatabaseKind, Platform, Proxy, VmProvider
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -57,6 +58,36 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class VmHost:
+    """One existing machine of `platform: vm`, `vm.provider: hosts`."""
+
+    address: str
+    """Where SSH reaches it."""
+    private_address: str
+    """Where the other hosts reach it (the proxy's upstream, the database host); defaults to
+    `address`."""
+
+
+@dataclass(frozen=True)
+class VmConfig:
+    """The machines of `platform: vm` and how to reach them over SSH."""
+
+    provider: VmProvider
+    ssh_user: str
+    ssh_port: int
+    ssh_private_key: Secret
+    # provider hosts
+    proxy_host: VmHost | None
+    app_hosts: tuple[VmHost, ...]
+    database_host: VmHost | None
+    # provider aws
+    ssh_allowed_cidr: str | None
+    ssh_public_key: str | None
+    instance_type: str
+    region: str | None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything one environment chooses, validated."""
 
@@ -85,6 +116,7 @@ class StackConfig:
     production: bool
     proxy_workers: str
     upstream_keepalive: bool
+    vm: VmConfig | None = None
 
     @property
     def resource_prefix(self) -> str:
@@ -124,8 +156,25 @@ KNOWN_KEYS = (
     "production",
     "proxyWorkers",
     "upstreamKeepalive",
+    "vm",
+    "sshPrivateKey",
 )
-SECRET_KEYS = ("secretKey", "databasePassword")
+SECRET_KEYS = ("secretKey", "databasePassword", "sshPrivateKey")
+VM_KEYS = (
+    "provider",
+    "sshUser",
+    "sshPort",
+    "proxyHost",
+    "appHosts",
+    "databaseHost",
+    "sshAllowedCidr",
+    "sshPublicKey",
+    "instanceType",
+    "region",
+)
+# Keys of `vm` that only one host source understands.
+VM_HOSTS_ONLY = ("proxyHost", "appHosts", "databaseHost")
+VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
 DATABASE_KEYS = ("kind", "host", "port", "name", "user")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])$")
@@ -265,7 +314,30 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
                 )
 
     allowed_hosts = _allowed_hosts(r)
+    vm = _vm(r, platform=platform)
+    if vm is not None and vm.provider is VmProvider.HOSTS and vm.app_hosts:
+        # The replicas of a `hosts` VM stack are its app hosts: one app server per machine.
+        count = len(vm.app_hosts)
+        if r.raw.get("replicas") is not None and replicas != count:
+            r.problems.append(
+                f"{NAMESPACE}:replicas: {replicas} is not allowed with {count} "
+                f"{NAMESPACE}:vm.appHosts; with vm.provider 'hosts' the replicas are the app "
+                "hosts (leave replicas out, or make it match)"
+            )
+        replicas = count
     database = _database(r, replicas=replicas)
+    if vm is not None and vm.provider is VmProvider.HOSTS:
+        if database.kind is DatabaseKind.POSTGRES and vm.database_host is None:
+            r.problems.append(
+                f"{NAMESPACE}:vm.databaseHost: required with database.kind 'postgres' and "
+                "vm.provider 'hosts' (the machine PostgreSQL is installed on); or use "
+                "database.kind 'external'"
+            )
+        if database.kind is not DatabaseKind.POSTGRES and vm.database_host is not None:
+            r.problems.append(
+                f"{NAMESPACE}:vm.databaseHost: only allowed with database.kind 'postgres', "
+                f"not {database.kind.value!r}"
+            )
     extra_ca = r.text("extraCaBundle", None)
     extra_ca_path = (project_dir / extra_ca).resolve() if extra_ca else None
     if extra_ca_path is not None and not extra_ca_path.is_file():
@@ -290,13 +362,26 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
             r.problems.append(
                 f"{NAMESPACE}:appServer: 'runserver' while {NAMESPACE}:production is true: {why}"
             )
+        if platform is Platform.VM:
+            r.problems.append(
+                f"{NAMESPACE}:appServer: 'runserver' mounts the code from this machine, so it "
+                f"needs the local Docker engine, not {NAMESPACE}:platform 'vm'"
+            )
         if r.raw.get("dockerHost"):
             r.problems.append(
                 f"{NAMESPACE}:appServer: 'runserver' mounts the code from this machine, so it "
                 f"needs the local Docker engine, not {NAMESPACE}:dockerHost"
             )
-    if platform is Platform.VM:
-        r.problems.append(f"{NAMESPACE}:platform: 'vm' is not available yet; allowed now: docker")
+    if platform is Platform.VM and r.raw.get("dockerHost"):
+        r.problems.append(
+            f"{NAMESPACE}:dockerHost: not allowed with {NAMESPACE}:platform 'vm' "
+            "(the VM target reaches its machines over SSH)"
+        )
+    if vm is not None and vm.provider is VmProvider.AWS and http_port != 80:
+        r.problems.append(
+            f"{NAMESPACE}:httpPort: {http_port} is not allowed with {NAMESPACE}:vm.provider "
+            "'aws'; expected 80 (the security group opens only 80 and 443 to the world)"
+        )
 
     if r.problems:
         raise ConfigError(
@@ -329,6 +414,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         production=production,
         proxy_workers=proxy_workers,
         upstream_keepalive=upstream_keepalive,
+        vm=vm,
     )
 
 
@@ -410,6 +496,133 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
                 "database.kind 'postgres' or 'external'"
             )
     return DatabaseConfig(kind=kind, name=name, user=user, host=host, port=port, password=password)
+
+
+def _vm_host(sub: _Reader, key: str, value: Any) -> VmHost | None:
+    """`address` or `{address, privateAddress}`; None (with a problem) when malformed."""
+    expected = "a host name or IP address, or an object {address, privateAddress}"
+    if isinstance(value, str):
+        value = {"address": value}
+    if not isinstance(value, dict) or set(value) - {"address", "privateAddress"}:
+        sub.problem(key, value, expected)
+        return None
+    address = value.get("address")
+    private = value.get("privateAddress", address)
+    if not all(isinstance(c, str) and _HOST.match(c) and c != "*" for c in (address, private)):
+        sub.problem(key, value, expected)
+        return None
+    return VmHost(address=str(address), private_address=str(private))
+
+
+def _vm(r: _Reader, *, platform: Platform) -> VmConfig | None:
+    """The `vm` object and `sshPrivateKey`, for `platform: vm` only."""
+    value = r.structured("vm")
+    if platform is not Platform.VM:
+        for key in ("vm", "sshPrivateKey"):
+            if r.raw.get(key) is not None:
+                r.problems.append(f"{NAMESPACE}:{key}: only allowed with {NAMESPACE}:platform 'vm'")
+        return None
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        r.problem("vm", value, "an object with keys " + ", ".join(VM_KEYS))
+        value = {}
+    for key in sorted(set(value) - set(VM_KEYS)):
+        r.problems.append(
+            f"{NAMESPACE}:vm.{key}: unknown key; known keys are " + ", ".join(VM_KEYS)
+        )
+    scalars = {
+        k: None if v is None else str(v)
+        for k, v in value.items()
+        if k in VM_KEYS and not isinstance(v, list | dict)
+    }
+    sub = _Reader(scalars)
+    provider = sub.choice("provider", VmProvider, VmProvider.HOSTS)
+    # Debian's cloud images log in as `admin`; existing machines often do too.
+    ssh_user = sub.text("sshUser", "admin") or "admin"
+    ssh_port = sub.integer("sshPort", 22, 1, 65535) or 22
+    instance_type = sub.text("instanceType", "t3.small") or "t3.small"
+    region = sub.text("region", None)
+    ssh_public_key = sub.text("sshPublicKey", None)
+    cidr = sub.text("sshAllowedCidr", None)
+
+    proxy_host: VmHost | None = None
+    database_host: VmHost | None = None
+    app_hosts: list[VmHost] = []
+    wrong_source = VM_AWS_ONLY if provider is VmProvider.HOSTS else VM_HOSTS_ONLY
+    for key in wrong_source:
+        if value.get(key) is not None:
+            sub.problems.append(
+                f"{NAMESPACE}:{key}: only allowed with vm.provider "
+                f"'{'aws' if provider is VmProvider.HOSTS else 'hosts'}', not '{provider.value}'"
+            )
+    if provider is VmProvider.HOSTS:
+        if value.get("proxyHost") is None:
+            sub.problems.append(f"{NAMESPACE}:proxyHost: required with vm.provider 'hosts'")
+        else:
+            proxy_host = _vm_host(sub, "proxyHost", value["proxyHost"])
+        given = value.get("appHosts")
+        if not isinstance(given, list) or not given or len(given) > 100:
+            sub.problem("appHosts", given, "a list of 1 to 100 app hosts (addresses or objects)")
+        else:
+            app_hosts = [h for h in (_vm_host(sub, "appHosts", v) for v in given) if h]
+            addresses = [h.address for h in app_hosts]
+            if len(set(addresses)) != len(addresses):
+                sub.problem("appHosts", given, "each app host listed once")
+        if value.get("databaseHost") is not None:
+            database_host = _vm_host(sub, "databaseHost", value["databaseHost"])
+    else:
+        if cidr is None:
+            sub.problems.append(
+                f"{NAMESPACE}:sshAllowedCidr: required with vm.provider 'aws' "
+                "(the only addresses SSH is opened to, e.g. 203.0.113.7/32)"
+            )
+        else:
+            try:
+                network = ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                network = None
+            if network is None or network.prefixlen == 0:
+                sub.problem(
+                    "sshAllowedCidr",
+                    cidr,
+                    "an IPv4/IPv6 network narrower than the whole internet, e.g. 203.0.113.7/32",
+                )
+                cidr = None
+        if ssh_public_key is None or not ssh_public_key.startswith(("ssh-", "ecdsa-")):
+            sub.problem(
+                "sshPublicKey",
+                ssh_public_key,
+                "the OpenSSH public key of sshPrivateKey "
+                "(ssh-ed25519 AAAA... or ssh-rsa AAAA...), for the EC2 key pair",
+            )
+    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:vm.", 1) for p in sub.problems)
+
+    private_key = r.secret("sshPrivateKey")
+    if private_key is None:
+        r.problems.append(
+            f"{NAMESPACE}:sshPrivateKey: required with {NAMESPACE}:platform 'vm' (as a secret: "
+            f"pulumi config set --secret {NAMESPACE}:sshPrivateKey < KEYFILE)"
+        )
+        private_key = Secret("")
+    elif "PRIVATE KEY-----" not in private_key.value:
+        r.problems.append(
+            f"{NAMESPACE}:sshPrivateKey: not a PEM/OpenSSH private key "
+            "(expected the contents of a key file, '-----BEGIN ... PRIVATE KEY-----')"
+        )
+    return VmConfig(
+        provider=provider,
+        ssh_user=ssh_user,
+        ssh_port=ssh_port,
+        ssh_private_key=private_key,
+        proxy_host=proxy_host,
+        app_hosts=tuple(app_hosts),
+        database_host=database_host,
+        ssh_allowed_cidr=cidr,
+        ssh_public_key=ssh_public_key,
+        instance_type=instance_type,
+        region=region,
+    )
 
 
 def _namespace_values() -> dict[str, Any]:

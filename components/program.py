@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components.choices import Platform, VmProvider
 from components.config import StackConfig, read_stack_config
 from components.stack import DjangoStack, DjangoStackArgs
+from components.vm.stack import VmStack, VmStackArgs
 
 
 def build_dir(project_dir: Path, stack: str) -> Path:
@@ -24,14 +27,26 @@ def engine_options(config: StackConfig) -> pulumi.ResourceOptions | None:
     return pulumi.ResourceOptions(providers=[provider])
 
 
+def cloud_options(config: StackConfig) -> pulumi.ResourceOptions | None:
+    """An AWS provider for `vm.region` when set; else the default (AWS_REGION, profile)."""
+    if config.vm is None or config.vm.provider is not VmProvider.AWS or config.vm.region is None:
+        return None
+    provider = aws.Provider("aws", region=config.vm.region)
+    return pulumi.ResourceOptions(providers=[provider])
+
+
 def run(project_dir: Path) -> dict[str, pulumi.Input[object]]:
     """Read the stack's config, declare the stack, and return the outputs to export."""
     config = read_stack_config(project_dir=project_dir)
-    stack = DjangoStack(
-        "django",
-        DjangoStackArgs(config=config, build_dir=build_dir(project_dir, config.stack)),
-        engine_options(config),
-    )
+    stack: DjangoStack | VmStack
+    if config.platform is Platform.VM:
+        stack = VmStack("django", VmStackArgs(config=config), cloud_options(config))
+    else:
+        stack = DjangoStack(
+            "django",
+            DjangoStackArgs(config=config, build_dir=build_dir(project_dir, config.stack)),
+            engine_options(config),
+        )
     return {
         "url": stack.url,
         "appServer": config.app_server.value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from tests.support.stack_files import PROJECT_DIR
 # How a secret input arrives in the wire format (pulumi's rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
+# What the mocked aws.ec2.get_ami answers (the Debian 12 image lookup).
+AMI_ID = "ami-0debian12mock0001"
 
 
 def is_wire_secret(value: Any) -> bool:
@@ -88,6 +91,7 @@ class FakeCloud(pulumi.runtime.Mocks):
 
     def __init__(self, *, preview: bool = False) -> None:
         self.preview = preview
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
@@ -97,10 +101,19 @@ class FakeCloud(pulumi.runtime.Mocks):
             outputs["result"] = "r" * int(args.inputs.get("length", 16))
         if args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = ""
+        if args.typ == "aws:ec2/instance:Instance":
+            # Addresses EC2 assigns, distinct per instance and stable per name.
+            n = zlib.crc32(args.name.encode()) % 250 + 2
+            outputs.update(privateIp=f"10.0.1.{n}", publicIp=f"198.51.100.{n}")
+        if args.typ == "aws:ec2/keyPair:KeyPair":
+            outputs["keyName"] = f"{args.inputs.get('keyNamePrefix', '')}0001"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return {}, None
+        self.calls.append(args)
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": AMI_ID, "imageId": AMI_ID, "name": "debian-12-amd64-20260101-1"}, []
+        return {}, []
 
 
 @dataclass

@@ -80,6 +80,9 @@ def test_bad_config_names_key_value_and_allowed(case: dict[str, Any]) -> None:
     message = str(error.value)
     for expected in case["expect"]:
         assert expected in message, message
+    # Secrets given with a bad value are never repeated in the message.
+    for forbidden in case.get("forbid", []):
+        assert forbidden not in message, message
 
 
 def test_every_problem_is_reported_at_once() -> None:

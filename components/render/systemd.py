@@ -1,0 +1,155 @@
+"""systemd units of the VM target: the app server, the migrations, the reverse proxy.
+
+Each unit runs exactly the command and config the Docker target's containers run
+(components/render/app_server_config.py, proxy_config.py), so both targets tell the servers
+the same thing; only the supervisor differs. Reloads are graceful signals to the server's
+master process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from components.choices import AppServer, Proxy
+from components.render.app_server_config import APP_DIR, CONFIG_DIR, VENV, app_server_command
+from components.render.proxy_config import STATIC_ROOT, STATIC_URL, proxy_command
+from components.render.templates import render_template
+
+APP_USER = "app"
+OVERLAY_DIR = "/opt/django-stack"
+DATA_DIR = "/var/lib/django-stack"
+ENV_FILE = f"{CONFIG_DIR}/django.env"
+APP_UNIT = "django-stack-app.service"
+MIGRATE_UNIT = "django-stack-migrate.service"
+PROXY_UNIT = "django-stack-proxy.service"
+UNIT_DIR = "/etc/systemd/system"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# How each server reloads gracefully and stops cleanly:
+# Gunicorn: HUP starts new workers with the new config and code, then retires the old ones
+#   https://docs.gunicorn.org/en/stable/signals.html
+# uWSGI: HUP is a graceful reload of the master and its workers; die-on-term makes TERM a stop
+#   https://uwsgi-docs.readthedocs.io/en/latest/Management.html#signals-for-controlling-uwsgi
+# Apache (mod_wsgi, proxy): USR1 is `graceful`, WINCH is `graceful-stop`
+#   https://httpd.apache.org/docs/2.4/stopping.html
+# nginx: HUP re-reads the config and replaces workers gracefully, QUIT is a graceful stop
+#   https://nginx.org/en/docs/control.html
+_APP_SIGNALS = {
+    AppServer.GUNICORN: ("HUP", "SIGTERM", "new workers, old ones finish their requests"),
+    AppServer.UWSGI: ("HUP", "SIGTERM", "the master reloads its workers gracefully"),
+    AppServer.MOD_WSGI: ("USR1", "SIGWINCH", "Apache's graceful restart"),
+}
+_PROXY_SIGNALS = {Proxy.NGINX: ("HUP", "SIGQUIT"), Proxy.APACHE: ("USR1", "SIGWINCH")}
+# Commands the containers find on PATH; systemd is given absolute paths.
+_ABSOLUTE = {"apache2": "/usr/sbin/apache2", "nginx": "/usr/sbin/nginx"}
+
+
+def exec_line(argv: list[str]) -> str:
+    """A systemd Exec* line: words with spaces or quotes are double-quoted and escaped."""
+
+    def word(w: str) -> str:
+        if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", w):
+            return w
+        return '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return " ".join(word(w) for w in argv)
+
+
+def _absolute(argv: list[str]) -> list[str]:
+    return [_ABSOLUTE.get(argv[0], argv[0]), *argv[1:]]
+
+
+def environment_file(env: Mapping[str, str]) -> str:
+    """systemd's EnvironmentFile= form, every value double-quoted, in a stable order.
+
+    https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#EnvironmentFile=
+    """
+    lines = []
+    for key in sorted(env):
+        if not _ENV_NAME.match(key):
+            raise ValueError(f"not an environment variable name: {key!r}")
+        value = env[key]
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"environment value of {key} spans lines")
+        # Inside double quotes systemd, like the shell, takes \ " ` $ escaped by a backslash.
+        escaped = re.sub(r'(["\\`$])', r"\\\1", value)
+        lines.append(f'{key}="{escaped}"')
+    return "\n".join(lines) + "\n"
+
+
+def _environment(*, settings_module: str, replica: str) -> str:
+    return render_template(
+        "systemd/environment.conf",
+        {
+            "env_file": ENV_FILE,
+            "venv": VENV,
+            "overlay_dir": OVERLAY_DIR,
+            "app_dir": APP_DIR,
+            "settings_module": settings_module,
+            "static_root": STATIC_ROOT,
+            "static_url": STATIC_URL,
+            "replica": replica,
+        },
+    ).rstrip("\n")
+
+
+def render_app_unit(
+    *,
+    app_server: AppServer,
+    settings_module: str,
+    replica: str,
+    memory_mb: int,
+    cpus: float,
+    timeout_seconds: int,
+) -> str:
+    """django-stack-app.service for one app host."""
+    if app_server not in _APP_SIGNALS:
+        raise ValueError(f"{app_server.value} has no systemd unit (the VM target refuses it)")
+    reload_signal, kill_signal, reload_what = _APP_SIGNALS[app_server]
+    return render_template(
+        "systemd/django-stack-app.service",
+        {
+            "app_server": app_server.value,
+            "reload_what": reload_what,
+            "user": APP_USER,
+            "app_dir": APP_DIR,
+            "environment": _environment(settings_module=settings_module, replica=replica),
+            "exec_start": exec_line(_absolute(app_server_command(app_server))),
+            "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
+            "kill_signal": kill_signal,
+            # Requests in flight may take the whole request timeout to finish.
+            "stop_timeout": timeout_seconds + 10,
+            "data_dir": DATA_DIR,
+            "memory_mb": memory_mb,
+            "cpu_quota": round(cpus * 100),
+        },
+    )
+
+
+def render_migrate_unit(*, settings_module: str) -> str:
+    """django-stack-migrate.service: `django-admin migrate` once, with the app's environment."""
+    return render_template(
+        "systemd/django-stack-migrate.service",
+        {
+            "user": APP_USER,
+            "app_dir": APP_DIR,
+            "environment": _environment(settings_module=settings_module, replica="migrate"),
+            "venv": VENV,
+            "data_dir": DATA_DIR,
+        },
+    )
+
+
+def render_proxy_unit(proxy: Proxy) -> str:
+    """django-stack-proxy.service: nginx or Apache with the stack's rendered config."""
+    reload_signal, kill_signal = _PROXY_SIGNALS[proxy]
+    return render_template(
+        "systemd/django-stack-proxy.service",
+        {
+            "proxy": proxy.value,
+            "exec_start": exec_line(_absolute(proxy_command(proxy))),
+            "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
+            "kill_signal": kill_signal,
+        },
+    )

@@ -1,0 +1,207 @@
+"""The VM target's remote steps as plain data: shell scripts, file bundles, their digests.
+
+Each step is a script from templates/vm/ run as root over SSH, with its data (a release of the
+project, rendered config files, secrets) on stdin, never in the command text. Bundles are
+deterministic tar.gz archives, so equal content gives an equal digest, and the digests are
+the `triggers` that make a step run again exactly when what it installs changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import re
+import shlex
+import tarfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from components.choices import AppServer, Proxy, upstream_protocol
+from components.render.app_server_config import (
+    APP_DIR,
+    APP_PORT,
+    CONFIG_DIR,
+    VENV,
+    server_packages,
+)
+from components.render.build_context import BuildContext, project_files
+from components.render.proxy_config import STATIC_ROOT, STATIC_URL
+from components.render.systemd import (
+    APP_USER,
+    DATA_DIR,
+    ENV_FILE,
+    OVERLAY_DIR,
+    UNIT_DIR,
+)
+from components.render.templates import render_template, template_path
+
+HEALTH_PATH = "/_stack/health"
+# Python, a compiler and headers: wheels that must be built (uWSGI is C) build on the host.
+BUILD_PACKAGES = ("python3", "python3-venv", "python3-dev", "gcc", "libc6-dev", "ca-certificates")
+PROXY_PACKAGES = {Proxy.NGINX: ("nginx",), Proxy.APACHE: ("apache2",)}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def bundle(files: Mapping[str, bytes]) -> str:
+    """A base64 tar.gz of `files` (relative paths), byte-identical for identical content."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(files):
+            info = tarfile.TarInfo(path)
+            info.size = len(files[path])
+            info.mode = 0o755 if path.endswith(".sh") else 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(files[path]))
+    packed = gzip.compress(raw.getvalue(), mtime=0)
+    return base64.b64encode(packed).decode()
+
+
+def digest(text: str) -> str:
+    """A short content hash for `triggers`."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def release_context(
+    *, app_path: Path, app_server: AppServer | None, extra_ca_bundle: bytes | None
+) -> BuildContext:
+    """What a host needs to run the project: the code, the overlay, the requirements.
+
+    `app_server` None: no server requirements (the proxy host only runs collectstatic). The
+    extra CA bundle is for pip only (release.sh deletes it after the install).
+    """
+    files = {f"project/{k}": v for k, v in project_files(app_path).items()}
+    requirements = (
+        template_path(f"docker/server-requirements/{app_server.value}.txt").read_bytes()
+        if app_server is not None
+        else b""
+    )
+    files.update(
+        {
+            "server-requirements.txt": requirements,
+            "overlay/django_stack_settings.py": template_path(
+                "django/django_stack_settings.py"
+            ).read_bytes(),
+            "overlay/django_stack_health.py": template_path(
+                "django/django_stack_health.py"
+            ).read_bytes(),
+            "overlay/healthcheck.py": template_path("docker/healthcheck.py").read_bytes(),
+            "extra-ca.crt": extra_ca_bundle or b"",
+        }
+    )
+    return BuildContext(files)
+
+
+def root_files(files: Mapping[str, str]) -> str:
+    """A bundle of absolute paths (`/etc/...`) to unpack at `/`."""
+    return bundle({path.lstrip("/"): content.encode() for path, content in files.items()})
+
+
+def as_root(script: str, *, ssh_user: str) -> str:
+    """The command text: the script run by bash as root (sudo unless the user is root)."""
+    runner = "bash -c" if ssh_user == "root" else "sudo -n bash -c"
+    return f"{runner} {shlex.quote(script)}"
+
+
+def app_packages(app_server: AppServer) -> list[str]:
+    """Debian packages of an app host."""
+    return [*BUILD_PACKAGES, *server_packages(app_server).split()]
+
+
+def proxy_packages(proxy: Proxy) -> list[str]:
+    """Debian packages of the proxy host (Python too: collectstatic runs there)."""
+    return [*PROXY_PACKAGES[proxy], *BUILD_PACKAGES]
+
+
+def render_base_script(*, packages: Sequence[str], disable_services: Sequence[str]) -> str:
+    """Packages, the app user and directories."""
+    return render_template(
+        "vm/base.sh",
+        {
+            "packages": " ".join(sorted(packages)),
+            "disable_services": " ".join(disable_services) or "none",
+            "user": APP_USER,
+            "config_dir": CONFIG_DIR,
+            "overlay_dir": OVERLAY_DIR,
+            "data_dir": DATA_DIR,
+        },
+    )
+
+
+def render_release_script(*, release: str) -> str:
+    """Installs the release bundle read from stdin."""
+    return render_template(
+        "vm/release.sh",
+        {"venv": VENV, "overlay_dir": OVERLAY_DIR, "app_dir": APP_DIR, "release": release},
+    )
+
+
+def render_settings_script() -> str:
+    """Writes the environment file read from stdin (secret)."""
+    return render_template("vm/settings.sh", {"env_file": ENV_FILE, "user": APP_USER})
+
+
+def app_health_command(app_server: AppServer) -> str:
+    """One request to the host's own app server, in its protocol (as the container check)."""
+    protocol = upstream_protocol(app_server).value
+    return f"python3 {OVERLAY_DIR}/healthcheck.py {protocol} {APP_PORT} {HEALTH_PATH} localhost"
+
+
+def proxy_health_command(port: int) -> str:
+    """One request through the proxy to an app server."""
+    return f"python3 {OVERLAY_DIR}/healthcheck.py http {port} {HEALTH_PATH} localhost"
+
+
+def render_service_script(*, unit: str, health_check: str, wait_seconds: int = 90) -> str:
+    """Installs a service's files from stdin and reloads (or, for a new unit, restarts) it."""
+    return render_template(
+        "vm/service.sh",
+        {"unit": unit, "health_check": health_check, "wait_seconds": wait_seconds},
+    )
+
+
+def render_migrate_script(*, unit: str, release: str) -> str:
+    """Installs the migration unit from stdin and runs it."""
+    return render_template("vm/migrate.sh", {"unit": unit, "release": release})
+
+
+def render_collectstatic_script(*, settings_module: str, release: str) -> str:
+    """collectstatic into the proxy's static root."""
+    return render_template(
+        "vm/collectstatic.sh",
+        {
+            "static_root": STATIC_ROOT,
+            "static_url": STATIC_URL,
+            "user": APP_USER,
+            "venv": VENV,
+            "overlay_dir": OVERLAY_DIR,
+            "app_dir": APP_DIR,
+            "settings_module": settings_module,
+            "release": release,
+        },
+    )
+
+
+def render_postgres_script(*, database: str, role: str, port: int, clients: Sequence[str]) -> str:
+    """PostgreSQL for the app hosts `clients` (addresses); the password comes on stdin."""
+    for kind, name in (("database", database), ("role", role)):
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"{kind} name {name!r} is not a plain SQL identifier")
+    if not clients:
+        raise ValueError("a database host needs at least one client")
+    cidrs = [c if "/" in c else (f"{c}/128" if ":" in c else f"{c}/32") for c in clients]
+    return render_template(
+        "vm/postgres.sh",
+        {
+            "database": database,
+            "role": role,
+            "port": port,
+            "clients": " ".join(shlex.quote(c) for c in cidrs),
+        },
+    )
+
+
+def unit_path(unit: str) -> str:
+    """Where a unit file goes."""
+    return f"{UNIT_DIR}/{unit}"

@@ -1,0 +1,133 @@
+"""One app host of the VM target: packages, the release in a venv, settings, the app server.
+
+The steps run in order over SSH; the first app host also runs the migrations, before any app
+server is (re)loaded. A changed release, config or settings ends in a graceful reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+import pulumi
+from pulumi_command import remote
+
+from components.choices import AppServer
+from components.render.app_server_config import config_file_path
+from components.render.build_context import BuildContext
+from components.render.systemd import APP_UNIT, MIGRATE_UNIT
+from components.render.vm_scripts import (
+    app_health_command,
+    app_packages,
+    bundle,
+    digest,
+    render_base_script,
+    render_migrate_script,
+    render_release_script,
+    render_service_script,
+    render_settings_script,
+    root_files,
+    unit_path,
+)
+from components.vm.hosts import Host
+from components.vm.steps import remote_step
+
+
+@dataclass(frozen=True)
+class VmAppHostArgs:
+    """Inputs of a VmAppHost."""
+
+    host: Host
+    """The machine and how SSH reaches it."""
+    ssh_user: str
+    """The SSH user (root, or a user with passwordless sudo)."""
+    app_server: AppServer
+    """Gunicorn, uWSGI or mod_wsgi."""
+    release: BuildContext
+    """The project, overlay and requirements to install."""
+    app_server_config: str
+    """The server's rendered config (the same renderer as the Docker target)."""
+    unit: str
+    """The rendered django-stack-app.service."""
+    settings: pulumi.Output[str]
+    """The environment file (a secret: it holds the secret key and database password)."""
+    migrate_unit: str | None = None
+    """The rendered migration unit: set on the one host that runs the migrations."""
+    database_ready: list[pulumi.Resource] = field(default_factory=list)
+    """What must be done before migrations run (the database host)."""
+    after: list[pulumi.Resource] = field(default_factory=list)
+    """What must be done before this app server (re)loads (the migrations)."""
+
+
+class VmAppHost(pulumi.ComponentResource):
+    """The app server on one machine, supervised by systemd."""
+
+    service: remote.Command
+    migration: remote.Command | None
+
+    def __init__(
+        self, name: str, args: VmAppHostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:VmAppHost", name, None, opts)
+        host, user = args.host, args.ssh_user
+        base_script = render_base_script(
+            packages=app_packages(args.app_server),
+            disable_services=["apache2"] if args.app_server is AppServer.MOD_WSGI else [],
+        )
+        base = remote_step(
+            f"{name}-base", host=host, ssh_user=user, script=base_script, parent=self
+        )
+        release_id = args.release.digest()
+        release = remote_step(
+            f"{name}-release",
+            host=host,
+            ssh_user=user,
+            script=render_release_script(release=release_id),
+            stdin=bundle(args.release.files),
+            triggers=[release_id],
+            parent=self,
+            after=[base],
+        )
+        # A digest of the secret settings, itself a secret (Output.apply keeps secretness).
+        settings_id = args.settings.apply(lambda s: sha256(s.encode()).hexdigest()[:16])
+        settings = remote_step(
+            f"{name}-settings",
+            host=host,
+            ssh_user=user,
+            script=render_settings_script(),
+            stdin=args.settings,
+            parent=self,
+            after=[base],
+        )
+        self.migration = None
+        if args.migrate_unit is not None:
+            self.migration = remote_step(
+                f"{name}-migrate",
+                host=host,
+                ssh_user=user,
+                script=render_migrate_script(unit=MIGRATE_UNIT, release=release_id),
+                stdin=root_files({unit_path(MIGRATE_UNIT): args.migrate_unit}),
+                triggers=[release_id, settings_id],
+                parent=self,
+                after=[release, settings, *args.database_ready],
+            )
+        files = root_files(
+            {
+                config_file_path(args.app_server): args.app_server_config,
+                unit_path(APP_UNIT): args.unit,
+            }
+        )
+        self.service = remote_step(
+            f"{name}-service",
+            host=host,
+            ssh_user=user,
+            script=render_service_script(
+                unit=APP_UNIT, health_check=app_health_command(args.app_server)
+            ),
+            stdin=files,
+            # A new release or new settings reload the server even when its files are equal.
+            triggers=[digest(files), release_id, settings_id],
+            parent=self,
+            after=[release, settings, *([self.migration] if self.migration else []), *args.after],
+        )
+        self.register_outputs({})

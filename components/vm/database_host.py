@@ -1,0 +1,61 @@
+"""The database host of the VM target: Debian's PostgreSQL, open to the app hosts only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from hashlib import sha256
+
+import pulumi
+from pulumi_command import remote
+
+from components.config import DatabaseConfig
+from components.render.vm_scripts import render_postgres_script
+from components.vm.hosts import Host
+from components.vm.steps import remote_step
+
+
+@dataclass(frozen=True)
+class VmDatabaseHostArgs:
+    """Inputs of a VmDatabaseHost."""
+
+    host: Host
+    """The machine and how SSH reaches it."""
+    ssh_user: str
+    """The SSH user (root, or a user with passwordless sudo)."""
+    config: DatabaseConfig
+    """Database name, role and port."""
+    password: pulumi.Output[str]
+    """The role's password (a secret), sent on stdin."""
+    clients: list[pulumi.Output[str]]
+    """The app hosts' private addresses: the only clients pg_hba.conf lets in."""
+
+
+class VmDatabaseHost(pulumi.ComponentResource):
+    """PostgreSQL with the stack's database and role."""
+
+    server: remote.Command
+
+    def __init__(
+        self, name: str, args: VmDatabaseHostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:VmDatabaseHost", name, None, opts)
+        config = args.config
+        script = pulumi.Output.all(*args.clients).apply(
+            lambda clients: render_postgres_script(
+                database=config.name,
+                role=config.user,
+                port=config.port,
+                clients=[str(c) for c in clients],
+            )
+        )
+        self.server = remote_step(
+            f"{name}-postgres",
+            host=args.host,
+            ssh_user=args.ssh_user,
+            script=script,
+            stdin=args.password.apply(lambda p: p + "\n"),
+            # A new password must reach the server; its digest stays a secret too.
+            triggers=[args.password.apply(lambda p: sha256(p.encode()).hexdigest()[:16])],
+            parent=self,
+        )
+        self.register_outputs({})

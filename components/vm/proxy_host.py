@@ -1,0 +1,118 @@
+"""The proxy host of the VM target: nginx or Apache over every app host, static files local.
+
+It runs the config the Docker target's proxy runs (the same renderer), and collects the
+project's static files itself (the release is installed there for that only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_command import remote
+
+from components.choices import Proxy
+from components.render.build_context import BuildContext
+from components.render.proxy_config import config_file_path
+from components.render.systemd import PROXY_UNIT
+from components.render.vm_scripts import (
+    bundle,
+    digest,
+    proxy_health_command,
+    proxy_packages,
+    render_base_script,
+    render_collectstatic_script,
+    render_release_script,
+    render_service_script,
+    root_files,
+    unit_path,
+)
+from components.vm.hosts import Host
+from components.vm.steps import remote_step
+
+
+@dataclass(frozen=True)
+class VmProxyHostArgs:
+    """Inputs of a VmProxyHost."""
+
+    host: Host
+    """The machine and how SSH reaches it."""
+    ssh_user: str
+    """The SSH user (root, or a user with passwordless sudo)."""
+    proxy: Proxy
+    """nginx or Apache."""
+    proxy_config: pulumi.Input[str]
+    """The rendered config listing every app host's private address."""
+    unit: str
+    """The rendered django-stack-proxy.service."""
+    http_port: int
+    """The port the proxy listens on."""
+    release: BuildContext
+    """The project, for collectstatic."""
+    settings_module: str
+    """The project's own settings module."""
+    after: list[pulumi.Resource] = field(default_factory=list)
+    """What must be up before the proxy (re)loads (the app servers)."""
+
+
+class VmProxyHost(pulumi.ComponentResource):
+    """The reverse proxy on its machine, supervised by systemd."""
+
+    service: remote.Command
+
+    def __init__(
+        self, name: str, args: VmProxyHostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:VmProxyHost", name, None, opts)
+        host, user = args.host, args.ssh_user
+        base = remote_step(
+            f"{name}-base",
+            host=host,
+            ssh_user=user,
+            script=render_base_script(
+                packages=proxy_packages(args.proxy),
+                # Debian starts its own nginx/apache2 on port 80 at install.
+                disable_services=["nginx", "apache2"],
+            ),
+            parent=self,
+        )
+        release_id = args.release.digest()
+        release = remote_step(
+            f"{name}-release",
+            host=host,
+            ssh_user=user,
+            script=render_release_script(release=release_id),
+            stdin=bundle(args.release.files),
+            triggers=[release_id],
+            parent=self,
+            after=[base],
+        )
+        static = remote_step(
+            f"{name}-static",
+            host=host,
+            ssh_user=user,
+            script=render_collectstatic_script(
+                settings_module=args.settings_module, release=release_id
+            ),
+            triggers=[release_id],
+            parent=self,
+            after=[release],
+        )
+        files = pulumi.Output.from_input(args.proxy_config).apply(
+            lambda conf: root_files(
+                {config_file_path(args.proxy): conf, unit_path(PROXY_UNIT): args.unit}
+            )
+        )
+        self.service = remote_step(
+            f"{name}-service",
+            host=host,
+            ssh_user=user,
+            script=render_service_script(
+                unit=PROXY_UNIT, health_check=proxy_health_command(args.http_port)
+            ),
+            stdin=files,
+            triggers=[files.apply(digest), release_id],
+            parent=self,
+            after=[static, *args.after],
+        )
+        self.register_outputs({})

@@ -1,0 +1,204 @@
+"""The whole VM deployment for one stack: machines, database, app hosts, proxy.
+
+The same renderers as the Docker target (components/stack.py) decide what every server is
+told; here the result goes to systemd units over SSH instead of images and containers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+from components.choices import DatabaseKind, upstream_protocol
+from components.config import Secret, StackConfig
+from components.render.app_server_config import AppServerSettings, render_app_server_config
+from components.render.django_env import django_environment
+from components.render.proxy_config import ProxySettings, Upstream, render_proxy_config
+from components.render.systemd import (
+    environment_file,
+    render_app_unit,
+    render_migrate_unit,
+    render_proxy_unit,
+)
+from components.render.vm_scripts import release_context
+from components.vm.app_host import VmAppHost, VmAppHostArgs
+from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
+from components.vm.hosts import VmHosts, VmHostsArgs
+from components.vm.proxy_host import VmProxyHost, VmProxyHostArgs
+
+
+@dataclass(frozen=True)
+class VmStackArgs:
+    """Inputs of a VmStack."""
+
+    config: StackConfig
+    """The validated stack configuration (with its `vm` part)."""
+
+
+class VmStack(pulumi.ComponentResource):
+    """A Django app on N app hosts behind a proxy host, on Debian 12 machines over SSH."""
+
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: VmStackArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("django-stack:index:VmStack", name, None, opts)
+        config = args.config
+        vm = config.vm
+        assert vm is not None  # platform vm always has a vm config
+        mine = pulumi.ResourceOptions(parent=self)
+        db = config.database
+        machines = VmHosts(
+            f"{name}-hosts",
+            VmHostsArgs(
+                vm=vm,
+                replicas=config.replicas,
+                database_host=db.kind is DatabaseKind.POSTGRES,
+                database_port=db.port,
+                resource_prefix=config.resource_prefix,
+                stack=config.stack,
+            ),
+            mine,
+        ).hosts
+
+        secret_key = self._secret(f"{name}-secret-key", config.secret_key, length=64)
+        database_ready: list[pulumi.Resource] = []
+        database_host: pulumi.Output[str | None] = pulumi.Output.from_input(db.host)
+        password: pulumi.Output[str] = pulumi.Output.secret("")
+        if db.kind is DatabaseKind.EXTERNAL:
+            assert db.password is not None  # required by the config validation
+            password = db.password.as_output()
+        elif db.kind is DatabaseKind.POSTGRES:
+            assert machines.database is not None
+            password = self._secret(f"{name}-database-password", db.password, length=32)
+            server = VmDatabaseHost(
+                f"{name}-database",
+                VmDatabaseHostArgs(
+                    host=machines.database,
+                    ssh_user=vm.ssh_user,
+                    config=db,
+                    password=password,
+                    clients=[h.private_address for h in machines.apps],
+                ),
+                mine,
+            )
+            database_ready = [server.server]
+            database_host = machines.database.private_address
+
+        def settings(host: str | None) -> dict[str, str]:
+            return django_environment(
+                allowed_hosts=config.allowed_hosts,
+                http_port=config.http_port,
+                database=db,
+                database_host=host,
+                debug=config.debug,
+            )
+
+        # Output.all keeps secretness: the environment file is a secret from here on.
+        env_file = pulumi.Output.all(
+            host=database_host, secret_key=secret_key, password=password
+        ).apply(
+            lambda v: environment_file(
+                {
+                    **settings(v["host"]),
+                    "DJANGO_SECRET_KEY": v["secret_key"],
+                    **({"DJANGO_DB_PASSWORD": v["password"]} if v["password"] else {}),
+                }
+            )
+        )
+        server_config = render_app_server_config(
+            AppServerSettings(
+                app_server=config.app_server,
+                wsgi_callable=config.wsgi_callable,
+                workers=config.workers,
+                threads=config.threads,
+                timeout_seconds=config.timeout_seconds,
+            )
+        )
+        assert server_config is not None  # runserver is refused for the VM target
+        ca = config.extra_ca_bundle.read_bytes() if config.extra_ca_bundle else None
+        app_release = release_context(
+            app_path=config.app_path, app_server=config.app_server, extra_ca_bundle=ca
+        )
+        apps: list[VmAppHost] = []
+        for i, host in enumerate(machines.apps):
+            first = i == 0
+            apps.append(
+                VmAppHost(
+                    f"{name}-app-{i}",
+                    VmAppHostArgs(
+                        host=host,
+                        ssh_user=vm.ssh_user,
+                        app_server=config.app_server,
+                        release=app_release,
+                        app_server_config=server_config,
+                        unit=render_app_unit(
+                            app_server=config.app_server,
+                            settings_module=config.settings_module,
+                            replica=host.role,
+                            memory_mb=config.memory_mb_per_replica,
+                            cpus=config.cpus_per_replica,
+                            timeout_seconds=config.timeout_seconds,
+                        ),
+                        settings=env_file,
+                        # Migrations run once, from the first app host, before any reload.
+                        migrate_unit=render_migrate_unit(settings_module=config.settings_module)
+                        if first
+                        else None,
+                        database_ready=database_ready,
+                        after=[] if first else [m for m in [apps[0].migration] if m],
+                    ),
+                    mine,
+                )
+            )
+
+        def proxy_config(addresses: list[str]) -> str:
+            return render_proxy_config(
+                ProxySettings(
+                    proxy=config.proxy,
+                    protocol=upstream_protocol(config.app_server),
+                    upstreams=tuple(Upstream(a) for a in addresses),
+                    workers_per_upstream=config.workers,
+                    threads_per_worker=config.threads,
+                    timeout_seconds=config.timeout_seconds,
+                    listen_port=config.http_port,
+                    worker_processes=config.proxy_workers,
+                    upstream_keepalive=config.upstream_keepalive,
+                )
+            )
+
+        proxy = VmProxyHost(
+            f"{name}-proxy",
+            VmProxyHostArgs(
+                host=machines.proxy,
+                ssh_user=vm.ssh_user,
+                proxy=config.proxy,
+                proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
+                    lambda addresses: proxy_config([str(a) for a in addresses])
+                ),
+                unit=render_proxy_unit(config.proxy),
+                http_port=config.http_port,
+                release=release_context(
+                    app_path=config.app_path, app_server=None, extra_ca_bundle=ca
+                ),
+                settings_module=config.settings_module,
+                after=[a.service for a in apps],
+            ),
+            mine,
+        )
+        suffix = "" if config.http_port == 80 else f":{config.http_port}"
+        self.url = machines.proxy.public_address.apply(lambda a: f"http://{a}{suffix}/")
+        self.proxy_service = proxy.service
+        self.register_outputs({"url": self.url})
+
+    def _secret(self, name: str, given: Secret | None, *, length: int) -> pulumi.Output[str]:
+        """The configured secret, or one generated once and kept in state."""
+        if given is not None:
+            return given.as_output()
+        generated = random.RandomPassword(
+            name, length=length, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return pulumi.Output.secret(generated.result)

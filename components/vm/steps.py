@@ -1,0 +1,40 @@
+"""One remote step: a script run as root on a host over SSH, its data on stdin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+from pulumi_command import remote
+
+from components.render.vm_scripts import as_root
+from components.vm.hosts import Host
+
+
+def remote_step(
+    resource_name: str,
+    *,
+    host: Host,
+    ssh_user: str,
+    script: pulumi.Input[str],
+    stdin: pulumi.Input[str] | None = None,
+    triggers: Sequence[pulumi.Input[object]] = (),
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> remote.Command:
+    """A `remote.Command` whose text is the script; data (and secrets) go on stdin only.
+
+    `triggers` are content digests of what the step depends on beyond its own script and
+    stdin (a changed release re-runs the reload), so an unchanged input means nothing runs.
+    No `environment` is used: remote variables need sshd's AcceptEnv.
+    """
+    command = pulumi.Output.from_input(script).apply(lambda s: as_root(s, ssh_user=ssh_user))
+    return remote.Command(
+        resource_name,
+        connection=host.connection,
+        create=command,
+        update=command,
+        stdin=stdin,
+        triggers=list(triggers),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Collects the project's static files on the proxy host, as the app image's build does: with
+# a build-only key and no database, then swaps the new tree in.
+set -euo pipefail
+next=@@{static_root}.next
+rm -rf "$next" @@{static_root}.previous
+install -d -o @@{user} -g @@{user} "$next"
+runuser -u @@{user} -- env -i PATH=@@{venv}/bin:/usr/bin:/bin \
+  PYTHONPATH=@@{overlay_dir}:@@{app_dir} PYTHONDONTWRITEBYTECODE=1 \
+  DJANGO_STACK_BUILD=1 DJANGO_SETTINGS_MODULE=django_stack_settings \
+  DJANGO_STACK_BASE_SETTINGS=@@{settings_module} DJANGO_STATIC_ROOT="$next" \
+  DJANGO_STATIC_URL=@@{static_url} \
+  @@{venv}/bin/django-admin collectstatic --noinput --verbosity 0
+chown -R root:root "$next"
+chmod -R a+rX,go-w "$next"
+if [ -d @@{static_root} ]; then mv @@{static_root} @@{static_root}.previous; fi
+mv "$next" @@{static_root}
+rm -rf @@{static_root}.previous
+echo "static files of release @@{release} collected"

@@ -1,0 +1,107 @@
+"""components/render/systemd.py and vm_scripts.py: units, env files and scripts as plain data."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from components.choices import AppServer, Proxy
+from components.render.systemd import (
+    environment_file,
+    exec_line,
+    render_app_unit,
+    render_proxy_unit,
+)
+from components.render.vm_scripts import bundle, render_postgres_script
+from tests.support.mocks import unwrap_secrets
+from tests.unit.test_vm_stack import CASES, commands, deploy
+
+SERVERS = [AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI]
+
+
+@pytest.mark.parametrize("app_server", SERVERS, ids=[s.value for s in SERVERS])
+def test_app_unit_reloads_gracefully(app_server: AppServer) -> None:
+    unit = render_app_unit(
+        app_server=app_server,
+        settings_module="config.settings",
+        replica="app-1",
+        memory_mb=768,
+        cpus=1.5,
+        timeout_seconds=30,
+    )
+    signal = "USR1" if app_server is AppServer.MOD_WSGI else "HUP"
+    assert f"ExecReload=/bin/kill -{signal} $MAINPID" in unit
+    assert "User=app" in unit and "NoNewPrivileges=yes" in unit
+    assert "MemoryMax=768M" in unit and "CPUQuota=150%" in unit
+    assert "EnvironmentFile=/etc/django-stack/django.env" in unit
+    assert "ExecStart=/" in unit  # absolute paths only
+
+
+def test_runserver_has_no_unit() -> None:
+    with pytest.raises(ValueError, match="runserver"):
+        render_app_unit(
+            app_server=AppServer.RUNSERVER,
+            settings_module="config.settings",
+            replica="app-0",
+            memory_mb=512,
+            cpus=1,
+            timeout_seconds=30,
+        )
+
+
+@pytest.mark.parametrize("proxy", list(Proxy), ids=[p.value for p in Proxy])
+def test_proxy_unit_binds_low_ports_without_root(proxy: Proxy) -> None:
+    unit = render_proxy_unit(proxy)
+    assert "User=www-data" in unit
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit
+    assert "ExecReload=/bin/kill -" in unit
+
+
+def test_exec_line_quotes_words_with_spaces() -> None:
+    assert exec_line(["/usr/sbin/nginx", "-g", "daemon off;"]) == '/usr/sbin/nginx -g "daemon off;"'
+
+
+def test_environment_file_escapes_what_systemd_would_expand() -> None:
+    text = environment_file({"B": 'a"b$c`d\\e', "A": "plain"})
+    assert text == 'A="plain"\nB="a\\"b\\$c\\`d\\\\e"\n'
+    with pytest.raises(ValueError):
+        environment_file({"X": "two\nlines"})
+    with pytest.raises(ValueError):
+        environment_file({"NOT-A-NAME": "x"})
+
+
+def test_bundles_are_deterministic() -> None:
+    files = {"b.txt": b"2", "a.sh": b"1"}
+    assert bundle(files) == bundle(dict(reversed(files.items())))
+    assert bundle(files) != bundle({**files, "b.txt": b"3"})
+
+
+def test_postgres_names_must_be_plain_identifiers() -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        render_postgres_script(database="x'; DROP", role="django", port=5432, clients=["10.0.0.1"])
+    script = render_postgres_script(
+        database="django", role="django", port=5432, clients=["10.0.0.1", "fd00::1"]
+    )
+    assert "10.0.0.1/32" in script and "fd00::1/128" in script
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize(
+    ("case", "preview"),
+    list(itertools.product(CASES, [False])),
+    ids=[c["id"] for c in CASES],
+)
+def test_every_remote_script_is_valid_bash(case: dict, preview: bool) -> None:
+    for name, command in commands(deploy(case, preview=preview)).items():
+        text = unwrap_secrets(command.inputs["create"])
+        # `sudo -n bash -c '<script>'`: check the command line, then the script inside it.
+        result = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)
+        assert result.returncode == 0, (name, result.stderr)
+        inner = shlex.split(text)[-1]
+        assert inner.startswith("#!/bin/bash\n") and "set -euo pipefail" in inner, name
+        check = subprocess.run(["bash", "-n"], input=inner, capture_output=True, text=True)
+        assert check.returncode == 0, (name, check.stderr)

@@ -1,0 +1,264 @@
+"""components/vm/ under Pulumi mocks: the VM target's graph for both host sources.
+
+Every case of tests/unit/cases/vm_stacks.json is deployed (given hosts and EC2), and checked
+for the order of the remote steps, the proxy's upstreams, the firewall and the secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.choices import Proxy
+from components.render.proxy_config import config_file_name
+from tests.support.mocks import (
+    AMI_ID,
+    SECRET_SIG,
+    FakeCloud,
+    ProgramRun,
+    Registration,
+    is_wire_secret,
+    run_program,
+    unwrap_secrets,
+)
+from tests.support.stack_files import stack_config
+
+CASES = json.loads((Path(__file__).parent / "cases" / "vm_stacks.json").read_text())
+COMMAND = "command:remote:Command"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INSTANCE = "aws:ec2/instance:Instance"
+# A syntactically plausible key whose body is unique enough to search the wire for.
+KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQUNIQUE"
+PRIVATE_KEY = (
+    f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----\n"
+)
+SECRET_KEY = "unique-django-secret-key-value-0123456789-abcdefghijklmnop"
+
+
+def deploy(
+    case: dict[str, Any], *, preview: bool = False, mocks: FakeCloud | None = None, **extra: Any
+) -> ProgramRun:
+    overrides = {
+        "platform": "vm",
+        "sshPrivateKey": PRIVATE_KEY,
+        "secretKey": SECRET_KEY,
+        **case["overrides"],
+        **extra,
+    }
+    return run_program(stack_config("dev", overrides), stack="dev", preview=preview, mocks=mocks)
+
+
+def by_id(case_id: str) -> dict[str, Any]:
+    (case,) = [c for c in CASES if c["id"] == case_id]
+    return case
+
+
+def commands(run: ProgramRun) -> dict[str, Registration]:
+    return {c.name: c for c in run.of_type(COMMAND)}
+
+
+def unpack(stdin: str) -> dict[str, str]:
+    """The files of a base64 tar.gz bundle sent on a command's stdin."""
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin)), mode="r:gz") as tar:
+        return {
+            m.name: tar.extractfile(m).read().decode()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+        }
+
+
+def plain_outside_secrets(value: Any) -> str:
+    """Every wire value that is not inside a secret wrapper, as one text."""
+    if is_wire_secret(value):
+        return ""
+    if isinstance(value, dict):
+        return " ".join(plain_outside_secrets(v) for v in value.values())
+    if isinstance(value, list):
+        return " ".join(plain_outside_secrets(v) for v in value)
+    return str(value)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_remote_steps_run_in_order(case: dict[str, Any]) -> None:
+    run = deploy(case)
+    steps = commands(run)
+    n = case["app_hosts"]
+    assert run.outputs["platform"] == "vm" and run.outputs["replicas"] == n
+    for i in range(n):
+        for step in ("base", "release", "settings", "service"):
+            assert f"django-app-{i}-{step}" in steps
+    # Migrations once, from the first app host, after its release and settings (and the
+    # database), before any app server (re)loads.
+    migrations = [name for name in steps if name.endswith("-migrate")]
+    assert migrations == ["django-app-0-migrate"]
+    migrate = steps["django-app-0-migrate"]
+    assert {steps["django-app-0-release"].urn, steps["django-app-0-settings"].urn} <= set(
+        migrate.dependencies
+    )
+    if case["database_host"]:
+        assert steps["django-database-postgres"].urn in migrate.dependencies
+    else:
+        assert "django-database-postgres" not in steps
+    for i in range(n):
+        assert migrate.urn in steps[f"django-app-{i}-service"].dependencies
+    # The proxy collects static files and (re)loads after every app server is up.
+    proxy = steps["django-proxy-service"]
+    assert steps["django-proxy-static"].urn in proxy.dependencies
+    assert all(steps[f"django-app-{i}-service"].urn in proxy.dependencies for i in range(n))
+    # Every child hangs off a component of the VM target.
+    components = {r.typ for r in run.registrations if not r.custom}
+    assert {
+        "django-stack:index:VmStack",
+        "django-stack:index:VmHosts",
+        "django-stack:index:VmAppHost",
+        "django-stack:index:VmProxyHost",
+    } <= components
+    assert not run.of_type("docker:index/container:Container")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_proxy_upstream_lists_every_app_host(case: dict[str, Any]) -> None:
+    run = deploy(case)
+    proxy = Proxy(case["overrides"]["proxy"])
+    files = unpack(unwrap_secrets(commands(run)["django-proxy-service"].inputs["stdin"]))
+    conf = files[f"etc/django-stack/{config_file_name(proxy)}"]
+    expected = case["upstreams"]
+    if expected is None:  # EC2: the instances' private addresses
+        apps = [i for i in run.of_type(INSTANCE) if "-app-" in i.name]
+        expected = [f"{a.outputs['privateIp']}:8000" for a in apps]
+    assert len(expected) == case["app_hosts"]
+    for upstream in expected:
+        assert upstream in conf
+    marker = "        server " if proxy is Proxy.NGINX else "    BalancerMember "
+    assert conf.count(marker) == case["app_hosts"]
+    # The same renderer as Docker, told to listen on the stack's port.
+    assert f"listen {case['overrides'].get('httpPort', 8000)}" in conf.lower()
+    assert "etc/systemd/system/django-stack-proxy.service" in files
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_secrets_stay_secret(case: dict[str, Any]) -> None:
+    run = deploy(case)
+    db_password = case["overrides"].get("databasePassword", "r" * 32)
+    for registration in run.registrations:
+        visible = plain_outside_secrets(registration.inputs)
+        assert KEY_BODY not in visible, registration.name
+        assert SECRET_KEY not in visible, registration.name
+        assert db_password not in visible, registration.name
+    for name, command in commands(run).items():
+        connection = command.inputs["connection"]
+        assert is_wire_secret(connection) or is_wire_secret(connection["privateKey"]), name
+        # The command text never carries data: that goes on stdin.
+        assert "DJANGO_SECRET_KEY" not in json.dumps(unwrap_secrets(command.inputs["create"]))
+        assert "environment" not in command.inputs, name
+    steps = commands(run)
+    for i in range(case["app_hosts"]):
+        settings = steps[f"django-app-{i}-settings"].inputs["stdin"]
+        assert is_wire_secret(settings)
+        assert f'DJANGO_SECRET_KEY="{SECRET_KEY}"' in unwrap_secrets(settings)
+        assert f'DJANGO_DB_PASSWORD="{db_password}"' in unwrap_secrets(settings)
+    if case["database_host"]:
+        assert is_wire_secret(steps["django-database-postgres"].inputs["stdin"])
+    # A secret never reaches a command's visible text through a trigger either.
+    assert SECRET_SIG not in json.dumps(steps["django-app-0-release"].inputs["triggers"])
+
+
+@pytest.mark.parametrize("case_id", ["aws-gunicorn-nginx", "aws-mod_wsgi-apache"])
+def test_aws_firewall_opens_only_http_to_the_world(case_id: str) -> None:
+    case = by_id(case_id)
+    cidr = case["overrides"]["vm"]["sshAllowedCidr"]
+    run = deploy(case)
+    groups = {g.name.removeprefix("django-hosts-"): g for g in run.of_type(SG)}
+    assert set(groups) == {"proxy-sg", "app-sg", "database-sg"}
+    proxy_rules = groups["proxy-sg"].inputs["ingress"]
+    world = sorted(r["fromPort"] for r in proxy_rules if "0.0.0.0/0" in r.get("cidrBlocks", []))
+    assert world == [80, 443]
+    (ssh,) = [r for r in proxy_rules if r["fromPort"] == 22]
+    assert ssh["cidrBlocks"] == [cidr] and not ssh.get("ipv6CidrBlocks")
+    proxy_sg_id = groups["proxy-sg"].outputs.get("id") or "django-hosts-proxy-sg-id"
+    app_sg_id = "django-hosts-app-sg-id"
+    for rule in groups["app-sg"].inputs["ingress"]:
+        assert not rule.get("cidrBlocks") and rule["securityGroups"] == [proxy_sg_id]
+    assert sorted(r["fromPort"] for r in groups["app-sg"].inputs["ingress"]) == [22, 8000]
+    db_rules = {r["fromPort"]: r for r in groups["database-sg"].inputs["ingress"]}
+    assert db_rules[5432]["securityGroups"] == [app_sg_id]
+    assert db_rules[22]["securityGroups"] == [proxy_sg_id]
+    assert all(not r.get("cidrBlocks") for r in db_rules.values())
+
+
+def test_aws_instances_come_from_the_debian_12_ami() -> None:
+    cloud = FakeCloud()
+    run = deploy(by_id("aws-gunicorn-nginx"), mocks=cloud)
+    (lookup,) = [c for c in cloud.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    assert lookup.args["owners"] == ["136693071363"]
+    assert {"name": "name", "values": ["debian-12-amd64-*"]} in lookup.args["filters"]
+    instances = run.of_type(INSTANCE)
+    assert len(instances) == 4  # proxy, two app hosts, database
+    for instance in instances:
+        assert instance.inputs["ami"] == AMI_ID
+        assert instance.inputs["metadataOptions"]["httpTokens"] == "required"
+    (key_pair,) = run.of_type("aws:ec2/keyPair:KeyPair")
+    assert key_pair.inputs["publicKey"].startswith("ssh-ed25519 ")
+    (provider,) = run.of_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == "eu-west-1"
+
+
+def test_aws_private_hosts_are_reached_through_the_proxy() -> None:
+    run = deploy(by_id("aws-gunicorn-nginx"))
+    proxy_ip = next(i for i in run.of_type(INSTANCE) if i.name.endswith("-proxy"))
+    public = proxy_ip.outputs["publicIp"]
+    for name, command in commands(run).items():
+        connection = unwrap_secrets(command.inputs["connection"])
+        if name.startswith("django-proxy-"):
+            assert connection["host"] == public and not connection.get("proxy")
+        else:
+            assert connection["host"].startswith("10.0.1.")
+            assert connection["proxy"]["host"] == public
+    assert run.outputs["url"] == f"http://{public}/"
+
+
+def test_aws_preview_evaluates_with_unknown_addresses() -> None:
+    run = deploy(by_id("aws-gunicorn-nginx"), preview=True)
+    assert len(run.of_type(COMMAND)) > 0 and run.outputs["url"] is None
+
+
+def test_unchanged_config_changes_no_trigger_and_a_new_one_reloads_only() -> None:
+    case = by_id("hosts-gunicorn-nginx")
+
+    def triggers(**extra: Any) -> dict[str, Any]:
+        return {
+            n: unwrap_secrets(c.inputs.get("triggers"))
+            for n, c in commands(deploy(case, **extra)).items()
+        }
+
+    first, again, more_workers = triggers(), triggers(), triggers(workers=9)
+    assert first == again
+    # A new worker count is a new gunicorn.conf.py: the services reload, nothing reinstalls.
+    assert more_workers["django-app-0-release"] == first["django-app-0-release"]
+    assert more_workers["django-app-0-migrate"] == first["django-app-0-migrate"]
+    assert more_workers["django-app-0-service"] != first["django-app-0-service"]
+    files = unpack(
+        unwrap_secrets(commands(deploy(case, workers=9))["django-app-0-service"].inputs["stdin"])
+    )
+    assert "workers = 9\n" in files["etc/django-stack/gunicorn.conf.py"]
+    assert (
+        "ExecReload=/bin/kill -HUP $MAINPID" in files["etc/systemd/system/django-stack-app.service"]
+    )
+
+
+def test_extra_ca_goes_to_pip_only(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIBunique\n-----END CERTIFICATE-----\n")
+    run = deploy(by_id("hosts-gunicorn-nginx"), extraCaBundle=str(bundle))
+    release = commands(run)["django-app-0-release"]
+    assert unpack(unwrap_secrets(release.inputs["stdin"]))["extra-ca.crt"] == bundle.read_text()
+    script = unwrap_secrets(release.inputs["create"])
+    assert "PIP_CERT" in script and 'rm -rf "$work"' in script
+    for name, command in commands(run).items():
+        if not name.endswith("-release"):
+            assert "MIIBunique" not in json.dumps(unwrap_secrets(command.inputs)), name
