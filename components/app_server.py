@@ -17,6 +17,7 @@ from components.container_spec import (
     hardened_container_args,
     health_check,
 )
+from components.docker_target import DockerTarget
 from components.render.app_server_config import APP_DIR, APP_PORT, app_server_command
 
 # Answered by the middleware the settings overlay adds (templates/django/django_stack_health.py).
@@ -37,16 +38,12 @@ class AppServerArgs:
     """Settings for the overlay (a secret: it holds the secret key and database password)."""
     data_volumes: list[docker.ContainerVolumeArgs]
     """Volumes every replica mounts (an SQLite database)."""
-    network: pulumi.Input[str]
-    """Private network shared with the proxy and the database."""
-    stack: str
-    """Stack name, for labels."""
-    resource_prefix: str
-    """Prefix of names on the engine."""
     limits: Limits
     """Resources per replica."""
     after: list[pulumi.Resource]
     """What must finish before replicas start (the migration job)."""
+    target: DockerTarget
+    """The stack's engine-side context (names, network, base image, build dir)."""
     code_mount: Path | None = None
     """Host directory mounted over the image's code (runserver: edits reload at once)."""
 
@@ -84,12 +81,12 @@ class AppServer(pulumi.ComponentResource):
         self.containers = [
             docker.Container(
                 f"{name}-replica-{i}",
-                name=f"{args.resource_prefix}-{host}",
+                name=f"{args.target.resource_prefix}-{host}",
                 image=args.image_name,
                 command=app_server_command(args.app_server),
                 envs=_with_replica_name(args.environment, host),
                 networks_advanced=[
-                    docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[host])
+                    docker.ContainerNetworksAdvancedArgs(name=args.target.network, aliases=[host])
                 ],
                 volumes=[*args.data_volumes, *_code_mount(args.code_mount)],
                 healthcheck=health_check(
@@ -107,7 +104,7 @@ class AppServer(pulumi.ComponentResource):
                 **hardened_container_args(
                     hardening=Hardening(user="10001:10001"),
                     limits=args.limits,
-                    stack=args.stack,
+                    stack=args.target.stack,
                     role="app",
                 ),
                 opts=child(self, *args.after),

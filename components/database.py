@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
@@ -18,6 +17,7 @@ from components.container_spec import (
     hardened_container_args,
     health_check,
 )
+from components.docker_target import DockerTarget
 from components.images import local_image
 from components.render.build_context import database_build_context
 
@@ -31,16 +31,8 @@ class DatabaseArgs:
 
     config: DatabaseConfig
     """Kind, name, user and (optional) password from the stack config."""
-    stack: str
-    """Stack name, for labels."""
-    resource_prefix: str
-    """Prefix of names on the engine."""
-    network: pulumi.Input[str]
-    """Name of the private network the replicas use."""
-    base_image: str
-    """Image the PostgreSQL image is built from."""
-    build_dir: Path
-    """Where build contexts are written."""
+    target: DockerTarget
+    """The stack's engine-side context (names, network, base image, build dir)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -64,7 +56,7 @@ class Database(pulumi.ComponentResource):
             # One replica and the migration job share the file through a named volume.
             volume = docker.Volume(
                 f"{name}-sqlite",
-                name=f"{args.resource_prefix}-sqlite",
+                name=f"{args.target.resource_prefix}-sqlite",
                 opts=child(self),
             )
             self.volume_name = volume.name
@@ -90,18 +82,18 @@ class Database(pulumi.ComponentResource):
             password = pulumi.Output.secret(generated.result)
         image = local_image(
             f"{name}-image",
-            repository=f"{args.resource_prefix}-postgres",
+            repository=f"{args.target.resource_prefix}-postgres",
             context=database_build_context(),
-            build_dir=args.build_dir,
-            build_args={"BASE_IMAGE": args.base_image},
+            build_dir=args.target.build_dir,
+            build_args={"BASE_IMAGE": args.target.base_image},
             opts=child(self),
         )
         volume = docker.Volume(
-            f"{name}-data", name=f"{args.resource_prefix}-pgdata", opts=child(self)
+            f"{name}-data", name=f"{args.target.resource_prefix}-pgdata", opts=child(self)
         )
         container = docker.Container(
             f"{name}-server",
-            name=f"{args.resource_prefix}-db",
+            name=f"{args.target.resource_prefix}-db",
             image=image.image_name,
             envs=[
                 f"POSTGRES_USER={config.user}",
@@ -109,7 +101,9 @@ class Database(pulumi.ComponentResource):
                 pulumi.Output.concat("POSTGRES_PASSWORD=", password),
             ],
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[DATABASE_ALIAS])
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.target.network, aliases=[DATABASE_ALIAS]
+                )
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
             healthcheck=health_check(
@@ -122,7 +116,7 @@ class Database(pulumi.ComponentResource):
             **hardened_container_args(
                 hardening=Hardening(user="postgres"),
                 limits=Limits(memory_mb=512, cpus=1.0),
-                stack=args.stack,
+                stack=args.target.stack,
                 role="database",
             ),
             opts=child(self),

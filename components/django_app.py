@@ -18,6 +18,7 @@ import pulumi_random as random
 from components.choices import AppServer
 from components.config import Secret
 from components.container_spec import Hardening, Limits, child, hardened_container_args
+from components.docker_target import DockerTarget
 from components.images import image_tag, local_image
 from components.render.app_server_config import server_packages
 from components.render.build_context import app_build_context
@@ -48,20 +49,12 @@ class DjangoAppArgs:
     """Resources that must exist before migrations run."""
     sqlite_volume: pulumi.Input[str] | None
     """Named volume holding an SQLite database, when that is the database."""
-    network: pulumi.Input[str]
-    """Private network of the replicas and the database."""
-    stack: str
-    """Stack name, for labels."""
-    resource_prefix: str
-    """Prefix of names on the engine."""
-    base_image: str
-    """Image the app image is built from."""
     extra_ca_bundle: Path | None
     """CA certificates trusted while building only (intercepting proxies)."""
-    build_dir: Path
-    """Where build contexts are written."""
     limits: Limits
     """Resources for the migration job."""
+    target: DockerTarget
+    """The stack's engine-side context (names, network, base image, build dir)."""
 
 
 class DjangoApp(pulumi.ComponentResource):
@@ -82,14 +75,14 @@ class DjangoApp(pulumi.ComponentResource):
             app_server_config=args.app_server_config,
             extra_ca_bundle=args.extra_ca_bundle.read_bytes() if args.extra_ca_bundle else None,
         )
-        repository = f"{args.resource_prefix}-app"
+        repository = f"{args.target.resource_prefix}-app"
         image = local_image(
             f"{name}-image",
             repository=repository,
             context=context,
-            build_dir=args.build_dir,
+            build_dir=args.target.build_dir,
             build_args={
-                "BASE_IMAGE": args.base_image,
+                "BASE_IMAGE": args.target.base_image,
                 "SETTINGS_MODULE": args.settings_module,
                 "SERVER_PACKAGES": server_packages(args.app_server),
             },
@@ -123,11 +116,11 @@ class DjangoApp(pulumi.ComponentResource):
         )
         self.migration = docker.Container(
             f"{name}-migrate",
-            name=f"{args.resource_prefix}-migrate",
+            name=f"{args.target.resource_prefix}-migrate",
             image=self.image_name,
             command=["django-admin", "migrate", "--noinput"],
             envs=self.environment,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.target.network)],
             volumes=self.data_volumes,
             # A one-shot job: run to completion, and fail the deployment if it fails.
             attach=True,
@@ -137,7 +130,7 @@ class DjangoApp(pulumi.ComponentResource):
                 **hardened_container_args(
                     hardening=Hardening(user="10001:10001"),
                     limits=args.limits,
-                    stack=args.stack,
+                    stack=args.target.stack,
                     role="migrate",
                 ),
                 "restart": "no",

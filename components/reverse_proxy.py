@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
@@ -16,6 +15,7 @@ from components.container_spec import (
     hardened_container_args,
     health_check,
 )
+from components.docker_target import DockerTarget
 from components.images import local_image
 from components.render.build_context import proxy_build_context
 from components.render.proxy_config import PROXY_PORT, proxy_command
@@ -37,26 +37,18 @@ class ReverseProxyArgs:
     """The app image: its collected static files are copied into the proxy image."""
     app_image_tag: str
     """The app image's tag, known before the build, so the proxy's tag follows it."""
-    network: pulumi.Input[str]
-    """Private network shared with the replicas."""
     public_network: pulumi.Input[str]
     """Network the published port lives on."""
     http_port: int
     """Host port the proxy is published on."""
     bind_address: str
     """Host address the port is bound to (127.0.0.1 keeps it local)."""
-    stack: str
-    """Stack name, for labels."""
-    resource_prefix: str
-    """Prefix of names on the engine."""
-    base_image: str
-    """Image the proxy image is built from."""
-    build_dir: Path
-    """Where build contexts are written."""
     limits: Limits
     """Resources for the proxy."""
     after: list[pulumi.Resource]
     """What must be up before the proxy starts (the replicas it resolves by name)."""
+    target: DockerTarget
+    """The stack's engine-side context (names, network, base image, build dir)."""
 
 
 class ReverseProxy(pulumi.ComponentResource):
@@ -74,19 +66,19 @@ class ReverseProxy(pulumi.ComponentResource):
         )
         image = local_image(
             f"{name}-image",
-            repository=f"{args.resource_prefix}-{args.proxy.value}",
+            repository=f"{args.target.resource_prefix}-{args.proxy.value}",
             context=context,
-            build_dir=args.build_dir,
-            build_args={"BASE_IMAGE": args.base_image, "APP_IMAGE": args.app_image},
+            build_dir=args.target.build_dir,
+            build_args={"BASE_IMAGE": args.target.base_image, "APP_IMAGE": args.app_image},
             opts=child(self),
         )
         self.container = docker.Container(
             f"{name}-server",
-            name=f"{args.resource_prefix}-proxy",
+            name=f"{args.target.resource_prefix}-proxy",
             image=image.image_name,
             command=proxy_command(args.proxy),
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=args.network),
+                docker.ContainerNetworksAdvancedArgs(name=args.target.network),
                 docker.ContainerNetworksAdvancedArgs(name=args.public_network),
             ],
             ports=[
@@ -103,7 +95,7 @@ class ReverseProxy(pulumi.ComponentResource):
                     tmpfs={"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
                 ),
                 limits=args.limits,
-                stack=args.stack,
+                stack=args.target.stack,
                 role="proxy",
             ),
             opts=child(self, *args.after),

@@ -19,6 +19,7 @@ from components.config import DatabaseConfig, StackConfig
 from components.container_spec import LABEL_STACK, Limits
 from components.database import DATABASE_ALIAS, Database, DatabaseArgs
 from components.django_app import DjangoApp, DjangoAppArgs
+from components.docker_target import DockerTarget
 from components.render.app_server_config import AppServerSettings, render_app_server_config
 from components.render.django_env import django_environment
 from components.render.proxy_config import ProxySettings, Upstream, render_proxy_config
@@ -61,6 +62,13 @@ class DjangoStack(pulumi.ComponentResource):
             f"{name}-private", name=f"{prefix}-private", internal=True, labels=label, opts=mine
         )
         public = docker.Network(f"{name}-public", name=f"{prefix}-public", labels=label, opts=mine)
+        target = DockerTarget(
+            stack=config.stack,
+            resource_prefix=prefix,
+            network=private.name,
+            base_image=config.base_image,
+            build_dir=args.build_dir,
+        )
         replica_limits = Limits(
             memory_mb=config.memory_mb_per_replica, cpus=config.cpus_per_replica
         )
@@ -68,18 +76,15 @@ class DjangoStack(pulumi.ComponentResource):
         database = Database(
             f"{name}-database",
             DatabaseArgs(
+                target=target,
                 config=config.database,
-                stack=config.stack,
-                resource_prefix=prefix,
-                network=private.name,
-                base_image=config.base_image,
-                build_dir=args.build_dir,
             ),
             mine,
         )
         app = DjangoApp(
             f"{name}-app",
             DjangoAppArgs(
+                target=target,
                 app_path=config.app_path,
                 settings_module=config.settings_module,
                 app_server=config.app_server,
@@ -105,12 +110,7 @@ class DjangoStack(pulumi.ComponentResource):
                 sqlite_volume=database.volume_name
                 if config.database.kind is DatabaseKind.SQLITE
                 else None,
-                network=private.name,
-                stack=config.stack,
-                resource_prefix=prefix,
-                base_image=config.base_image,
                 extra_ca_bundle=config.extra_ca_bundle,
-                build_dir=args.build_dir,
                 limits=replica_limits,
             ),
             mine,
@@ -118,14 +118,12 @@ class DjangoStack(pulumi.ComponentResource):
         servers = AppServer(
             f"{name}-server",
             AppServerArgs(
+                target=target,
                 app_server=config.app_server,
                 replicas=config.replicas,
                 image_name=app.image_name,
                 environment=app.environment,
                 data_volumes=app.data_volumes,
-                network=private.name,
-                stack=config.stack,
-                resource_prefix=prefix,
                 limits=replica_limits,
                 after=[app.migration],
                 code_mount=config.app_path
@@ -137,6 +135,7 @@ class DjangoStack(pulumi.ComponentResource):
         proxy = ReverseProxy(
             f"{name}-proxy",
             ReverseProxyArgs(
+                target=target,
                 proxy=config.proxy,
                 proxy_config=render_proxy_config(
                     ProxySettings(
@@ -154,14 +153,9 @@ class DjangoStack(pulumi.ComponentResource):
                 ),
                 app_image=app.image_name,
                 app_image_tag=app.image_tag,
-                network=private.name,
                 public_network=public.name,
                 http_port=config.http_port,
                 bind_address=config.bind_address,
-                stack=config.stack,
-                resource_prefix=prefix,
-                base_image=config.base_image,
-                build_dir=args.build_dir,
                 limits=Limits(memory_mb=256, cpus=1.0),
                 after=list(servers.containers),
             ),
