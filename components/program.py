@@ -10,7 +10,7 @@ import pulumi_docker as docker
 
 from components.choices import Platform, VmProvider
 from components.config import StackConfig, read_stack_config
-from components.stack import DjangoStack, DjangoStackArgs
+from components.docker.stack import DockerStack, DockerStackArgs
 from components.vm.stack import VmStack, VmStackArgs
 
 
@@ -38,13 +38,13 @@ def cloud_options(config: StackConfig) -> pulumi.ResourceOptions | None:
 def run(project_dir: Path) -> dict[str, pulumi.Input[object]]:
     """Read the stack's config, declare the stack, and return the outputs to export."""
     config = read_stack_config(project_dir=project_dir)
-    stack: DjangoStack | VmStack
+    stack: DockerStack | VmStack
     if config.platform is Platform.VM:
         stack = VmStack("django", VmStackArgs(config=config), cloud_options(config))
     else:
-        stack = DjangoStack(
+        stack = DockerStack(
             "django",
-            DjangoStackArgs(config=config, build_dir=build_dir(project_dir, config.stack)),
+            DockerStackArgs(config=config, build_dir=build_dir(project_dir, config.stack)),
             engine_options(config),
         )
     return {

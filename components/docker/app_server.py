@@ -10,14 +10,14 @@ import pulumi_docker as docker
 
 from components.choices import AppServer as AppServerKind
 from components.choices import upstream_protocol
-from components.container_spec import (
+from components.docker.container_spec import (
     Hardening,
     Limits,
     child,
     hardened_container_args,
     health_check,
 )
-from components.docker_target import DockerTarget
+from components.docker.target import DockerTarget
 from components.render.app_server_config import APP_DIR, APP_PORT, app_server_command
 
 # Answered by the middleware the settings overlay adds (templates/django/django_stack_health.py).

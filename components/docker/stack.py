@@ -12,23 +12,23 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.app_server import AppServer, AppServerArgs
 from components.choices import AppServer as AppServerKind
 from components.choices import DatabaseKind, upstream_protocol
 from components.config import DatabaseConfig, StackConfig
-from components.container_spec import LABEL_STACK, Limits
-from components.database import DATABASE_ALIAS, Database, DatabaseArgs
-from components.django_app import DjangoApp, DjangoAppArgs
-from components.docker_target import DockerTarget
+from components.docker.app_server import AppServer, AppServerArgs
+from components.docker.container_spec import LABEL_STACK, Limits
+from components.docker.database import DATABASE_ALIAS, Database, DatabaseArgs
+from components.docker.django_app import DjangoApp, DjangoAppArgs
+from components.docker.reverse_proxy import ReverseProxy, ReverseProxyArgs
+from components.docker.target import DockerTarget
 from components.render.app_server_config import AppServerSettings, render_app_server_config
 from components.render.django_env import django_environment
 from components.render.proxy_config import ProxySettings, Upstream, render_proxy_config
-from components.reverse_proxy import ReverseProxy, ReverseProxyArgs
 
 
 @dataclass(frozen=True)
-class DjangoStackArgs:
-    """Inputs of a DjangoStack."""
+class DockerStackArgs:
+    """Inputs of a DockerStack."""
 
     config: StackConfig
     """The validated stack configuration."""
@@ -43,13 +43,13 @@ def database_host(config: DatabaseConfig) -> str | None:
     return config.host
 
 
-class DjangoStack(pulumi.ComponentResource):
+class DockerStack(pulumi.ComponentResource):
     """A Django app on N app server replicas behind a reverse proxy, on Docker."""
 
     url: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: DjangoStackArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: DockerStackArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("django-stack:index:DjangoStack", name, None, opts)
         config = args.config

@@ -17,9 +17,9 @@ import pulumi_random as random
 
 from components.choices import AppServer
 from components.config import Secret
-from components.container_spec import Hardening, Limits, child, hardened_container_args
-from components.docker_target import DockerTarget
-from components.images import image_tag, local_image
+from components.docker.container_spec import Hardening, Limits, child, hardened_container_args
+from components.docker.images import image_tag, local_image
+from components.docker.target import DockerTarget
 from components.render.app_server_config import server_packages
 from components.render.build_context import app_build_context
 from components.render.django_env import env_list

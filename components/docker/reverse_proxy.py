@@ -8,15 +8,15 @@ import pulumi
 import pulumi_docker as docker
 
 from components.choices import Proxy
-from components.container_spec import (
+from components.docker.container_spec import (
     Hardening,
     Limits,
     child,
     hardened_container_args,
     health_check,
 )
-from components.docker_target import DockerTarget
-from components.images import local_image
+from components.docker.images import local_image
+from components.docker.target import DockerTarget
 from components.render.build_context import proxy_build_context
 from components.render.proxy_config import PROXY_PORT, proxy_command
 

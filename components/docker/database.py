@@ -10,15 +10,15 @@ import pulumi_random as random
 
 from components.choices import DatabaseKind
 from components.config import DatabaseConfig
-from components.container_spec import (
+from components.docker.container_spec import (
     Hardening,
     Limits,
     child,
     hardened_container_args,
     health_check,
 )
-from components.docker_target import DockerTarget
-from components.images import local_image
+from components.docker.images import local_image
+from components.docker.target import DockerTarget
 from components.render.build_context import database_build_context
 
 DATABASE_ALIAS = "db"
