@@ -12,7 +12,7 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from tests.e2e.deploy import deploy
-from tests.e2e.engine import docker, engine_available, remove_everything
+from tests.e2e.engine import LABEL, docker, engine_available, remove_everything
 from tests.support.mocks import ProgramRun
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -30,9 +30,34 @@ def docker_engine() -> Iterator[str]:
     """The run id of this session; everything made under it is removed at the end."""
     if not engine_available():
         pytest.skip("no Docker engine answers (scripts/start-docker-engine.sh starts one)")
+    remove_leftovers_of_earlier_runs()
     yield RUN_ID
     # Images are kept when asked, so a developer's next run reuses them.
     remove_everything(RUN_ID, images=os.environ.get("DJANGO_STACK_E2E_KEEP_IMAGES") != "1")
+
+
+def _run_is_over(run_id: str) -> bool:
+    """Whether `run_id` names an e2e run whose pytest process has ended (ids are e2e-PID)."""
+    prefix, _, pid = run_id.partition("-")
+    return prefix == "e2e" and pid.isdigit() and not Path(f"/proc/{pid}").exists()
+
+
+def remove_leftovers_of_earlier_runs() -> None:
+    """An interrupted run (killed, machine stopped) leaves containers that hold the names and
+    ports a new run needs, and restart with the engine: remove those of ended runs."""
+    runs: set[str] = set()
+    for kind in ("ps -a", "network ls", "volume ls"):
+        listing = docker(
+            *kind.split(),
+            "--filter",
+            f"label={LABEL}",
+            "--format",
+            f'{{{{.Label "{LABEL}"}}}}',
+            check=False,
+        )
+        runs.update(v for v in listing.split() if _run_is_over(v))
+    for run in sorted(runs):
+        remove_everything(run)
 
 
 def build_overrides() -> dict[str, str]:
