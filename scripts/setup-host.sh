@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian machine for this project: the Python virtualenv (.venv) with the pinned
-# requirements, and, with --test, the real servers the tests run (nginx, apache2, PostgreSQL)
-# plus a running Docker engine with the debian:bookworm-slim base image.
+# requirements, and, with --test, the real servers the tests run (nginx, apache2, PostgreSQL),
+# the ssh client (for the VM end-to-end tests) plus a running Docker engine with the
+# debian:bookworm-slim base image.
 # Idempotent: steps that are already done are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,9 @@ if [ "$with_tests" = 1 ]; then
   command -v nginx >/dev/null 2>&1 || missing+=(nginx)
   command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
   [ -f /usr/lib/apache2/modules/mod_wsgi.so ] || missing+=(libapache2-mod-wsgi-py3)
+  # The VM end-to-end tests reach their stand-in machines with the ssh client.
+  { command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; } \
+    || missing+=(openssh-client)
   if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
   fi

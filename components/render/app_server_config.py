@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from components.choices import AppServer
@@ -27,6 +28,9 @@ class AppServerSettings:
     app_dir: str = APP_DIR
     venv: str = VENV
     max_requests: int = 1000
+    # mod_wsgi's Apache logs: None to its stdout/stderr (a container's log); a tag to the
+    # local syslog (systemd's journal), as a unit's stdout is a socket Apache cannot reopen.
+    syslog_tag: str | None = None
 
 
 CONFIG_FILES = {
@@ -53,6 +57,14 @@ def wsgi_script_path(*, app_dir: str, wsgi_callable: str) -> str:
     return f"{app_dir}/{module.replace('.', '/')}.py"
 
 
+def _apache_log(syslog_tag: str | None, priority: str, stdio: str) -> str:
+    if syslog_tag is None:
+        return stdio
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", syslog_tag):
+        raise ValueError(f"syslog_tag must be letters, digits, - or _: {syslog_tag!r}")
+    return f'"|/usr/bin/logger -t {syslog_tag} -p {priority}"'
+
+
 def render_app_server_config(settings: AppServerSettings) -> str | None:
     """The config file for the chosen server (None for runserver, which has none)."""
     if settings.app_server not in CONFIG_FILES:
@@ -75,6 +87,9 @@ def render_app_server_config(settings: AppServerSettings) -> str | None:
         ),
         # Apache's front threads: one per daemon thread, plus room for idle proxy connections.
         "front_threads": max(25, 2 * settings.workers * settings.threads),
+        # Piped logs: https://httpd.apache.org/docs/2.4/logs.html#piped
+        "error_log": _apache_log(settings.syslog_tag, "daemon.err", "/proc/self/fd/2"),
+        "access_log": _apache_log(settings.syslog_tag, "daemon.info", "/proc/self/fd/1"),
     }
     return render_template(CONFIG_FILES[settings.app_server][1], values)
 

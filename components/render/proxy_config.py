@@ -7,6 +7,7 @@ server's own protocol, fail over passively, and serve `/static/` from the proxy'
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from components.choices import Proxy, UpstreamProtocol
@@ -48,12 +49,20 @@ class ProxySettings:
     upstream_keepalive: bool = True
     # False only for Django's runserver, which serves static files itself.
     serve_static: bool = True
+    # None: logs go to the process's stdout/stderr (a container's log). A tag: the access
+    # and error logs go to the local syslog socket (systemd's journal) under it, because a
+    # systemd unit's stdout is a socket, which /dev/stdout and /proc/self/fd/1 cannot open.
+    syslog_tag: str | None = None
 
     def __post_init__(self) -> None:
         if not self.upstreams:
             raise ValueError("a proxy needs at least one upstream")
         if not (self.static_url.startswith("/") and self.static_url.endswith("/")):
             raise ValueError(f"static_url must start and end with '/': {self.static_url!r}")
+        # nginx allows letters, digits and underscores in a syslog tag.
+        tag = self.syslog_tag
+        if tag is not None and not re.fullmatch(r"[A-Za-z0-9_]{1,32}", tag):
+            raise ValueError(f"syslog_tag must be letters, digits, underscores: {tag!r}")
 
 
 def config_file_name(proxy: Proxy) -> str:
@@ -128,6 +137,10 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "listen_port": settings.listen_port,
             "static_location": _static(settings, "nginx/static.conf"),
             "upstream_pass": upstream_pass,
+            # https://nginx.org/en/docs/syslog.html
+            "access_log": f"syslog:server=unix:/dev/log,tag={settings.syslog_tag},nohostname"
+            if settings.syslog_tag
+            else "/dev/stdout",
         },
     )
 
@@ -169,5 +182,12 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "static_files": _static(settings, "apache/static.conf"),
             "balancer_members": members,
             "max_attempts": max(1, len(settings.upstreams) - 1),
+            # Piped logs: https://httpd.apache.org/docs/2.4/logs.html#piped
+            "error_log": f'"|/usr/bin/logger -t {settings.syslog_tag} -p daemon.err"'
+            if settings.syslog_tag
+            else "/proc/self/fd/2",
+            "access_log": f'"|/usr/bin/logger -t {settings.syslog_tag} -p daemon.info"'
+            if settings.syslog_tag
+            else "/proc/self/fd/1",
         },
     )

@@ -41,6 +41,8 @@ HEALTH_PATH = "/_stack/health"
 # Python, a compiler and headers: wheels that must be built (uWSGI is C) build on the host.
 BUILD_PACKAGES = ("python3", "python3-venv", "python3-dev", "gcc", "libc6-dev", "ca-certificates")
 PROXY_PACKAGES = {Proxy.NGINX: ("nginx",), Proxy.APACHE: ("apache2",)}
+# Root's own record of what each service was last started with (not the app's DATA_DIR).
+STATE_DIR = "/var/lib/django-stack-deploy"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -153,11 +155,24 @@ def proxy_health_command(port: int) -> str:
     return f"python3 {OVERLAY_DIR}/healthcheck.py http {port} {HEALTH_PATH} localhost"
 
 
-def render_service_script(*, unit: str, health_check: str, wait_seconds: int = 90) -> str:
-    """Installs a service's files from stdin and reloads (or, for a new unit, restarts) it."""
+def render_service_script(
+    *,
+    unit: str,
+    health_check: str,
+    restart_on: Sequence[str] = (),
+    wait_seconds: int = 90,
+) -> str:
+    """Installs a service's files from stdin and reloads it; restarts it when its unit or one
+    of the files `restart_on` (read only at start, as an EnvironmentFile) changed."""
     return render_template(
         "vm/service.sh",
-        {"unit": unit, "health_check": health_check, "wait_seconds": wait_seconds},
+        {
+            "unit": unit,
+            "health_check": health_check,
+            "restart_on": " ".join(shlex.quote(p) for p in [unit_path(unit), *restart_on]),
+            "state_dir": STATE_DIR,
+            "wait_seconds": wait_seconds,
+        },
     )
 
 

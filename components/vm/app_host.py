@@ -15,7 +15,7 @@ from pulumi_command import remote
 from components.choices import AppServer
 from components.render.app_server_config import config_file_path
 from components.render.build_context import BuildContext
-from components.render.systemd import APP_UNIT, MIGRATE_UNIT
+from components.render.systemd import APP_UNIT, ENV_FILE, MIGRATE_UNIT
 from components.render.vm_scripts import (
     app_health_command,
     app_packages,
@@ -122,7 +122,10 @@ class VmAppHost(pulumi.ComponentResource):
             host=host,
             ssh_user=user,
             script=render_service_script(
-                unit=APP_UNIT, health_check=app_health_command(args.app_server)
+                unit=APP_UNIT,
+                health_check=app_health_command(args.app_server),
+                # New settings (a rotated secret) need a new process, not a reload.
+                restart_on=[ENV_FILE],
             ),
             stdin=files,
             # A new release or new settings reload the server even when its files are equal.

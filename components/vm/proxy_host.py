@@ -72,7 +72,7 @@ class VmProxyHost(pulumi.ComponentResource):
             script=render_base_script(
                 packages=proxy_packages(args.proxy),
                 # Debian starts its own nginx/apache2 on port 80 at install.
-                disable_services=["nginx", "apache2"],
+                disable_services=["nginx", "apache2", "apache-htcacheclean"],
             ),
             parent=self,
         )

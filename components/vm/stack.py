@@ -1,6 +1,6 @@
 """The whole VM deployment for one stack: machines, database, app hosts, proxy.
 
-The same renderers as the Docker target (components/stack.py) decide what every server is
+The same renderers as the Docker target (components/docker/stack.py) decide what every server is
 told; here the result goes to systemd units over SSH instead of images and containers.
 """
 
@@ -116,6 +116,8 @@ class VmStack(pulumi.ComponentResource):
                 workers=config.workers,
                 threads=config.threads,
                 timeout_seconds=config.timeout_seconds,
+                # The unit's stdout is the journal's socket: mod_wsgi's Apache logs to syslog.
+                syslog_tag="django_stack_app",
             )
         )
         assert server_config is not None  # runserver is refused for the VM target
@@ -167,6 +169,8 @@ class VmStack(pulumi.ComponentResource):
                     listen_port=config.http_port,
                     worker_processes=config.proxy_workers,
                     upstream_keepalive=config.upstream_keepalive,
+                    # The unit's stdout is the journal's socket: log through syslog instead.
+                    syslog_tag="django_stack_proxy",
                 )
             )
 

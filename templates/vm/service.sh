@@ -1,21 +1,28 @@
 #!/bin/bash
 # Installs a service's rendered files (a base64 tar.gz on stdin, paths relative to /) and
-# brings the service to them gracefully: a changed unit restarts it, anything else (config,
-# code, settings) is a `systemctl reload`. Then waits until it answers.
+# brings the service to them: a changed unit or environment file restarts it (systemd reads
+# EnvironmentFile= only when it starts the process; a reload signal keeps the old values),
+# anything else (config, code) is a graceful `systemctl reload`. Then waits until it answers.
 set -euo pipefail
-unit=/etc/systemd/system/@@{unit}
-before="$(sha256sum "$unit" 2>/dev/null || true)"
+state_dir=@@{state_dir}
+state="$state_dir/@@{unit}.sha256"
+install -d -m 0700 "$state_dir"
 base64 -d | tar -xz -C / --no-same-owner --no-overwrite-dir
-after="$(sha256sum "$unit")"
+# What the running process was started with, compared with what it was last started with.
+current="$(sha256sum @@{restart_on})"
 systemctl daemon-reload
 systemctl enable --quiet @@{unit}
-if [ "$before" != "$after" ] || ! systemctl is-active --quiet @@{unit}; then
+if [ "$current" != "$(cat "$state" 2>/dev/null || true)" ] \
+  || ! systemctl is-active --quiet @@{unit}; then
+  rm -f "$state"
   systemctl restart @@{unit}
 else
   systemctl reload @@{unit}
 fi
 for _ in $(seq 1 @@{wait_seconds}); do
   if @@{health_check} >/dev/null 2>&1; then
+    # Recorded only once it answers: a failed start is restarted by the next run.
+    printf '%s\n' "$current" > "$state"
     echo "@@{unit} is up"
     exit 0
   fi

@@ -42,14 +42,18 @@ def test_daemon_mode_with_the_configured_processes_and_threads() -> None:
 
 
 @pytest.mark.skipif(shutil.which("apache2") is None, reason="apache2 is not installed")
-def test_apache_accepts_it_with_mod_wsgi_loaded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("syslog_tag", [None, "django_stack_app"], ids=["stdio", "syslog"])
+def test_apache_accepts_it_with_mod_wsgi_loaded(tmp_path: Path, syslog_tag: str | None) -> None:
     if not MOD_WSGI.is_file():
         pytest.skip("libapache2-mod-wsgi-py3 is not installed")
     app_dir = tmp_path / "app"
     (app_dir / "shopfront").mkdir(parents=True)
     (app_dir / "shopfront" / "wsgi.py").write_text("application = None\n")
     path = tmp_path / "mod_wsgi.conf"
-    path.write_text(render(app_dir=str(app_dir), venv=str(tmp_path)))
+    config = render(app_dir=str(app_dir), venv=str(tmp_path), syslog_tag=syslog_tag)
+    # Under systemd (the VM target) stdout is a socket Apache cannot reopen by name.
+    assert ("/proc/self/fd" in config) is (syslog_tag is None)
+    path.write_text(config)
     command = app_server_command(AppServer.MOD_WSGI)
     assert command[:2] == ["apache2", "-f"] and command[-1] == "-DFOREGROUND"
     result = subprocess.run(

@@ -159,6 +159,26 @@ def test_binary_accepts_the_rendered_config(
     assert ("test is successful" if proxy is Proxy.NGINX else "Syntax OK") in output
 
 
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_under_systemd_logs_go_to_syslog_not_stdout(proxy: Proxy, tmp_path: Path) -> None:
+    """A unit's stdout is the journal's socket: /dev/stdout cannot be opened on it (ENXIO)."""
+    binary = require_binary(proxy)
+    rendered = render_proxy_config(
+        settings(proxy, UpstreamProtocol.HTTP, 2, syslog_tag="django_stack_proxy")
+    )
+    assert "/dev/stdout" not in rendered and "/proc/self/fd" not in rendered
+    assert "django_stack_proxy" in rendered
+    conf = tmp_path / config_file_name(proxy)
+    conf.write_text(rendered)
+    flag = "-c" if proxy is Proxy.NGINX else "-f"
+    result = subprocess.run(
+        [binary, "-t", flag, str(conf)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with pytest.raises(ValueError, match="syslog_tag"):
+        settings(proxy, UpstreamProtocol.HTTP, 1, syslog_tag="bad tag;")
+
+
 # --- What the rendered file says --------------------------------------------------------------
 
 

@@ -139,6 +139,8 @@ def test_proxy_upstream_lists_every_app_host(case: dict[str, Any]) -> None:
     # The same renderer as Docker, told to listen on the stack's port.
     assert f"listen {case['overrides'].get('httpPort', 8000)}" in conf.lower()
     assert "etc/systemd/system/django-stack-proxy.service" in files
+    # Under systemd stdout is the journal's socket, which nginx/Apache cannot reopen by name.
+    assert "/dev/stdout" not in conf and "/proc/self/fd" not in conf
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -249,6 +251,18 @@ def test_unchanged_config_changes_no_trigger_and_a_new_one_reloads_only() -> Non
     assert (
         "ExecReload=/bin/kill -HUP $MAINPID" in files["etc/systemd/system/django-stack-app.service"]
     )
+
+
+def test_new_settings_restart_the_app_server_and_nothing_else_does() -> None:
+    """systemd reads EnvironmentFile= at start only: new settings need a restart."""
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx")))
+    app = unwrap_secrets(steps["django-app-0-service"].inputs["create"])
+    assert (
+        "sha256sum /etc/systemd/system/django-stack-app.service /etc/django-stack/django.env" in app
+    )
+    proxy = unwrap_secrets(steps["django-proxy-service"].inputs["create"])
+    assert "sha256sum /etc/systemd/system/django-stack-proxy.service)" in proxy
+    assert "django.env" not in proxy
 
 
 def test_extra_ca_goes_to_pip_only(tmp_path: Path) -> None:
