@@ -20,7 +20,7 @@ from components.render.django_env import django_environment
 from tests.e2e.conftest import Deployed, deploy_stack
 from tests.e2e.engine import docker, remove_everything
 from tests.e2e.http import Client
-from tests.support.stack_files import PROJECT_DIR, stack_config
+from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -148,7 +148,7 @@ def test_inside_the_containers(stack: Deployed) -> None:
 
 def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
     prod = parse_stack_config(
-        {k.split(":", 1)[1]: v for k, v in stack_config("prod").items()},
+        {k.split(":", 1)[1]: v for k, v in shipped_stack_config("prod").items()},
         stack="prod",
         project_dir=PROJECT_DIR,
     )

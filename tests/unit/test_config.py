@@ -10,13 +10,18 @@ import pytest
 
 from components.choices import AppServer, DatabaseKind, Platform, Proxy
 from components.config import ConfigError, StackConfig, parse_stack_config
-from tests.support.stack_files import PROJECT_DIR, stack_config, stack_names
+from tests.support.stack_files import (
+    PROJECT_DIR,
+    shipped_stack_config,
+    stack_config,
+    stack_names,
+)
 
 CASES = json.loads((Path(__file__).parent / "cases" / "bad_config.json").read_text())
 
 
 def parse(stack: str = "dev", **overrides: Any) -> StackConfig:
-    raw = stack_config(stack, overrides)
+    raw = {**shipped_stack_config(stack), **stack_config(stack, overrides)}
     values = {k.split(":", 1)[1]: v for k, v in raw.items()}
     return parse_stack_config(values, stack=stack, project_dir=PROJECT_DIR)
 
@@ -30,7 +35,7 @@ def test_there_are_three_stacks_with_different_choices() -> None:
 @pytest.mark.parametrize("stack", stack_names())
 def test_stack_file_parses(stack: str) -> None:
     config = parse(stack)
-    assert config.platform is Platform.DOCKER
+    assert config.platform in (Platform.DOCKER, Platform.VM)
     assert config.replicas >= 1
     assert config.workers >= 1 and config.threads >= 1
     assert (config.app_path / "requirements.txt").is_file()
@@ -90,3 +95,8 @@ def test_every_problem_is_reported_at_once() -> None:
         parse(appServer="unicorn", proxy="caddy", replicas=0)
     message = str(error.value)
     assert message.count("\n  - ") == 3
+
+
+def test_prod_runs_on_virtual_machines_and_the_others_on_docker() -> None:
+    assert parse("prod").platform is Platform.VM
+    assert parse("dev").platform is Platform.DOCKER and parse("staging").platform is Platform.DOCKER
