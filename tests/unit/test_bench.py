@@ -1,0 +1,524 @@
+"""The benchmark's pure parts (bench/): wrk reports, medians, ratios, goals, tables, CPU maths.
+
+Nothing here runs a load or talks to Docker: the wrk reports below are real wrk 4.1 output
+(trimmed of nothing), and the results are built by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import cpu
+from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
+from bench.plan import ALL_PAIRS, CellKey, Pair, Plan, Timing, Variant, stack_overrides
+from bench.report import (
+    markdown_table,
+    proxy_direct_table,
+    render_load_section,
+    replace_section,
+    scenario_table,
+    tuned_defaults_table,
+)
+from bench.stats import (
+    CellSummary,
+    RunRecord,
+    evaluate_goals,
+    goal_proxy_vs_direct,
+    goal_static_vs_minimal,
+    goal_tuned_vs_defaults,
+    median,
+    ratio,
+    summarize,
+)
+from bench.wrk import SocketErrors, WrkParseError, metric, parse_wrk, time_ms, wrk_command
+
+CLEAN = """\
+Running 5s test @ http://app-0:8000/health/
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    49.45ms   77.58ms 395.22ms   89.25%
+    Req/Sec     1.42k   582.33     3.18k    76.74%
+  Latency Distribution
+     50%   22.88ms
+     75%   47.12ms
+     90%  149.66ms
+     99%  365.85ms
+  6228 requests in 5.01s, 1.73MB read
+Requests/sec:   1243.57
+Transfer/sec:    354.53KB
+"""
+
+MICROSECONDS_AND_ERRORS = """\
+Running 2s test @ http://django-stack-x-proxy:8080/static/guestbook/bench-1k.txt
+  1 threads and 128 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   674.75us    1.87ms    1.02s    94.28%
+    Req/Sec    84.87k    12.07k   97.42k    80.00%
+  Latency Distribution
+     50%  249.00us
+     75%  466.00us
+     90%  725.00us
+     99%    1.20s
+  421892 requests in 1.00m, 7.53GB read
+  Socket errors: connect 0, read 3, write 1, timeout 12
+  Non-2xx or 3xx responses: 5
+Requests/sec:  84343.18
+Transfer/sec:    108.67MB
+"""
+
+
+# --- wrk ----------------------------------------------------------------------------------
+
+
+def test_clean_report_parses_in_milliseconds() -> None:
+    result = parse_wrk(CLEAN)
+    assert result.requests == 6228
+    assert result.duration_s == pytest.approx(5.01)
+    assert result.requests_per_s == pytest.approx(1243.57)
+    assert result.p50_ms == pytest.approx(22.88)
+    assert result.p99_ms == pytest.approx(365.85)
+    assert result.latency_avg_ms == pytest.approx(49.45)
+    assert result.latency_max_ms == pytest.approx(395.22)
+    assert result.bytes_read == pytest.approx(1.73 * 1024**2)
+    assert result.errors == 0
+    assert result.rejection() is None
+
+
+def test_microseconds_seconds_minutes_and_error_lines() -> None:
+    result = parse_wrk(MICROSECONDS_AND_ERRORS)
+    assert result.p50_ms == pytest.approx(0.249)
+    assert result.percentiles_ms[90] == pytest.approx(0.725)
+    assert result.p99_ms == pytest.approx(1200.0)
+    assert result.latency_max_ms == pytest.approx(1020.0)
+    assert result.duration_s == pytest.approx(60.0)
+    assert result.bytes_read == pytest.approx(7.53 * 1024**3)
+    assert result.socket_errors == SocketErrors(connect=0, read=3, write=1, timeout=12)
+    assert result.non_2xx == 5
+    assert result.errors == 21
+
+
+def test_a_run_with_errors_is_rejected_and_says_why() -> None:
+    reason = parse_wrk(MICROSECONDS_AND_ERRORS).rejection()
+    assert reason is not None
+    for expected in ("5 non-2xx", "3 socket read", "1 socket write", "12 socket timeout"):
+        assert expected in reason
+    assert "connect" not in reason
+
+
+def test_a_run_without_requests_is_rejected() -> None:
+    empty = CLEAN.replace("6228 requests", "0 requests")
+    assert parse_wrk(empty).rejection() == "no request completed"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "",
+        "unable to connect to app-0:8000 Connection refused\n",
+        CLEAN.replace("Requests/sec:   1243.57\n", ""),
+        "\n".join(line for line in CLEAN.splitlines() if "%" not in line or "Latency " in line),
+    ],
+    ids=["empty", "connection-refused", "no-rate", "no-percentiles"],
+)
+def test_incomplete_reports_raise(broken: str) -> None:
+    with pytest.raises(WrkParseError):
+        parse_wrk(broken)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [("850", "us", 0.85), ("3.5", "ms", 3.5), ("1.5", "s", 1500.0), ("2", "m", 120_000.0)],
+)
+def test_time_units(value: str, unit: str, expected: float) -> None:
+    assert time_ms(value, unit) == pytest.approx(expected)
+
+
+def test_metric_suffixes() -> None:
+    assert metric("84.87k") == pytest.approx(84_870)
+    assert metric("1.2M") == pytest.approx(1_200_000)
+    assert metric("582.33") == pytest.approx(582.33)
+    with pytest.raises(WrkParseError):
+        metric("fast")
+
+
+def test_wrk_command_is_bounded_and_keeps_alive() -> None:
+    argv = wrk_command(url="http://app-0:8000/health/", connections=32, duration_s=3)
+    assert argv[0] == "wrk"
+    assert "-d3s" in argv and "--timeout=5s" in argv and "--latency" in argv
+    assert "-c32" in argv and "-t1" in argv
+    # keep-alive is wrk's default: nothing may ask for Connection: close
+    assert not any("close" in a.lower() for a in argv)
+    assert argv[argv.index("-H") + 1] == "Host: localhost"
+    assert argv[-1] == "http://app-0:8000/health/"
+    with pytest.raises(ValueError):
+        wrk_command(url="http://x/", connections=1, duration_s=1, threads=2)
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def run(rps: float, *, p99: float = 10.0, errors: int = 0, cpu_others: float = 0.0) -> RunRecord:
+    wrk = parse_wrk(CLEAN)
+    wrk = type(wrk)(
+        requests=wrk.requests,
+        duration_s=wrk.duration_s,
+        requests_per_s=rps,
+        bytes_read=wrk.bytes_read,
+        latency_avg_ms=1.0,
+        latency_max_ms=p99 * 2,
+        percentiles_ms={50: p99 / 4, 75: p99 / 3, 90: p99 / 2, 99: p99},
+        socket_errors=SocketErrors(timeout=errors),
+    )
+    return RunRecord.from_wrk(wrk, cpu={"proxy": 0.5, "others": cpu_others})
+
+
+def test_median_and_ratio() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([1.0, 2.0]) == 1.5
+    assert median([]) is None
+    assert ratio(3.0, 2.0) == 1.5
+    assert ratio(None, 2.0) is None
+    assert ratio(1.0, None) is None
+    assert ratio(1.0, 0.0) is None
+
+
+def test_summary_takes_the_median_of_accepted_runs_only() -> None:
+    runs = [run(100.0), run(5000.0, errors=7), run(300.0), run(200.0)]
+    summary = summarize(runs)
+    assert summary.accepted == 3 and summary.runs == 4
+    assert summary.requests_per_s == 200.0
+    assert summary.errors == 7
+    assert summary.rejections == ("7 socket timeout errors",)
+    assert summary.cpu["proxy"] == 0.5
+
+
+def test_a_cell_whose_runs_all_failed_is_not_measured() -> None:
+    summary = summarize([RunRecord.failed("wrk exited 1"), run(10.0, errors=1)])
+    assert not summary.measured
+    assert summary.requests_per_s is None
+    assert summary.rejections == ("wrk exited 1", "1 socket timeout errors")
+
+
+def test_run_records_survive_json() -> None:
+    original = run(123.0, errors=2)
+    again = RunRecord.from_dict(original.to_dict())
+    assert again == original
+    assert RunRecord.from_dict(RunRecord.failed("gone").to_dict()).rejection == "gone"
+
+
+# --- goals --------------------------------------------------------------------------------
+
+
+def cell(rps: float | None, p99: float = 10.0) -> CellSummary:
+    return CellSummary(
+        requests_per_s=rps,
+        p50_ms=p99 / 4,
+        p99_ms=p99,
+        accepted=0 if rps is None else 3,
+        runs=3,
+        errors=0 if rps is not None else 9,
+        rejections=(),
+        cpu={"proxy": 0.9, "app": 1.0},
+        throttled={},
+    )
+
+
+def key(scenario: str, target: str = "proxy", variant: str = "tuned", conns: int = 32) -> CellKey:
+    return CellKey("gunicorn-nginx", variant, scenario, target, conns)
+
+
+def test_proxy_vs_direct_at_every_measured_point() -> None:
+    results = {
+        key("health"): cell(900.0),
+        key("health", "direct"): cell(1000.0),
+        key("health", conns=128): cell(800.0),
+        key("health", "direct", conns=128): cell(1000.0),
+    }
+    goal = goal_proxy_vs_direct(results, pairs=["gunicorn-nginx"], connections=[32, 128])
+    assert [c.met for c in goal.checks] == [True, False]
+    assert goal.met is False
+    assert goal.worst() is goal.checks[1]
+    assert goal.checks[0].value == pytest.approx(0.9)
+
+
+def test_tuned_vs_defaults_needs_twice_the_rate_and_no_worse_p99() -> None:
+    fast_but_tail = {
+        key("health"): cell(3000.0, p99=50.0),
+        key("health", variant="defaults"): cell(1000.0, p99=40.0),
+    }
+    goal = goal_tuned_vs_defaults(fast_but_tail, pairs=["gunicorn-nginx"], connections=[32])
+    (check,) = goal.checks
+    assert check.value == pytest.approx(3.0)
+    assert check.met is False and "p99 worse" in check.detail
+    good = {
+        key("health"): cell(2500.0, p99=20.0),
+        key("health", variant="defaults"): cell(1000.0, p99=40.0),
+    }
+    assert goal_tuned_vs_defaults(good, pairs=["gunicorn-nginx"], connections=[32]).met is True
+    slow = {
+        key("health"): cell(1500.0, p99=20.0),
+        key("health", variant="defaults"): cell(1000.0, p99=40.0),
+    }
+    assert goal_tuned_vs_defaults(slow, pairs=["gunicorn-nginx"], connections=[32]).met is False
+
+
+def test_static_vs_minimal_checks_each_static_file() -> None:
+    results = {
+        key("health"): cell(1000.0),
+        key("static-1k"): cell(50_000.0),
+        key("static-100k"): cell(9_000.0),
+    }
+    goal = goal_static_vs_minimal(results, pairs=["gunicorn-nginx"], connections=[32])
+    assert [(c.label.split(", ")[1], c.met) for c in goal.checks] == [
+        ("static-1k", True),
+        ("static-100k", False),
+    ]
+
+
+def test_errors_through_the_proxy_fail_the_goal_there() -> None:
+    results = {key("health", conns=128): cell(None), key("health", "direct", conns=128): cell(1e3)}
+    goal = goal_proxy_vs_direct(results, pairs=["gunicorn-nginx"], connections=[128])
+    (check,) = goal.checks
+    assert check.value is None and check.met is False and "every run rejected" in check.detail
+    assert goal.met is False
+
+
+def test_a_rejected_side_leaves_the_goal_unmeasured() -> None:
+    results = {key("health"): cell(900.0), key("health", "direct"): cell(None)}
+    goal = goal_proxy_vs_direct(results, pairs=["gunicorn-nginx"], connections=[32])
+    assert goal.checks[0].value is None
+    assert goal.met is None
+    assert [g.met for g in evaluate_goals({}, pairs=["gunicorn-nginx"], connections=[32])] == [
+        None,
+        None,
+        None,
+    ]
+
+
+# --- tables and the document --------------------------------------------------------------
+
+
+def test_markdown_table_aligns_numbers_right() -> None:
+    table = markdown_table(["name", "req/s"], [["a", "1"], ["b", "22"]], right=1)
+    assert table.splitlines() == ["| name | req/s |", "| --- | ---: |", "| a | 1 |", "| b | 22 |"]
+
+
+def test_scenario_table_shows_medians_errors_and_rejections() -> None:
+    results = {
+        key("health"): cell(1234.6, p99=0.5),
+        key("health", "direct"): cell(None),
+        key("index"): cell(99.0),
+    }
+    table = scenario_table(results, scenario="health", pairs=["gunicorn-nginx"])
+    lines = table.splitlines()
+    assert len(lines) == 4  # header, alignment, two health rows; the index cell is elsewhere
+    assert "| gunicorn-nginx | tuned | proxy | 32 | 1,235 | 125 us | 500 us | 0 |" in lines[2]
+    assert "rejected" in lines[3] and "**9** (3 of 3 rejected)" in lines[3]
+    noisy = {key("health"): cell(1000.0)}
+    noisy[key("health")].cpu["foreign"] = 0.5  # type: ignore[index]
+    marked = scenario_table(noisy, scenario="health", pairs=["gunicorn-nginx"], noise_cores=0.15)
+    assert "| 1,000 (noisy) |" in marked
+
+
+def test_ratio_tables() -> None:
+    results = {
+        key("health"): cell(900.0),
+        key("health", "direct"): cell(1000.0),
+        key("health", variant="defaults"): cell(300.0),
+    }
+    assert "| gunicorn-nginx | tuned | 0.90x |" in proxy_direct_table(
+        results, pairs=["gunicorn-nginx"]
+    )
+    assert "| gunicorn-nginx | 3.00x |" in tuned_defaults_table(results, pairs=["gunicorn-nginx"])
+
+
+def test_load_section_names_the_machine_command_and_verdicts() -> None:
+    results = {key("health"): cell(900.0), key("health", "direct"): cell(1000.0)}
+    meta = {
+        "date": "2025-01-01 00:00 UTC",
+        "elapsed_s": 75.0,
+        "command": ".venv/bin/python -m bench --quick",
+        "machine": {"nproc": 2, "cpu_model": "Test CPU", "memory_gib": 24.0, "kernel": "Linux"},
+        "plan": {
+            "pairs": ["gunicorn-nginx"],
+            "variants": ["tuned"],
+            "scenarios": ["health"],
+            "connections": [32],
+            "sweep_scenarios": ["health"],
+            "headline": 32,
+            "duration_s": 2.0,
+            "warmup_s": 1.0,
+            "runs": 3,
+        },
+        "client": "wrk in a container",
+    }
+    goals = evaluate_goals(results, pairs=["gunicorn-nginx"], connections=[32])
+    text = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    assert "    .venv/bin/python -m bench --quick" in text
+    assert "Test CPU, 2 CPUs (nproc), 24.0 GiB memory" in text
+    assert "1 min 15 s" in text
+    assert "**met**" in text and "not measured" in text
+    assert "#### Rejected runs\n\nNone." in text
+
+
+def test_replace_section_keeps_everything_else() -> None:
+    document = "intro\n<!-- bench:load:begin -->\nold\n<!-- bench:load:end -->\nanalysis\n"
+    updated = replace_section(document, name="load", body="new table\n")
+    assert updated == (
+        "intro\n<!-- bench:load:begin -->\nnew table\n<!-- bench:load:end -->\nanalysis\n"
+    )
+    with pytest.raises(ValueError):
+        replace_section(document, name="program", body="x")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.25, "250 us"), (12.34, "12.3 ms"), (345.0, "345 ms"), (1234.0, "1.23 s"), (None, "n/a")],
+)
+def test_latency_formatting(value: float | None, text: str) -> None:
+    assert fmt_ms(value) == text
+
+
+def test_other_formatting() -> None:
+    assert fmt_ratio(1.234) == "1.23x"
+    assert fmt_seconds(5.5) == "5.50 s"
+    assert fmt_seconds(200) == "3 min 20 s"
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+
+def test_plan_sweeps_only_the_sweep_scenarios_and_skips_direct_static() -> None:
+    plan = Plan(
+        pairs=ALL_PAIRS,
+        variants=(Variant.TUNED, Variant.DEFAULTS),
+        scenarios=("health", "index", "static-1k", "static-100k"),
+        connections=(8, 32, 128),
+        sweep_scenarios=("health",),
+        headline=32,
+        timing=Timing(duration_s=3, warmup_s=1, runs=3),
+    )
+    cells = plan.cells(pair=ALL_PAIRS[0], variant=Variant.TUNED)
+    assert len(cells) == 3 + 3 + 1 + 1 + 1 + 1
+    assert not any(c.target == "direct" and c.scenario.startswith("static") for c in cells)
+    defaults = plan.cells(pair=ALL_PAIRS[0], variant=Variant.DEFAULTS)
+    assert [c.connections for c in defaults if c.target == "direct"] == [32, 32]
+    assert len(plan.all_cells()) == 4 * (10 + 8)
+    assert 60 * 15 < plan.estimate_s() < 60 * 25
+
+
+def test_plan_rejects_a_headline_outside_the_sweep() -> None:
+    with pytest.raises(ValueError, match="headline"):
+        Plan(
+            pairs=ALL_PAIRS,
+            variants=(Variant.TUNED,),
+            scenarios=("health",),
+            connections=(8,),
+            sweep_scenarios=("health",),
+            headline=32,
+            timing=Timing(duration_s=1, warmup_s=0, runs=1),
+        )
+
+
+def test_pairs_and_variants() -> None:
+    assert [p.key for p in ALL_PAIRS] == [
+        "gunicorn-nginx",
+        "gunicorn-apache",
+        "uwsgi-nginx",
+        "uwsgi-apache",
+    ]
+    assert Pair.parse("uwsgi-apache").title == "uWSGI + Apache"
+    with pytest.raises(ValueError, match="allowed"):
+        Pair.parse("unicorn-nginx")
+    tuned = stack_overrides(pair=ALL_PAIRS[0], variant=Variant.TUNED)
+    assert "workers" not in tuned and tuned["replicas"] == 2
+    defaults = stack_overrides(pair=ALL_PAIRS[0], variant=Variant.DEFAULTS)
+    assert defaults["workers"] == 1 and defaults["threads"] == 1
+    assert defaults["proxyWorkers"] == 1 and defaults["upstreamKeepalive"] is False
+
+
+# --- CPU accounting -----------------------------------------------------------------------
+
+
+def test_proc_stat_busy_excludes_idle_and_iowait() -> None:
+    stat = "cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n"
+    assert cpu.parse_proc_stat_busy(stat) == pytest.approx(160 / cpu.USER_HZ)
+
+
+def test_sockstat_and_cgroup_stat_parsing() -> None:
+    sockstat = "sockets: used 72\nTCP: inuse 2 orphan 0 tw 250 alloc 27 mem 10\nUDP: inuse 0\n"
+    assert cpu.parse_sockstat(sockstat) == {
+        "inuse": 2,
+        "orphan": 0,
+        "tw": 250,
+        "alloc": 27,
+        "mem": 10,
+    }
+    assert cpu.parse_key_values("nr_periods 10\nnr_throttled 4\nthrottled_time 99\n") == {
+        "nr_periods": 10,
+        "nr_throttled": 4,
+        "throttled_time": 99,
+    }
+
+
+def test_cores_by_role_adds_replicas_and_leaves_the_rest_to_others() -> None:
+    before = cpu.Snapshot(
+        at=10.0,
+        containers={
+            "a": cpu.ContainerCpu(0, periods=0, throttled=0),
+            "b": cpu.ContainerCpu(0, periods=0, throttled=0),
+            "p": cpu.ContainerCpu(0, periods=0, throttled=0),
+        },
+        host_busy_s=100.0,
+    )
+    after = cpu.Snapshot(
+        at=12.0,
+        containers={
+            "a": cpu.ContainerCpu(1_000_000_000, periods=20, throttled=10),
+            "b": cpu.ContainerCpu(500_000_000, periods=20, throttled=0),
+            "p": cpu.ContainerCpu(1_000_000_000, periods=10, throttled=0),
+        },
+        host_busy_s=103.5,
+    )
+    cores, throttled = cpu.cores_by_role(before, after, {"a": "app", "b": "app", "p": "proxy"})
+    assert cores["app"] == pytest.approx(0.75)
+    assert cores["proxy"] == pytest.approx(0.5)
+    assert cores["host"] == pytest.approx(1.75)
+    assert cores["others"] == pytest.approx(0.5)
+    assert "foreign" not in cores  # no engine-wide counter in these snapshots
+    assert throttled == {"app": 0.25, "proxy": 0.0}
+
+
+def test_foreign_is_other_containers_and_the_engine_is_apart() -> None:
+    before = cpu.Snapshot(
+        at=0.0,
+        containers={"mine": cpu.ContainerCpu(0)},
+        host_busy_s=0.0,
+        docker_total_ns=0,
+        engine_s=10.0,
+    )
+    after = cpu.Snapshot(
+        at=4.0,
+        containers={"mine": cpu.ContainerCpu(4_000_000_000)},
+        host_busy_s=8.0,
+        docker_total_ns=6_000_000_000,  # 1 s of it: someone else's container
+        engine_s=12.0,  # dockerd copying log lines
+    )
+    cores, _ = cpu.cores_by_role(before, after, {"mine": "app"})
+    assert cores["app"] == pytest.approx(1.0)
+    assert cores["foreign"] == pytest.approx(2.0 / 4)
+    assert cores["engine"] == pytest.approx(2.0 / 4)
+    assert cores["others"] == pytest.approx(1.0)
+
+
+def test_process_cpu_from_proc_stat_line() -> None:
+    line = "1234 (docker d) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 30 0 5 0 0"
+    assert cpu.parse_process_cpu_s(line) == pytest.approx(300 / cpu.USER_HZ)
+
+
+def test_the_recorded_command_leaves_out_the_output_directory() -> None:
+    from bench.__main__ import _command
+
+    assert _command(["--write-docs", "--out", "/tmp/x", "--runs", "3", "--out=/y"]) == (
+        ".venv/bin/python -m bench --write-docs --runs 3"
+    )
