@@ -115,6 +115,7 @@ class StackConfig:
     debug: bool
     production: bool
     proxy_workers: str
+    proxy_cpus: float
     upstream_keepalive: bool
     vm: VmConfig | None = None
 
@@ -155,6 +156,7 @@ KNOWN_KEYS = (
     "debug",
     "production",
     "proxyWorkers",
+    "proxyCpus",
     "upstreamKeepalive",
     "vm",
     "sshPrivateKey",
@@ -297,6 +299,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     debug = r.boolean("debug", False)
     production = r.boolean("production", True)
     upstream_keepalive = r.boolean("upstreamKeepalive", True)
+    # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
+    proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
     proxy_workers = "auto"
     if r.raw.get("proxyWorkers") not in (None, "auto"):
         proxy_workers = str(r.integer("proxyWorkers", None, 1, 64) or "auto")
@@ -413,6 +417,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         debug=debug,
         production=production,
         proxy_workers=proxy_workers,
+        proxy_cpus=proxy_cpus,
         upstream_keepalive=upstream_keepalive,
         vm=vm,
     )

@@ -6,6 +6,7 @@ choices and handed to thin components that turn them into resources.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +146,10 @@ class DockerStack(pulumi.ComponentResource):
                         workers_per_upstream=config.workers,
                         threads_per_worker=config.threads,
                         timeout_seconds=config.timeout_seconds,
-                        worker_processes=config.proxy_workers,
+                        # nginx's "auto" counts the machine's CPUs, not the container's limit.
+                        worker_processes=str(math.ceil(config.proxy_cpus))
+                        if config.proxy_workers == "auto"
+                        else config.proxy_workers,
                         upstream_keepalive=config.upstream_keepalive,
                         # runserver serves static files itself (from the mounted code).
                         serve_static=config.app_server is not AppServerKind.RUNSERVER,
@@ -156,7 +160,7 @@ class DockerStack(pulumi.ComponentResource):
                 public_network=public.name,
                 http_port=config.http_port,
                 bind_address=config.bind_address,
-                limits=Limits(memory_mb=256, cpus=1.0),
+                limits=Limits(memory_mb=256, cpus=config.proxy_cpus),
                 after=list(servers.containers),
             ),
             mine,

@@ -180,6 +180,7 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "threads_per_child": threads_per_child,
             "max_request_workers": server_limit * threads_per_child,
             "static_files": _static(settings, "apache/static.conf"),
+            "static_url": settings.static_url,
             "balancer_members": members,
             "max_attempts": max(1, len(settings.upstreams) - 1),
             # Piped logs: https://httpd.apache.org/docs/2.4/logs.html#piped

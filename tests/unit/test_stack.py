@@ -262,3 +262,16 @@ def test_runserver_is_refused_outside_a_single_replica_dev_stack(
     with pytest.raises(ConfigError) as error:
         deploy(appServer="runserver", **overrides)
     assert expected in str(error.value)
+
+
+def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
+    """docs/benchmarks.md: at one CPU the proxy was throttled serving static files."""
+    run = deploy()
+    (proxy,) = containers(run, "proxy")
+    assert proxy.inputs["cpus"] == "2"
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    assert "worker_processes 2;" in conf
+    (apache,) = [i for i in deploy(proxy="apache").of_type(IMAGE) if i.name.endswith("proxy-image")]
+    httpd = (Path(apache.inputs["build"]["context"]) / "proxy.conf").read_text()
+    assert "EnableSendfile On" in httpd and "env=!static_file" in httpd
