@@ -262,8 +262,16 @@ class DockerEngine(pulumi.runtime.Mocks):
         _unknown("container", inputs, CONTAINER_INPUTS)
         name = inputs["name"]
         flags = ["--name", name, *self._labels(inputs.get("labels"))]
-        for env in inputs.get("envs") or []:
-            flags += ["--env", env]
+        # The environment holds secrets: through a private file, never on a command line
+        # that `ps` shows to everyone on the host.
+        env_file = tempfile.NamedTemporaryFile("w", suffix=".env", delete=False)
+        with env_file:
+            os.chmod(env_file.name, 0o600)
+            for env in inputs.get("envs") or []:
+                if "\n" in env:
+                    raise EngineError(f"container {name}: an env value holds a newline")
+                env_file.write(env + "\n")
+        flags += ["--env-file", env_file.name]
         networks = inputs.get("networksAdvanced") or []
         if networks:
             first = networks[0]
@@ -329,9 +337,12 @@ class DockerEngine(pulumi.runtime.Mocks):
             if check.get("retries"):
                 flags += ["--health-retries", str(int(check["retries"]))]
 
-        container_id = docker(
-            "create", *flags, inputs["image"], *(inputs.get("command") or [])
-        ).strip()
+        try:
+            container_id = docker(
+                "create", *flags, inputs["image"], *(inputs.get("command") or [])
+            ).strip()
+        finally:
+            os.unlink(env_file.name)
         for network in networks[1:]:
             aliases = [f"--alias={a}" for a in network.get("aliases") or []]
             docker("network", "connect", *aliases, network["name"], container_id)
