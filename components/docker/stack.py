@@ -14,7 +14,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.choices import AppServer as AppServerKind
-from components.choices import DatabaseKind, upstream_protocol
+from components.choices import DatabaseKind
 from components.config import DatabaseConfig, StackConfig
 from components.docker.app_server import AppServer, AppServerArgs
 from components.docker.container_spec import LABEL_STACK, Limits
@@ -22,9 +22,10 @@ from components.docker.database import DATABASE_ALIAS, Database, DatabaseArgs
 from components.docker.django_app import DjangoApp, DjangoAppArgs
 from components.docker.reverse_proxy import ReverseProxy, ReverseProxyArgs
 from components.docker.target import DockerTarget
-from components.render.app_server_config import AppServerSettings, render_app_server_config
+from components.render.app_server_config import render_app_server_config
 from components.render.django_env import django_environment
-from components.render.proxy_config import ProxySettings, Upstream, render_proxy_config
+from components.render.proxy_config import render_proxy_config
+from components.server_settings import app_server_settings, proxy_settings
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,7 @@ class DockerStack(pulumi.ComponentResource):
                 app_path=config.app_path,
                 settings_module=config.settings_module,
                 app_server=config.app_server,
-                app_server_config=render_app_server_config(
-                    AppServerSettings(
-                        app_server=config.app_server,
-                        wsgi_callable=config.wsgi_callable,
-                        workers=config.workers,
-                        threads=config.threads,
-                        timeout_seconds=config.timeout_seconds,
-                    )
-                ),
+                app_server_config=render_app_server_config(app_server_settings(config)),
                 settings_env=django_environment(
                     allowed_hosts=config.allowed_hosts,
                     http_port=config.http_port,
@@ -139,20 +132,13 @@ class DockerStack(pulumi.ComponentResource):
                 target=target,
                 proxy=config.proxy,
                 proxy_config=render_proxy_config(
-                    ProxySettings(
-                        proxy=config.proxy,
-                        protocol=upstream_protocol(config.app_server),
-                        upstreams=tuple(Upstream(host) for host in servers.hosts),
-                        workers_per_upstream=config.workers,
-                        threads_per_worker=config.threads,
-                        timeout_seconds=config.timeout_seconds,
+                    proxy_settings(
+                        config,
+                        upstream_hosts=servers.hosts,
                         # nginx's "auto" counts the machine's CPUs, not the container's limit.
                         worker_processes=str(math.ceil(config.proxy_cpus))
                         if config.proxy_workers == "auto"
                         else config.proxy_workers,
-                        upstream_keepalive=config.upstream_keepalive,
-                        # runserver serves static files itself (from the mounted code).
-                        serve_static=config.app_server is not AppServerKind.RUNSERVER,
                     )
                 ),
                 app_image=app.image_name,

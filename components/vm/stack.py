@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.choices import DatabaseKind, upstream_protocol
+from components.choices import DatabaseKind
 from components.config import Secret, StackConfig
-from components.render.app_server_config import AppServerSettings, render_app_server_config
+from components.render.app_server_config import render_app_server_config
 from components.render.django_env import django_environment
-from components.render.proxy_config import ProxySettings, Upstream, render_proxy_config
+from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     environment_file,
     render_app_unit,
@@ -23,6 +23,7 @@ from components.render.systemd import (
     render_proxy_unit,
 )
 from components.render.vm_scripts import release_context
+from components.server_settings import app_server_settings, proxy_settings
 from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
 from components.vm.hosts import VmHosts, VmHostsArgs
@@ -110,15 +111,8 @@ class VmStack(pulumi.ComponentResource):
             )
         )
         server_config = render_app_server_config(
-            AppServerSettings(
-                app_server=config.app_server,
-                wsgi_callable=config.wsgi_callable,
-                workers=config.workers,
-                threads=config.threads,
-                timeout_seconds=config.timeout_seconds,
-                # The unit's stdout is the journal's socket: mod_wsgi's Apache logs to syslog.
-                syslog_tag="django_stack_app",
-            )
+            # The unit's stdout is the journal's socket: mod_wsgi's Apache logs to syslog.
+            app_server_settings(config, syslog_tag="django_stack_app")
         )
         assert server_config is not None  # runserver is refused for the VM target
         ca = config.extra_ca_bundle.read_bytes() if config.extra_ca_bundle else None
@@ -159,16 +153,11 @@ class VmStack(pulumi.ComponentResource):
 
         def proxy_config(addresses: list[str]) -> str:
             return render_proxy_config(
-                ProxySettings(
-                    proxy=config.proxy,
-                    protocol=upstream_protocol(config.app_server),
-                    upstreams=tuple(Upstream(a) for a in addresses),
-                    workers_per_upstream=config.workers,
-                    threads_per_worker=config.threads,
-                    timeout_seconds=config.timeout_seconds,
-                    listen_port=config.http_port,
+                proxy_settings(
+                    config,
+                    upstream_hosts=list(addresses),
                     worker_processes=config.proxy_workers,
-                    upstream_keepalive=config.upstream_keepalive,
+                    listen_port=config.http_port,
                     # The unit's stdout is the journal's socket: log through syslog instead.
                     syslog_tag="django_stack_proxy",
                 )

@@ -1,0 +1,50 @@
+"""From the stack's choices to what each server is told: one mapping for both targets.
+
+The Docker and VM stacks differ only in the few keyword arguments they pass here (where logs
+go, which port the proxy listens on, how many nginx workers), so a setting added to the
+config reaches both the same way.
+"""
+
+from __future__ import annotations
+
+from components.choices import AppServer, upstream_protocol
+from components.config import StackConfig
+from components.render.app_server_config import AppServerSettings
+from components.render.proxy_config import PROXY_PORT, ProxySettings, Upstream
+
+
+def app_server_settings(config: StackConfig, *, syslog_tag: str | None = None) -> AppServerSettings:
+    """The app server's settings for this stack."""
+    return AppServerSettings(
+        app_server=config.app_server,
+        wsgi_callable=config.wsgi_callable,
+        workers=config.workers,
+        threads=config.threads,
+        timeout_seconds=config.timeout_seconds,
+        syslog_tag=syslog_tag,
+    )
+
+
+def proxy_settings(
+    config: StackConfig,
+    *,
+    upstream_hosts: list[str],
+    worker_processes: str,
+    listen_port: int = PROXY_PORT,
+    syslog_tag: str | None = None,
+) -> ProxySettings:
+    """The proxy's settings for this stack, balancing over `upstream_hosts`."""
+    return ProxySettings(
+        proxy=config.proxy,
+        protocol=upstream_protocol(config.app_server),
+        upstreams=tuple(Upstream(host) for host in upstream_hosts),
+        workers_per_upstream=config.workers,
+        threads_per_worker=config.threads,
+        timeout_seconds=config.timeout_seconds,
+        listen_port=listen_port,
+        worker_processes=worker_processes,
+        upstream_keepalive=config.upstream_keepalive,
+        # runserver serves static files itself (from the mounted code).
+        serve_static=config.app_server is not AppServer.RUNSERVER,
+        syslog_tag=syslog_tag,
+    )
