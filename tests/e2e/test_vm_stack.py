@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from components.render.systemd import APP_UNIT, PROXY_UNIT
+from tests.e2e.checks import assert_spread_over, assert_static_from_the_proxy
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.engine import LABEL, DockerEngine, EngineError, docker, remove_everything
 from tests.e2e.http import Client
@@ -31,7 +31,7 @@ from tests.e2e.vm_hosts import (
     wait_for_ssh,
 )
 from tests.support.mocks import SECRET_SIG, SIG_KEY, ProgramRun, run_program
-from tests.support.stack_files import PROJECT_DIR, stack_config
+from tests.support.stack_files import stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,6 @@ PAIRS = [
 ]
 APP_HOSTS = 2
 SSH_USER = "admin"
-CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
 
 
 @dataclass(frozen=True)
@@ -160,20 +159,11 @@ def test_page_renders_data_from_postgresql(vm_stack: VmDeployed) -> None:
 
 
 def test_requests_are_spread_over_both_app_hosts(vm_stack: VmDeployed) -> None:
-    client = Client(vm_stack.url)
-    responses = [client.get("/") for _ in range(40)]
-    assert [r.status for r in responses] == [200] * 40
-    served = Counter(r.served_by for r in responses)
-    assert set(served) == {f"app-{i}" for i in range(APP_HOSTS)}, served
+    assert_spread_over(vm_stack.url, {f"app-{i}" for i in range(APP_HOSTS)})
 
 
 def test_static_files_come_from_the_proxy_host(vm_stack: VmDeployed) -> None:
-    response = Client(vm_stack.url).get("/static/guestbook/site.css")
-    assert response.status == 200
-    assert response.headers["content-type"].startswith("text/css")
-    assert response.body == CSS.read_bytes()
-    assert response.served_by is None
-    # The app adds X-Served-By to every response it makes; this one never reached it.
+    assert_static_from_the_proxy(vm_stack.url)
     for app in vm_stack.apps:
         assert "site.css" not in app.run("journalctl", "-u", APP_UNIT, "--no-pager")
 

@@ -1,0 +1,31 @@
+"""Checks every end-to-end suite makes through a deployed stack's public URL."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.e2e.http import Client
+from tests.support.stack_files import PROJECT_DIR
+
+CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
+
+
+def assert_spread_over(url: str, replicas: set[str], *, requests: int = 40) -> None:
+    """`requests` sequential GETs all succeed, and every replica answers some of them."""
+    client = Client(url)
+    responses = [client.get("/") for _ in range(requests)]
+    assert [r.status for r in responses] == [200] * requests
+    served = Counter(r.served_by for r in responses)
+    assert set(served) == replicas, served
+
+
+def assert_static_from_the_proxy(url: str) -> None:
+    """The sample app's CSS comes back whole, and not from the app.
+
+    The app adds X-Served-By to every response it makes; this one never reached it.
+    """
+    response = Client(url).get("/static/guestbook/site.css")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert response.body == CSS.read_bytes()
+    assert response.served_by is None
