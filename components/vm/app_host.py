@@ -19,18 +19,16 @@ from components.render.systemd import APP_UNIT, ENV_FILE, MIGRATE_UNIT
 from components.render.vm_scripts import (
     app_health_command,
     app_packages,
-    bundle,
     digest,
     render_base_script,
     render_migrate_script,
-    render_release_script,
     render_service_script,
     render_settings_script,
     root_files,
     unit_path,
 )
 from components.vm.hosts import Host
-from components.vm.steps import remote_step
+from components.vm.steps import release_step, remote_step
 
 
 @dataclass(frozen=True)
@@ -78,13 +76,11 @@ class VmAppHost(pulumi.ComponentResource):
             f"{name}-base", host=host, ssh_user=user, script=base_script, parent=self
         )
         release_id = args.release.digest()
-        release = remote_step(
+        release = release_step(
             f"{name}-release",
             host=host,
             ssh_user=user,
-            script=render_release_script(release=release_id),
-            stdin=bundle(args.release.files),
-            triggers=[release_id],
+            release=args.release,
             parent=self,
             after=[base],
         )

@@ -16,19 +16,17 @@ from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
 from components.render.systemd import PROXY_UNIT
 from components.render.vm_scripts import (
-    bundle,
     digest,
     proxy_health_command,
     proxy_packages,
     render_base_script,
     render_collectstatic_script,
-    render_release_script,
     render_service_script,
     root_files,
     unit_path,
 )
 from components.vm.hosts import Host
-from components.vm.steps import remote_step
+from components.vm.steps import release_step, remote_step
 
 
 @dataclass(frozen=True)
@@ -77,13 +75,11 @@ class VmProxyHost(pulumi.ComponentResource):
             parent=self,
         )
         release_id = args.release.digest()
-        release = remote_step(
+        release = release_step(
             f"{name}-release",
             host=host,
             ssh_user=user,
-            script=render_release_script(release=release_id),
-            stdin=bundle(args.release.files),
-            triggers=[release_id],
+            release=args.release,
             parent=self,
             after=[base],
         )

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pulumi
 from pulumi_command import remote
 
-from components.render.vm_scripts import as_root
+from components.render.build_context import BuildContext
+from components.render.vm_scripts import as_root, bundle, render_release_script
 from components.vm.hosts import Host
 
 
@@ -37,4 +38,27 @@ def remote_step(
         stdin=stdin,
         triggers=list(triggers),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+
+
+def release_step(
+    resource_name: str,
+    *,
+    host: Host,
+    ssh_user: str,
+    release: BuildContext,
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> remote.Command:
+    """Unpack a release (the project and the stack's files) on a host, once per content."""
+    release_id = release.digest()
+    return remote_step(
+        resource_name,
+        host=host,
+        ssh_user=ssh_user,
+        script=render_release_script(release=release_id),
+        stdin=bundle(release.files),
+        triggers=[release_id],
+        parent=parent,
+        after=after,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 
 from tests.e2e.http import Client
@@ -29,3 +31,17 @@ def assert_static_from_the_proxy(url: str) -> None:
     assert response.headers["content-type"].startswith("text/css")
     assert response.body == CSS.read_bytes()
     assert response.served_by is None
+
+
+def assert_write_read_back(url: str, replicas: set[str], *, tag: str) -> None:
+    """A form POST through the proxy is read back by every replica (one shared database)."""
+    client = Client(url)
+    marker = f"written-through-{tag}-{time.time_ns()}"
+    assert client.post_form("/", {"text": marker}).status in (200, 302)
+    seen: set[str] = set()
+    for _ in range(20):
+        response = client.get("/entries.json")
+        assert response.status == 200
+        assert marker in [e["text"] for e in json.loads(response.body)["entries"]]
+        seen.add(response.served_by or "")
+    assert seen == replicas

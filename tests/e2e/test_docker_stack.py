@@ -16,7 +16,11 @@ import pytest
 from components.choices import AppServer, Proxy
 from components.config import parse_stack_config
 from components.render.django_env import django_environment
-from tests.e2e.checks import assert_spread_over, assert_static_from_the_proxy
+from tests.e2e.checks import (
+    assert_spread_over,
+    assert_static_from_the_proxy,
+    assert_write_read_back,
+)
 from tests.e2e.conftest import Deployed, deploy_stack
 from tests.e2e.engine import docker, remove_everything
 from tests.e2e.http import Client
@@ -79,16 +83,7 @@ def test_static_files_come_from_the_proxy(stack: Deployed) -> None:
 
 
 def test_a_write_is_read_back_on_every_replica(stack: Deployed) -> None:
-    client = Client(stack.url)
-    marker = f"written-through-{stack.name}-{time.time_ns()}"
-    assert client.post_form("/", {"text": marker}).status in (200, 302)
-    seen: set[str] = set()
-    for _ in range(20):
-        response = client.get("/entries.json")
-        assert response.status == 200
-        assert marker in [e["text"] for e in json.loads(response.body)["entries"]]
-        seen.add(response.served_by or "")
-    assert seen == {f"app-{i}" for i in range(REPLICAS)}
+    assert_write_read_back(stack.url, {f"app-{i}" for i in range(REPLICAS)}, tag=stack.name)
 
 
 def test_migrations_ran_once_before_the_replicas(stack: Deployed) -> None:

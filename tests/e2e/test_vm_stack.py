@@ -18,7 +18,11 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from components.render.systemd import APP_UNIT, PROXY_UNIT
-from tests.e2e.checks import assert_spread_over, assert_static_from_the_proxy
+from tests.e2e.checks import (
+    assert_spread_over,
+    assert_static_from_the_proxy,
+    assert_write_read_back,
+)
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.engine import LABEL, DockerEngine, EngineError, docker, remove_everything
 from tests.e2e.http import Client
@@ -169,16 +173,7 @@ def test_static_files_come_from_the_proxy_host(vm_stack: VmDeployed) -> None:
 
 
 def test_a_write_is_read_back_on_both_app_hosts(vm_stack: VmDeployed) -> None:
-    client = Client(vm_stack.url)
-    marker = f"written-through-{vm_stack.name}-{time.time_ns()}"
-    assert client.post_form("/", {"text": marker}).status in (200, 302)
-    seen: set[str] = set()
-    for _ in range(20):
-        response = client.get("/entries.json")
-        assert response.status == 200
-        assert marker in [e["text"] for e in json.loads(response.body)["entries"]]
-        seen.add(response.served_by or "")
-    assert seen == {f"app-{i}" for i in range(APP_HOSTS)}
+    assert_write_read_back(vm_stack.url, {f"app-{i}" for i in range(APP_HOSTS)}, tag=vm_stack.name)
 
 
 def _main_pid(machine: Machine) -> str:
