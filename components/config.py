@@ -117,6 +117,7 @@ class StackConfig:
     proxy_workers: str
     proxy_cpus: float
     upstream_keepalive: bool
+    max_requests: int = 0
     vm: VmConfig | None = None
 
     @property
@@ -158,6 +159,7 @@ KNOWN_KEYS = (
     "proxyWorkers",
     "proxyCpus",
     "upstreamKeepalive",
+    "maxRequests",
     "vm",
     "sshPrivateKey",
 )
@@ -299,6 +301,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     debug = r.boolean("debug", False)
     production = r.boolean("production", True)
     upstream_keepalive = r.boolean("upstreamKeepalive", True)
+    # Off unless asked: recycling a worker re-imports the project (docs/benchmarks.md).
+    max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
     proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
     proxy_workers = "auto"
@@ -419,6 +423,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         proxy_workers=proxy_workers,
         proxy_cpus=proxy_cpus,
         upstream_keepalive=upstream_keepalive,
+        max_requests=max_requests,
         vm=vm,
     )
 

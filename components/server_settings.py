@@ -21,6 +21,7 @@ def app_server_settings(config: StackConfig, *, syslog_tag: str | None = None) -
         workers=config.workers,
         threads=config.threads,
         timeout_seconds=config.timeout_seconds,
+        max_requests=config.max_requests,
         syslog_tag=syslog_tag,
     )
 

@@ -46,3 +46,22 @@ def upstream_keepalive(*, replicas: int, workers: int, threads: int) -> int:
     process new incoming connections as well." https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
     """
     return max(8, replicas * workers * threads)
+
+
+# Apache's event MPM: threads per process, as Apache's compiled-in ThreadLimit allows.
+APACHE_THREADS_PER_CHILD = 64
+# Requests Apache proxies at once, at least (Debian ships 150; Apache compiles in 400). Each
+# one holds a thread until the replica answers, so every busy client connection needs one:
+# with 150, 128 busy connections came within MinSpareThreads of the limit and Apache closed
+# keep-alive connections under the clients (docs/benchmarks.md).
+APACHE_MIN_REQUEST_WORKERS = 256
+
+
+def apache_event_processes(*, replicas: int, workers: int, threads: int) -> tuple[int, int]:
+    """(ThreadsPerChild, ServerLimit) of the proxy's event MPM.
+
+    Room for every client connection the minimum allows, and at least twice what the
+    replicas can serve at once. https://httpd.apache.org/docs/2.4/mod/event.html
+    """
+    wanted = max(APACHE_MIN_REQUEST_WORKERS, 2 * replicas * workers * threads)
+    return APACHE_THREADS_PER_CHILD, math.ceil(wanted / APACHE_THREADS_PER_CHILD)

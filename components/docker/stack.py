@@ -146,7 +146,9 @@ class DockerStack(pulumi.ComponentResource):
                 public_network=public.name,
                 http_port=config.http_port,
                 bind_address=config.bind_address,
-                limits=Limits(memory_mb=256, cpus=config.proxy_cpus),
+                # Apache's threads count against the nproc cap: room for its event MPM's
+                # processes x threads (components/tuning.py) twice over.
+                limits=Limits(memory_mb=256, cpus=config.proxy_cpus, max_processes=1024),
                 after=list(servers.containers),
             ),
             mine,

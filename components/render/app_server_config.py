@@ -27,7 +27,8 @@ class AppServerSettings:
     port: int = APP_PORT
     app_dir: str = APP_DIR
     venv: str = VENV
-    max_requests: int = 1000
+    max_requests: int = 0
+    """Requests after which a worker is replaced (0: never)."""
     # mod_wsgi's Apache logs: None to its stdout/stderr (a container's log); a tag to the
     # local syslog (systemd's journal), as a unit's stdout is a socket Apache cannot reopen.
     syslog_tag: str | None = None
@@ -80,7 +81,7 @@ def render_app_server_config(settings: AppServerSettings) -> str | None:
         "timeout": settings.timeout_seconds,
         "keepalive": PROXY_IDLE_TIMEOUT_SECONDS + 15,
         "max_requests": settings.max_requests,
-        "max_requests_jitter": max(1, settings.max_requests // 10),
+        "max_requests_jitter": settings.max_requests // 10,
         "proc_name": "django-stack",
         "wsgi_script": wsgi_script_path(
             app_dir=settings.app_dir, wsgi_callable=settings.wsgi_callable

@@ -6,14 +6,13 @@ server's own protocol, fail over passively, and serve `/static/` from the proxy'
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from components.choices import Proxy, UpstreamProtocol
 from components.render.app_server_config import APP_PORT, PROXY_IDLE_TIMEOUT_SECONDS
 from components.render.templates import render_template
-from components.tuning import proxy_worker_connections, upstream_keepalive
+from components.tuning import apache_event_processes, proxy_worker_connections, upstream_keepalive
 
 PROXY_PORT = 8080
 STATIC_URL = "/static/"
@@ -141,6 +140,11 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "access_log": f"syslog:server=unix:/dev/log,tag={settings.syslog_tag},nohostname"
             if settings.syslog_tag
             else "/dev/stdout",
+            # One write per 64 KB or per second instead of one per request: unbuffered, the
+            # container's log (Docker copies every write) cost 30% of the proxied rate
+            # (docs/benchmarks.md). nginx cannot buffer syslog, which is a datagram per line.
+            # https://nginx.org/en/docs/http/ngx_http_log_module.html#access_log
+            "access_log_buffer": "" if settings.syslog_tag else " buffer=64k flush=1s",
         },
     )
 
@@ -162,12 +166,11 @@ def render_apache_conf(settings: ProxySettings) -> str:
         f"connectiontimeout=5 timeout={settings.timeout_seconds} {member_options}"
         for u in settings.upstreams
     )
-    threads_per_child = 25
-    max_request_workers = max(
-        150,
-        2 * len(settings.upstreams) * settings.workers_per_upstream * settings.threads_per_worker,
+    threads_per_child, server_limit = apache_event_processes(
+        replicas=len(settings.upstreams),
+        workers=settings.workers_per_upstream,
+        threads=settings.threads_per_worker,
     )
-    server_limit = math.ceil(max_request_workers / threads_per_child)
     return render_template(
         "apache/httpd.conf",
         {
@@ -175,7 +178,9 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "proxy_module": module,
             "proxy_module_file": f"mod_proxy_{scheme}.so",
             "timeout": settings.timeout_seconds,
-            "start_servers": 2,
+            # Every process from the start: a burst of connections otherwise outruns Apache
+            # starting processes one spawn-rate step a second (read errors at 128 connections).
+            "start_servers": server_limit,
             "server_limit": server_limit,
             "threads_per_child": threads_per_child,
             "max_request_workers": server_limit * threads_per_child,

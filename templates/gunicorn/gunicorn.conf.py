@@ -22,7 +22,9 @@ graceful_timeout = @@{timeout}
 # https://docs.gunicorn.org/en/stable/settings.html#keepalive
 keepalive = @@{keepalive}
 
-# Recycle workers now and then to bound slow memory growth; jitter avoids all at once.
+# Recycle a worker after this many requests (0: never) to bound a leaking app's memory; the
+# jitter keeps workers from recycling all at once. Off by default: a new worker imports the
+# whole project again, which costs more than 1000 minimal requests (docs/benchmarks.md).
 max_requests = @@{max_requests}
 max_requests_jitter = @@{max_requests_jitter}
 
@@ -34,7 +36,10 @@ worker_tmp_dir = "/dev/shm"
 forwarded_allow_ips = "*"
 proxy_allow_ips = "*"
 
-accesslog = "-"
+# The proxy logs every request (with the replica and its response time); a second line per
+# request from here doubled the log volume and cost a third of the throughput
+# (docs/benchmarks.md). Errors and Django's own logging still go to stderr.
+accesslog = None
 errorlog = "-"
 loglevel = "info"
 proc_name = "@@{proc_name}"

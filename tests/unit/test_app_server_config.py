@@ -336,6 +336,43 @@ def test_rendered_config_says_what_it_was_given(app_server: AppServer) -> None:
     assert READERS[app_server](text) == EXPECTED[app_server]
 
 
+def _logging_and_recycling(app_server: AppServer, text: str) -> dict[str, Any]:
+    """Whether the server logs every request, and after how many requests a worker goes."""
+    if app_server is AppServer.GUNICORN:
+        namespace: dict[str, Any] = {}
+        exec(compile(text, "gunicorn.conf.py", "exec"), namespace)
+        return {
+            "logs_every_request": namespace["accesslog"] is not None,
+            "max_requests": namespace["max_requests"],
+            "jitter": namespace["max_requests_jitter"],
+        }
+    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"))
+    parser.read_string(text)
+    section = parser["uwsgi"]
+    return {
+        "logs_every_request": section.get("disable-logging") != "true",
+        "max_requests": int(section["max-requests"]),
+        "jitter": int(section["max-requests-delta"]),
+    }
+
+
+@pytest.mark.parametrize("app_server", APP_SERVERS)
+@pytest.mark.parametrize(("max_requests", "jitter"), [(0, 0), (5000, 500)])
+def test_only_the_proxy_logs_requests_and_workers_recycle_only_when_asked(
+    app_server: AppServer, max_requests: int, jitter: int
+) -> None:
+    """The proxy logs every request already; worker recycling is off unless configured."""
+    given = {**GIVEN, "max_requests": max_requests} if max_requests else GIVEN
+    text = render_app_server_config(
+        AppServerSettings(app_server=app_server, wsgi_callable=WSGI_CALLABLE, **given)
+    )
+    assert _logging_and_recycling(app_server, text) == {
+        "logs_every_request": False,
+        "max_requests": max_requests,
+        "jitter": jitter,
+    }
+
+
 # --- Gunicorn reads the file as intended ------------------------------------------------------
 
 

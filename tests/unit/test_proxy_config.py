@@ -179,6 +179,38 @@ def test_under_systemd_logs_go_to_syslog_not_stdout(proxy: Proxy, tmp_path: Path
         settings(proxy, UpstreamProtocol.HTTP, 1, syslog_tag="bad tag;")
 
 
+@pytest.mark.parametrize(
+    ("syslog_tag", "buffered"),
+    [(None, True), ("django_stack_proxy", False)],
+    ids=["file", "syslog"],
+)
+def test_nginx_buffers_its_access_log_except_to_syslog(
+    syslog_tag: str | None, buffered: bool
+) -> None:
+    """A write per request to the container's stdout is costly; syslog cannot be buffered."""
+    conf = render_proxy_config(
+        settings(Proxy.NGINX, UpstreamProtocol.HTTP, 2, syslog_tag=syslog_tag)
+    )
+    (line,) = re.findall(r"^\s*access_log (?!off).*$", conf, flags=re.MULTILINE)
+    assert ("buffer=64k flush=1s" in line) is buffered, line
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 40])
+def test_apache_starts_every_process_with_room_for_every_busy_connection(replicas: int) -> None:
+    conf = render_proxy_config(settings(Proxy.APACHE, UpstreamProtocol.HTTP, replicas))
+    mpm = {
+        name: int(value)
+        for name, value in re.findall(r"^(\w+) (\d+)$", conf, flags=re.MULTILINE)
+        if name in ("StartServers", "ServerLimit", "ThreadsPerChild", "MaxRequestWorkers")
+    }
+    assert mpm["StartServers"] == mpm["ServerLimit"]
+    assert mpm["MaxRequestWorkers"] == mpm["ServerLimit"] * mpm["ThreadsPerChild"]
+    # 128 busy client connections plus MinSpareThreads (one process's threads), and twice
+    # what the replicas (3 workers x 2 threads each) serve at once.
+    assert mpm["MaxRequestWorkers"] >= max(128 + mpm["ThreadsPerChild"], 2 * replicas * 6)
+    assert re.search(r"^BufferedLogs On$", conf, flags=re.MULTILINE)
+
+
 # --- What the rendered file says --------------------------------------------------------------
 
 
