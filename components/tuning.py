@@ -22,12 +22,18 @@ def default_workers(*, app_server: AppServer, cpus: float) -> int:
 
 
 def default_threads(*, app_server: AppServer) -> int:
-    """Threads per worker: a few, so a worker blocked on the database still serves others.
+    """Threads per worker, from what each server does with them (docs/benchmarks.md).
 
-    Gunicorn's gthread worker also keeps proxy connections alive, which the sync worker cannot.
-    https://docs.gunicorn.org/en/stable/design.html#asyncio-workers
+    Gunicorn: 2, so the gthread worker is used; unlike the sync worker it keeps the proxy's
+    connections alive, which through nginx gave +9% on the minimal view and +7% on the
+    database view over 3 sync workers. https://docs.gunicorn.org/en/stable/design.html
+    uWSGI: 1. Its workers take one connection per request from either proxy, so threads add
+    only hand-offs of the GIL: 3 processes of 1 thread served 30% more than 3 of 2 on the
+    minimal view and the same on the database view.
+    mod_wsgi: 2, as Gunicorn (its daemon processes are threaded by design).
     """
-    del app_server
+    if app_server is AppServer.UWSGI:
+        return 1
     return 2
 
 
@@ -48,12 +54,15 @@ def upstream_keepalive(*, replicas: int, workers: int, threads: int) -> int:
     return max(8, replicas * workers * threads)
 
 
-# Apache's event MPM: threads per process, as Apache's compiled-in ThreadLimit allows.
-APACHE_THREADS_PER_CHILD = 64
-# Requests Apache proxies at once, at least (Debian ships 150; Apache compiles in 400). Each
-# one holds a thread until the replica answers, so every busy client connection needs one:
-# with 150, 128 busy connections came within MinSpareThreads of the limit and Apache closed
-# keep-alive connections under the clients (docs/benchmarks.md).
+# Apache's event MPM closes every idle keep-alive connection of a process whose threads are
+# all busy, so that its clients reconnect to another process; a client that had just sent
+# its next request on such a connection sees it closed (wrk: read errors). Each proxied
+# request holds a thread until the replica answers, so a process needs a thread for every
+# busy connection it holds: 25 threads per process (Debian's) failed at 128 connections,
+# 64 still did now and then, 128 did not (docs/benchmarks.md).
+# https://httpd.apache.org/docs/2.4/mod/event.html#how-it-works
+APACHE_THREADS_PER_CHILD = 128
+# Requests Apache proxies at once, at least (Debian ships 150; Apache compiles in 400).
 APACHE_MIN_REQUEST_WORKERS = 256
 
 
