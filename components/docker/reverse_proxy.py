@@ -19,6 +19,7 @@ from components.docker.images import local_image
 from components.docker.target import DockerTarget
 from components.render.build_context import proxy_build_context
 from components.render.proxy_config import PROXY_PORT, proxy_command
+from components.tuning import proxy_sysctls
 
 # The proxy's own liveness: any HTTP answer counts (no `curl -f`), so a proxy whose replicas
 # are all down is still a healthy proxy, answering 502 until they are back.
@@ -87,6 +88,7 @@ class ReverseProxy(pulumi.ComponentResource):
                 )
             ],
             healthcheck=health_check(["curl", "-sS", "-o", "/dev/null", HEALTH_URL]),
+            sysctls=proxy_sysctls(),
             wait=True,
             wait_timeout=120,
             **hardened_container_args(

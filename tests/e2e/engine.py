@@ -50,6 +50,7 @@ CONTAINER_INPUTS = {
     "memorySwap",
     "cpus",
     "ulimits",
+    "sysctls",
     "restart",
     "labels",
     "logDriver",
@@ -306,6 +307,8 @@ class DockerEngine(pulumi.runtime.Mocks):
             flags += ["--cpus", str(inputs["cpus"])]
         for limit in inputs.get("ulimits") or []:
             flags += ["--ulimit", f"{limit['name']}={int(limit['soft'])}:{int(limit['hard'])}"]
+        for key, value in (inputs.get("sysctls") or {}).items():
+            flags += ["--sysctl", f"{key}={value}"]
         if inputs.get("restart"):
             flags += ["--restart", inputs["restart"]]
         if inputs.get("logDriver"):

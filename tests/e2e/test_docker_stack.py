@@ -129,6 +129,10 @@ def test_inside_the_containers(stack: Deployed) -> None:
     assert all(uid != 0 for uid, _ in _processes(proxy))
     assert inspect(proxy)["HostConfig"]["ReadonlyRootfs"] is True
     assert inspect(proxy)["HostConfig"]["CapDrop"] == ["ALL"]
+    # The proxy's network namespace reuses TIME-WAIT ports for its upstream connections.
+    tw_reuse = "/proc/sys/net/ipv4/tcp_tw_reuse"
+    assert docker("exec", proxy, "cat", tw_reuse).strip() == "1"
+    assert docker("exec", stack.container("app-0"), "cat", tw_reuse).strip() != "1"
 
 
 def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:

@@ -127,6 +127,14 @@ def test_no_secret_is_written_into_a_build_context() -> None:
 
 
 @pytest.mark.parametrize("role", ["app", "proxy", "database", "migrate"])
+def test_only_the_proxy_reuses_time_wait_ports(role: str) -> None:
+    for container in containers(deploy(), role):
+        sysctls = container.inputs.get("sysctls") or {}
+        expected = {"net.ipv4.tcp_tw_reuse": "1"} if role == "proxy" else {}
+        assert sysctls == expected
+
+
+@pytest.mark.parametrize("role", ["app", "proxy", "database", "migrate"])
 def test_containers_are_hardened(role: str) -> None:
     for container in containers(deploy(), role):
         inputs = container.inputs
