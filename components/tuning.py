@@ -76,6 +76,15 @@ def apache_event_processes(*, replicas: int, workers: int, threads: int) -> tupl
     return APACHE_THREADS_PER_CHILD, math.ceil(wanted / APACHE_THREADS_PER_CHILD)
 
 
+def proxy_max_processes(*, replicas: int, workers: int, threads: int) -> int:
+    """The proxy container's nproc cap: Apache's threads count as processes, so room for all
+    of its event MPM's threads twice over, and never below 1024."""
+    per_child, children = apache_event_processes(
+        replicas=replicas, workers=workers, threads=threads
+    )
+    return max(1024, 2 * per_child * children)
+
+
 def proxy_sysctls() -> dict[str, str]:
     """Kernel settings of the proxy's own network namespace (Docker: the container's).
 

@@ -26,6 +26,7 @@ from components.render.app_server_config import render_app_server_config
 from components.render.django_env import django_environment
 from components.render.proxy_config import render_proxy_config
 from components.server_settings import app_server_settings, proxy_settings
+from components.tuning import proxy_max_processes
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,13 @@ class DockerStack(pulumi.ComponentResource):
                 public_network=public.name,
                 http_port=config.http_port,
                 bind_address=config.bind_address,
-                # Apache's threads count against the nproc cap: room for its event MPM's
-                # processes x threads (components/tuning.py) twice over.
-                limits=Limits(memory_mb=256, cpus=config.proxy_cpus, max_processes=1024),
+                limits=Limits(
+                    memory_mb=256,
+                    cpus=config.proxy_cpus,
+                    max_processes=proxy_max_processes(
+                        replicas=config.replicas, workers=config.workers, threads=config.threads
+                    ),
+                ),
                 after=list(servers.containers),
             ),
             mine,

@@ -178,8 +178,8 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "proxy_module": module,
             "proxy_module_file": f"mod_proxy_{scheme}.so",
             "timeout": settings.timeout_seconds,
-            # Every process from the start: a burst of connections otherwise outruns Apache
-            # starting processes one spawn-rate step a second (read errors at 128 connections).
+            # Every process from the start, so a burst of connections spreads over all of them
+            # instead of filling the first (components/tuning.py says why that matters).
             "start_servers": server_limit,
             "server_limit": server_limit,
             "threads_per_child": threads_per_child,

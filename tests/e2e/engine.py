@@ -368,22 +368,19 @@ class DockerEngine(pulumi.runtime.Mocks):
         }
 
 
-def _ssh_options(connection: dict[str, Any], key_file: Path) -> list[str]:
-    """ssh flags for one connection (no user config, no known_hosts: the hosts are new)."""
-    _unknown("command connection", connection, CONNECTION_INPUTS)
-    if not connection.get("privateKey"):
-        raise EngineError("the e2e harness only connects with connection.privateKey")
-    timeout = int(connection.get("perDialTimeout") or 15)
-    attempts = int(connection.get("dialErrorLimit") or 10)
+def ssh_flags(
+    key_file: Path, *, user: str, port: int = 22, connect_timeout: int = 15, attempts: int = 1
+) -> list[str]:
+    """ssh flags for a key login (no user config, no known_hosts: the hosts are new)."""
     return [
         "-F",
         "/dev/null",
         "-i",
         str(key_file),
         "-p",
-        str(int(connection.get("port") or 22)),
+        str(port),
         "-l",
-        str(connection.get("user") or "root"),
+        user,
         "-o",
         "BatchMode=yes",
         "-o",
@@ -395,12 +392,26 @@ def _ssh_options(connection: dict[str, Any], key_file: Path) -> list[str]:
         "-o",
         "LogLevel=ERROR",
         "-o",
-        f"ConnectTimeout={timeout}",
+        f"ConnectTimeout={connect_timeout}",
         "-o",
         f"ConnectionAttempts={attempts}",
         "-o",
         "ServerAliveInterval=15",
     ]
+
+
+def _ssh_options(connection: dict[str, Any], key_file: Path) -> list[str]:
+    """ssh flags for one pulumi-command connection."""
+    _unknown("command connection", connection, CONNECTION_INPUTS)
+    if not connection.get("privateKey"):
+        raise EngineError("the e2e harness only connects with connection.privateKey")
+    return ssh_flags(
+        key_file,
+        user=str(connection.get("user") or "root"),
+        port=int(connection.get("port") or 22),
+        connect_timeout=int(connection.get("perDialTimeout") or 15),
+        attempts=int(connection.get("dialErrorLimit") or 10),
+    )
 
 
 def _ssh(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.render.vm_scripts import BUILD_PACKAGES
-from tests.e2e.engine import LABEL, SSH, EngineError, docker
+from tests.e2e.engine import LABEL, SSH, EngineError, docker, ssh_flags
 
 # Debian's own packages, as on a fresh Debian 12 cloud image: systemd, sshd, sudo. The Python
 # build packages every host installs anyway come preinstalled to keep the suite fast; the
@@ -147,21 +147,8 @@ def wait_for_ssh(machine: Machine, *, key: KeyPair, ssh_user: str, timeout: floa
             probe = subprocess.run(
                 [
                     SSH,
-                    "-F",
-                    "/dev/null",
-                    "-i",
-                    str(key_file),
-                    "-o",
-                    "BatchMode=yes",
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "-o",
-                    "LogLevel=ERROR",
-                    "-o",
-                    "ConnectTimeout=5",
-                    f"{ssh_user}@{machine.address}",
+                    *ssh_flags(key_file, user=ssh_user, connect_timeout=5),
+                    machine.address,
                     "sudo -n true",
                 ],
                 capture_output=True,
