@@ -17,6 +17,7 @@ from components.choices import AppServer, Proxy
 REPLICAS = 2
 CPUS_PER_REPLICA = 1
 MEMORY_MB_PER_REPLICA = 512
+MOD_WSGI_DEFAULT_THREADS = 15
 
 
 class Variant(str, Enum):
@@ -84,7 +85,13 @@ class Pair:
 
     @property
     def title(self) -> str:
-        names = {"gunicorn": "Gunicorn", "uwsgi": "uWSGI", "nginx": "nginx", "apache": "Apache"}
+        names = {
+            "gunicorn": "Gunicorn",
+            "uwsgi": "uWSGI",
+            "mod_wsgi": "mod_wsgi",
+            "nginx": "nginx",
+            "apache": "Apache",
+        }
         return f"{names[self.app_server.value]} + {names[self.proxy.value]}"
 
     @classmethod
@@ -97,8 +104,8 @@ class Pair:
         raise ValueError(f"unknown pair {key!r}; allowed: {allowed}")
 
 
-# The production pairs the issue asks about (not the development server, nor mod_wsgi).
-SERVERS = (AppServer.GUNICORN, AppServer.UWSGI)
+# The production app servers (not the development server).
+SERVERS = (AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI)
 PROXIES = (Proxy.NGINX, Proxy.APACHE)
 ALL_PAIRS: tuple[Pair, ...] = tuple(Pair(s, p) for s in SERVERS for p in PROXIES)
 
@@ -113,14 +120,22 @@ def stack_overrides(*, pair: Pair, variant: Variant) -> dict[str, Any]:
         "memoryMbPerReplica": MEMORY_MB_PER_REPLICA,
     }
     if variant is Variant.DEFAULTS:
-        # One sync worker, one nginx worker, a new upstream connection per request.
+        # One worker (Gunicorn's sync worker, uWSGI's one process), one nginx worker, a new
+        # upstream connection per request.
         overrides |= {"workers": 1, "threads": 1, "proxyWorkers": 1, "upstreamKeepalive": False}
+        if pair.app_server is AppServer.MOD_WSGI:
+            # WSGIDaemonProcess without options: one process of 15 threads.
+            # https://modwsgi.readthedocs.io/en/master/configuration-directives/WSGIDaemonProcess.html
+            overrides["threads"] = MOD_WSGI_DEFAULT_THREADS
     return overrides
 
 
 def stack_name(*, pair: Pair, variant: Variant) -> str:
-    """The stack's name on the engine (containers are django-stack-<name>-...)."""
-    return f"bench-{pair.key}-{variant.value}"
+    """The stack's name on the engine (containers are django-stack-<name>-...).
+
+    Without `_`: wrk takes the container's name as the URL's host and refuses an underscore.
+    """
+    return f"bench-{pair.key.replace('_', '')}-{variant.value}"
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,40 @@ def apache_event_processes(*, replicas: int, workers: int, threads: int) -> tupl
     return APACHE_THREADS_PER_CHILD, math.ceil(wanted / APACHE_THREADS_PER_CHILD)
 
 
+def mod_wsgi_front_threads(*, workers: int, threads: int) -> int:
+    """Threads of the one Apache process in front of a mod_wsgi replica's daemon processes.
+
+    Each request holds one of them until its daemon thread answers, and the event MPM closes
+    every idle keep-alive connection once they are all busy (see above): 25 threads failed at
+    32 direct connections, 128 at 128 (docs/benchmarks.md). So as many as the whole proxy
+    has, and at least one per daemon thread twice over.
+    """
+    return max(APACHE_MIN_REQUEST_WORKERS, 2 * workers * threads)
+
+
+def replica_processes(*, app_server: AppServer, workers: int, threads: int) -> int:
+    """Processes and threads one replica runs, at most (each counts against RLIMIT_NPROC).
+
+    A master, and per worker its request threads plus a few of the server's own (Gunicorn's
+    main loop, uWSGI's, mod_wsgi's monitor and deadlock threads); mod_wsgi adds its Apache.
+    """
+    count = 1 + workers * (threads + 4)
+    if app_server is AppServer.MOD_WSGI:
+        count += 2 + mod_wsgi_front_threads(workers=workers, threads=threads)
+    return count
+
+
+def app_max_processes(*, app_server: AppServer, replicas: int, workers: int, threads: int) -> int:
+    """The replicas' nproc cap (Docker), never below 512.
+
+    RLIMIT_NPROC is checked against every process of the user on the whole host, not of the
+    container: all replicas (and the migration) run as the same user, so the cap is their sum,
+    twice over for the one-off containers beside them (migration, a second stack on the engine).
+    """
+    per_replica = replica_processes(app_server=app_server, workers=workers, threads=threads)
+    return max(512, 2 * replicas * per_replica)
+
+
 def proxy_max_processes(*, replicas: int, workers: int, threads: int) -> int:
     """The proxy container's nproc cap: Apache's threads count as processes, so room for all
     of its event MPM's threads twice over, and never below 1024."""

@@ -26,7 +26,7 @@ from components.render.app_server_config import render_app_server_config
 from components.render.django_env import django_environment
 from components.render.proxy_config import render_proxy_config
 from components.server_settings import app_server_settings, proxy_settings
-from components.tuning import proxy_max_processes
+from components.tuning import app_max_processes, proxy_max_processes
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,14 @@ class DockerStack(pulumi.ComponentResource):
             build_dir=args.build_dir,
         )
         replica_limits = Limits(
-            memory_mb=config.memory_mb_per_replica, cpus=config.cpus_per_replica
+            memory_mb=config.memory_mb_per_replica,
+            cpus=config.cpus_per_replica,
+            max_processes=app_max_processes(
+                app_server=config.app_server,
+                replicas=config.replicas,
+                workers=config.workers,
+                threads=config.threads,
+            ),
         )
 
         database = Database(

@@ -1,4 +1,4 @@
-"""Renders the app server's own config file: gunicorn.conf.py or uwsgi.ini."""
+"""Renders the app server's own config file: gunicorn.conf.py, uwsgi.ini or mod_wsgi.conf."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from components.choices import AppServer
 from components.render.templates import render_template
+from components.tuning import mod_wsgi_front_threads
 
 APP_DIR = "/srv/app"
 VENV = "/opt/venv"
@@ -86,8 +87,7 @@ def render_app_server_config(settings: AppServerSettings) -> str | None:
         "wsgi_script": wsgi_script_path(
             app_dir=settings.app_dir, wsgi_callable=settings.wsgi_callable
         ),
-        # Apache's front threads: one per daemon thread, plus room for idle proxy connections.
-        "front_threads": max(25, 2 * settings.workers * settings.threads),
+        "front_threads": mod_wsgi_front_threads(workers=settings.workers, threads=settings.threads),
         # Piped logs: https://httpd.apache.org/docs/2.4/logs.html#piped
         "error_log": _apache_log(settings.syslog_tag, "daemon.err", "/proc/self/fd/2"),
         "access_log": _apache_log(settings.syslog_tag, "daemon.info", "/proc/self/fd/1"),

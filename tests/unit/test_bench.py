@@ -6,11 +6,22 @@ Nothing here runs a load or talks to Docker: the wrk reports below are real wrk 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bench import cpu
 from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
-from bench.plan import ALL_PAIRS, CellKey, Pair, Plan, Timing, Variant, stack_overrides
+from bench.plan import (
+    ALL_PAIRS,
+    CellKey,
+    Pair,
+    Plan,
+    Timing,
+    Variant,
+    stack_name,
+    stack_overrides,
+)
 from bench.report import (
     markdown_table,
     proxy_direct_table,
@@ -403,8 +414,8 @@ def test_plan_sweeps_only_the_sweep_scenarios_and_skips_direct_static() -> None:
     assert not any(c.target == "direct" and c.scenario.startswith("static") for c in cells)
     defaults = plan.cells(pair=ALL_PAIRS[0], variant=Variant.DEFAULTS)
     assert [c.connections for c in defaults if c.target == "direct"] == [32, 32]
-    assert len(plan.all_cells()) == 4 * (10 + 8)
-    assert 60 * 15 < plan.estimate_s() < 60 * 25
+    assert len(plan.all_cells()) == 6 * (10 + 8)
+    assert 60 * 20 < plan.estimate_s() < 60 * 35
 
 
 def test_plan_rejects_a_headline_outside_the_sweep() -> None:
@@ -426,8 +437,15 @@ def test_pairs_and_variants() -> None:
         "gunicorn-apache",
         "uwsgi-nginx",
         "uwsgi-apache",
+        "mod_wsgi-nginx",
+        "mod_wsgi-apache",
     ]
     assert Pair.parse("uwsgi-apache").title == "uWSGI + Apache"
+    assert Pair.parse("mod_wsgi-nginx").title == "mod_wsgi + nginx"
+    # Container names become wrk's URL host, which may not hold an underscore.
+    names = {stack_name(pair=p, variant=v) for p in ALL_PAIRS for v in Variant}
+    assert len(names) == 2 * len(ALL_PAIRS)
+    assert all(re.fullmatch(r"[a-z0-9-]+", n) for n in names)
     with pytest.raises(ValueError, match="allowed"):
         Pair.parse("unicorn-nginx")
     tuned = stack_overrides(pair=ALL_PAIRS[0], variant=Variant.TUNED)
@@ -435,6 +453,8 @@ def test_pairs_and_variants() -> None:
     defaults = stack_overrides(pair=ALL_PAIRS[0], variant=Variant.DEFAULTS)
     assert defaults["workers"] == 1 and defaults["threads"] == 1
     assert defaults["proxyWorkers"] == 1 and defaults["upstreamKeepalive"] is False
+    mod_wsgi = stack_overrides(pair=Pair.parse("mod_wsgi-apache"), variant=Variant.DEFAULTS)
+    assert mod_wsgi["workers"] == 1 and mod_wsgi["threads"] == 15
 
 
 # --- CPU accounting -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,6 +40,26 @@ def test_daemon_mode_with_the_configured_processes_and_threads() -> None:
     assert "WSGIRestrictEmbedded On" in config
     assert "WSGIScriptAlias / /srv/app/shopfront/wsgi.py process-group=django" in config
     assert "python-home=/opt/venv" in config
+
+
+def mpm(config: str) -> dict[str, int]:
+    directives = ("ServerLimit", "ThreadLimit", "ThreadsPerChild", "MaxRequestWorkers")
+    return {
+        name: int(value)
+        for name, value in re.findall(r"^(\w+) (\d+)$", config, re.M)
+        if name in directives
+    }
+
+
+@pytest.mark.parametrize(("workers", "threads"), [(3, 2), (16, 8)])
+def test_one_apache_process_with_a_thread_for_every_connection(workers: int, threads: int) -> None:
+    """The event MPM closes idle keep-alive connections once all its threads are busy: enough
+    threads for more than 128 connections at once, and twice the daemon threads."""
+    threads_of = mpm(render(workers=workers, threads=threads))
+    assert threads_of["ServerLimit"] == 1
+    assert threads_of["ThreadsPerChild"] >= max(256, 2 * workers * threads)
+    assert threads_of["ThreadLimit"] == threads_of["ThreadsPerChild"]
+    assert threads_of["MaxRequestWorkers"] == threads_of["ThreadsPerChild"]
 
 
 @pytest.mark.skipif(shutil.which("apache2") is None, reason="apache2 is not installed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def test_containers_are_hardened(role: str) -> None:
             per_child, children = apache_event_processes(replicas=2, workers=3, threads=2)
             assert nproc["soft"] >= 2 * per_child * children
         else:
-            assert nproc["soft"] == 512
+            assert nproc["soft"] == 512  # the floor: 2 replicas x 3 workers x 2 threads
         assert "/tmp" in inputs["tmpfs"]
         if role == "migrate":
             assert inputs["restart"] == "no" and inputs["attach"] is True
@@ -249,6 +250,18 @@ def test_mod_wsgi_replicas_run_apache_in_daemon_mode() -> None:
         "proxy_pass http://django_app"
         in (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
     )
+
+
+def test_mod_wsgi_replicas_may_run_every_apache_thread_of_the_stack() -> None:
+    """RLIMIT_NPROC counts the user's processes host-wide, so the cap covers all replicas."""
+    run = deploy(appServer="mod_wsgi", proxy="nginx", replicas=6, workers=4, threads=3)
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    conf = (Path(app_image.inputs["build"]["context"]) / "app-server" / "mod_wsgi.conf").read_text()
+    (front_threads,) = {int(n) for n in re.findall(r"^ThreadsPerChild (\d+)$", conf, re.M)}
+    for role in ("app", "migrate"):
+        for container in containers(run, role):
+            (nproc,) = [u for u in container.inputs["ulimits"] if u["name"] == "nproc"]
+            assert nproc["soft"] >= 6 * (front_threads + 4 * 3)
 
 
 def test_runserver_mounts_the_code_and_django_serves_static() -> None:
