@@ -102,6 +102,7 @@ def render_app_unit(
     memory_mb: int,
     cpus: float,
     timeout_seconds: int,
+    max_tasks: int,
 ) -> str:
     """django-stack-app.service for one app host."""
     if app_server not in _APP_SIGNALS:
@@ -123,6 +124,7 @@ def render_app_unit(
             "data_dir": DATA_DIR,
             "memory_mb": memory_mb,
             "cpu_quota": round(cpus * 100),
+            "max_tasks": max_tasks,
         },
     )
 

@@ -24,6 +24,7 @@ from components.render.systemd import (
 )
 from components.render.vm_scripts import release_context
 from components.server_settings import app_server_settings, proxy_settings
+from components.tuning import app_max_processes
 from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
 from components.vm.hosts import VmHosts, VmHostsArgs
@@ -138,6 +139,13 @@ class VmStack(pulumi.ComponentResource):
                             memory_mb=config.memory_mb_per_replica,
                             cpus=config.cpus_per_replica,
                             timeout_seconds=config.timeout_seconds,
+                            # TasksMax counts the unit's own tasks: one replica per host.
+                            max_tasks=app_max_processes(
+                                app_server=config.app_server,
+                                replicas=1,
+                                workers=config.workers,
+                                threads=config.threads,
+                            ),
                         ),
                         settings=env_file,
                         # Migrations run once, from the first app host, before any reload.

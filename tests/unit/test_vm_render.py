@@ -32,11 +32,12 @@ def test_app_unit_reloads_gracefully(app_server: AppServer) -> None:
         memory_mb=768,
         cpus=1.5,
         timeout_seconds=30,
+        max_tasks=777,
     )
     signal = "USR1" if app_server is AppServer.MOD_WSGI else "HUP"
     assert f"ExecReload=/bin/kill -{signal} $MAINPID" in unit
     assert "User=app" in unit and "NoNewPrivileges=yes" in unit
-    assert "MemoryMax=768M" in unit and "CPUQuota=150%" in unit
+    assert "MemoryMax=768M" in unit and "CPUQuota=150%" in unit and "TasksMax=777" in unit
     assert "EnvironmentFile=/etc/django-stack/django.env" in unit
     assert "ExecStart=/" in unit  # absolute paths only
 
@@ -50,6 +51,7 @@ def test_runserver_has_no_unit() -> None:
             memory_mb=512,
             cpus=1,
             timeout_seconds=30,
+            max_tasks=512,
         )
 
 

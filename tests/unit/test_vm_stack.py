@@ -253,6 +253,17 @@ def test_unchanged_config_changes_no_trigger_and_a_new_one_reloads_only() -> Non
     )
 
 
+def test_the_app_unit_may_run_every_thread_of_its_server() -> None:
+    """TasksMax counts threads: mod_wsgi's Apache front alone has 256 at least."""
+    for case_id, front in (("hosts-gunicorn-nginx", 0), ("aws-mod_wsgi-apache", 256)):
+        steps = commands(deploy(by_id(case_id), workers=16, threads=8))
+        files = unpack(unwrap_secrets(steps["django-app-0-service"].inputs["stdin"]))
+        unit = files["etc/systemd/system/django-stack-app.service"]
+        (tasks_max,) = [int(line[9:]) for line in unit.splitlines() if line.startswith("TasksMax=")]
+        # Every worker's threads, twice (a graceful reload runs old and new workers at once).
+        assert tasks_max >= max(512, 2 * (front + 16 * (8 + 1)))
+
+
 def test_new_settings_restart_the_app_server_and_nothing_else_does() -> None:
     """systemd reads EnvironmentFile= at start only: new settings need a restart."""
     steps = commands(deploy(by_id("hosts-gunicorn-nginx")))
