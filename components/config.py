@@ -117,7 +117,7 @@ class StackConfig:
     proxy_workers: str
     proxy_cpus: float
     upstream_keepalive: bool
-    max_requests: int = 0
+    max_requests: int
     vm: VmConfig | None = None
 
     @property

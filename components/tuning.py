@@ -100,11 +100,13 @@ def replica_processes(*, app_server: AppServer, workers: int, threads: int) -> i
 
 
 def app_max_processes(*, app_server: AppServer, replicas: int, workers: int, threads: int) -> int:
-    """The replicas' nproc cap (Docker), never below 512.
+    """The replicas' cap on processes and threads, never below 512.
 
-    RLIMIT_NPROC is checked against every process of the user on the whole host, not of the
-    container: all replicas (and the migration) run as the same user, so the cap is their sum,
-    twice over for the one-off containers beside them (migration, a second stack on the engine).
+    Docker (an nproc ulimit): RLIMIT_NPROC is checked against every process of the user on the
+    whole host, not of the container, and all replicas (and the migration) run as the same
+    user, so the cap is their sum, twice over for the one-off containers beside them
+    (migration, a second stack on the engine). A VM unit's TasksMax counts the unit alone:
+    `replicas=1`, twice over for a graceful reload's old and new workers.
     """
     per_replica = replica_processes(app_server=app_server, workers=workers, threads=threads)
     return max(512, 2 * replicas * per_replica)

@@ -139,7 +139,7 @@ class VmStack(pulumi.ComponentResource):
                             memory_mb=config.memory_mb_per_replica,
                             cpus=config.cpus_per_replica,
                             timeout_seconds=config.timeout_seconds,
-                            # TasksMax counts the unit's own tasks: one replica per host.
+                            # One replica per host (components/tuning.py).
                             max_tasks=app_max_processes(
                                 app_server=config.app_server,
                                 replicas=1,

@@ -1,4 +1,4 @@
-# The app image: the Django project in a virtualenv, run by Gunicorn or uWSGI.
+# The app image: the Django project in a virtualenv, run by Gunicorn, uWSGI or mod_wsgi.
 # Rendered context from components/render/build_context.py. Two stages: the compiler and
 # headers needed to build wheels (uWSGI is C) stay in the build stage.
 ARG BASE_IMAGE=debian:bookworm-slim
