@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import pulumi
 
 from components.choices import AppServer, DatabaseKind, Platform, Proxy, VmProvider
+from components.docker.provider_forms import container_cpus, cpus_kept_exactly
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -305,6 +306,15 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
     proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
+    if platform is Platform.DOCKER:
+        for key, value in (("cpusPerReplica", cpus), ("proxyCpus", proxy_cpus)):
+            if not cpus_kept_exactly(value):
+                r.problem(
+                    key,
+                    r.raw[key],
+                    f"a CPU count the docker provider keeps as given (it would store "
+                    f"{container_cpus(value)!r}); use one or two decimals, such as 0.5 or 1.25",
+                )
     proxy_workers = "auto"
     if r.raw.get("proxyWorkers") not in (None, "auto"):
         proxy_workers = str(r.integer("proxyWorkers", None, 1, 64) or "auto")

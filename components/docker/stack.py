@@ -123,7 +123,7 @@ class DockerStack(pulumi.ComponentResource):
                 target=target,
                 app_server=config.app_server,
                 replicas=config.replicas,
-                image_name=app.image_name,
+                image_name=app.migrated_image_name,
                 environment=app.environment,
                 data_volumes=app.data_volumes,
                 limits=replica_limits,

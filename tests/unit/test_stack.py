@@ -297,7 +297,7 @@ def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
     """docs/benchmarks.md: at one CPU the proxy was throttled serving static files."""
     run = deploy()
     (proxy,) = containers(run, "proxy")
-    assert proxy.inputs["cpus"] == "2"
+    assert proxy.inputs["cpus"] == "2.0"
     (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
     conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
     assert "worker_processes 2;" in conf
