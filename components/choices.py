@@ -1,4 +1,4 @@
-"""The closed sets a stack chooses from: platform, app server, reverse proxy, database."""
+"""The closed sets a stack chooses from: platform, app server, reverse proxy, database, media."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ class DatabaseKind(str, Enum):
     POSTGRES = "postgres"  # a PostgreSQL server the stack runs itself
     EXTERNAL = "external"  # an existing PostgreSQL server (host, port, name, user, password)
     SQLITE = "sqlite"  # a file on one replica's volume: only valid with a single replica
+
+
+class MediaKind(str, Enum):
+    """Where the files users upload (Django's MEDIA_ROOT, its default file storage) go."""
+
+    NONE = "none"  # nowhere the stack provides: the project's own settings stay
+    VOLUME = "volume"  # one Docker volume shared by every replica, served by the proxy
+    S3 = "s3"  # an S3-compatible bucket (django-storages): not implemented yet
 
 
 class UpstreamProtocol(str, Enum):

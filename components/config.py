@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components.choices import AppServer, DatabaseKind, Platform, Proxy, VmProvider
+from components.choices import AppServer, DatabaseKind, MediaKind, Platform, Proxy, VmProvider
 from components.docker.provider_forms import container_cpus, cpus_kept_exactly
+from components.render.media import DEFAULT_MAX_BODY_MB, DEFAULT_MEDIA_URL
+from components.render.proxy_config import STATIC_URL
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -56,6 +58,17 @@ class DatabaseConfig:
     def shared(self) -> bool:
         """Whether every replica sees the same data (SQLite lives on one replica's disk)."""
         return self.kind is not DatabaseKind.SQLITE
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    """Where uploaded files go (the `media` key)."""
+
+    kind: MediaKind
+    url: str
+    """Django's MEDIA_URL, served by the proxy from the volume."""
+    retain_on_delete: bool
+    """Whether `pulumi destroy` leaves the volume (and the files) on the engine."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,8 @@ class StackConfig:
     proxy_cpus: float
     upstream_keepalive: bool
     max_requests: int
+    media: MediaConfig
+    max_body_mb: int
     vm: VmConfig | None = None
 
     @property
@@ -161,6 +176,8 @@ KNOWN_KEYS = (
     "proxyCpus",
     "upstreamKeepalive",
     "maxRequests",
+    "media",
+    "maxBodyMb",
     "vm",
     "sshPrivateKey",
 )
@@ -181,6 +198,11 @@ VM_KEYS = (
 VM_HOSTS_ONLY = ("proxyHost", "appHosts", "databaseHost")
 VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
 DATABASE_KEYS = ("kind", "host", "port", "name", "user")
+MEDIA_KEYS = ("kind", "url", "retainOnDelete")
+# A request body Django spools to /tmp must fit twice in the replicas' 64 MB /tmp tmpfs
+# (components/docker/container_spec.py); with media.kind 'volume' it goes to the volume.
+TMPFS_BODY_LIMIT_MB = 32
+_MEDIA_URL = re.compile(r"^/([A-Za-z0-9._~-]+/)+$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])$")
 _SQLITE_PATH = "/var/lib/django-stack/db.sqlite3"
@@ -304,6 +326,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     upstream_keepalive = r.boolean("upstreamKeepalive", True)
     # Off unless asked: recycling a worker re-imports the project (docs/benchmarks.md).
     max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
+    # The proxy's request body limit, which Django's upload limits follow (render/media.py).
+    max_body_mb = r.integer("maxBodyMb", DEFAULT_MAX_BODY_MB, 1, 1024) or DEFAULT_MAX_BODY_MB
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
     proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
     if platform is Platform.DOCKER:
@@ -344,6 +368,18 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
             )
         replicas = count
     database = _database(r, replicas=replicas)
+    media = _media(r, platform=platform)
+    if (
+        platform is Platform.DOCKER
+        and media.kind is MediaKind.NONE
+        and max_body_mb > TMPFS_BODY_LIMIT_MB
+    ):
+        r.problems.append(
+            f"{NAMESPACE}:maxBodyMb: {max_body_mb} is not allowed with {NAMESPACE}:media.kind "
+            f"'none'; expected at most {TMPFS_BODY_LIMIT_MB} (Django spools large uploads to "
+            "the replica's 64 MB /tmp, which is memory), or media.kind 'volume', whose "
+            "temporary-upload directory is on the volume"
+        )
     if vm is not None and vm.provider is VmProvider.HOSTS:
         if database.kind is DatabaseKind.POSTGRES and vm.database_host is None:
             r.problems.append(
@@ -434,6 +470,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         proxy_cpus=proxy_cpus,
         upstream_keepalive=upstream_keepalive,
         max_requests=max_requests,
+        media=media,
+        max_body_mb=max_body_mb,
         vm=vm,
     )
 
@@ -516,6 +554,71 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
                 "database.kind 'postgres' or 'external'"
             )
     return DatabaseConfig(kind=kind, name=name, user=user, host=host, port=port, password=password)
+
+
+def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
+    """The `media` object: a shared volume by default on Docker; nothing on VMs (yet)."""
+    value = r.structured("media")
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        r.problem("media", value, "an object with keys " + ", ".join(MEDIA_KEYS))
+        value = {}
+    for key in sorted(set(value) - set(MEDIA_KEYS)):
+        r.problems.append(
+            f"{NAMESPACE}:media.{key}: unknown key; known keys are " + ", ".join(MEDIA_KEYS)
+        )
+    sub = _Reader({k: None if v is None else str(v) for k, v in value.items()})
+    # A Docker volume lives on one engine, so it is the default there; VM app hosts are
+    # separate machines, which only shared storage (s3, not yet supported) could serve.
+    default = MediaKind.VOLUME if platform is Platform.DOCKER else MediaKind.NONE
+    kind = sub.choice("kind", MediaKind, default)
+    url = sub.text("url", DEFAULT_MEDIA_URL) or DEFAULT_MEDIA_URL
+    retain = sub.boolean("retainOnDelete", True)
+    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:media.", 1) for p in sub.problems)
+
+    if kind is MediaKind.S3:
+        r.problems.append(
+            f"{NAMESPACE}:media.kind: 's3' is not yet supported; expected 'volume' "
+            "(Docker) or 'none'"
+        )
+    if kind is MediaKind.VOLUME and platform is Platform.VM:
+        r.problems.append(
+            f"{NAMESPACE}:media.kind: 'volume' is not allowed with {NAMESPACE}:platform 'vm': "
+            "a volume lives on one Docker engine, and each app host is a machine of its own, "
+            "so a file stored by one would not be served by the others; use 'none' for now "
+            "('s3' is the answer for VMs, not yet supported)"
+        )
+    if not _MEDIA_URL.match(url):
+        r.problem("media.url", url, "a path that starts and ends with '/', such as '/media/'")
+        url = DEFAULT_MEDIA_URL
+    elif url.startswith((STATIC_URL, "/_stack/")) or STATIC_URL.startswith(url):
+        r.problem(
+            "media.url",
+            url,
+            f"a path outside {STATIC_URL} (the static files) and /_stack/ (health checks)",
+        )
+        url = DEFAULT_MEDIA_URL
+    if kind is not MediaKind.VOLUME and value.get("retainOnDelete") is not None:
+        r.problems.append(
+            f"{NAMESPACE}:media.retainOnDelete: only allowed with media.kind 'volume', "
+            f"not {kind.value!r}"
+        )
+    return MediaConfig(kind=kind, url=url, retain_on_delete=retain)
+
+
+def config_warnings(config: StackConfig) -> list[str]:
+    """What a valid config still leaves undone, for the preview's output (pulumi.log.warn)."""
+    warnings: list[str] = []
+    if config.production and config.media.kind is MediaKind.NONE:
+        warnings.append(
+            f"{NAMESPACE}:media.kind is 'none' on a production stack: the stack stores no "
+            "uploaded files. A project with a MEDIA_ROOT or a default file storage that writes "
+            "to disk fails every upload (the replicas' root filesystem is read-only), and "
+            "nothing is shared between replicas. Set media.kind 'volume' (Docker) if the "
+            "project takes uploads."
+        )
+    return warnings
 
 
 def _vm_host(sub: _Reader, key: str, value: Any) -> VmHost | None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.choices import AppServer, DatabaseKind, Platform, Proxy
-from components.config import ConfigError, StackConfig, parse_stack_config
+from components.choices import AppServer, DatabaseKind, MediaKind, Platform, Proxy
+from components.config import ConfigError, StackConfig, config_warnings, parse_stack_config
 from tests.support.stack_files import (
     PROJECT_DIR,
     shipped_stack_config,
@@ -100,3 +100,26 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_prod_runs_on_virtual_machines_and_the_others_on_docker() -> None:
     assert parse("prod").platform is Platform.VM
     assert parse("dev").platform is Platform.DOCKER and parse("staging").platform is Platform.DOCKER
+
+
+def test_docker_stacks_keep_uploads_on_a_retained_volume_by_default() -> None:
+    for stack in ("dev", "staging"):
+        media = parse(stack).media
+        assert media.kind is MediaKind.VOLUME
+        assert (media.url, media.retain_on_delete) == ("/media/", True)
+    assert parse().max_body_mb == 10
+    chosen = parse(media={"kind": "volume", "url": "/uploads/", "retainOnDelete": False})
+    assert (chosen.media.url, chosen.media.retain_on_delete) == ("/uploads/", False)
+    assert parse(maxBodyMb=200).max_body_mb == 200
+
+
+def test_no_media_on_a_production_stack_is_said_plainly() -> None:
+    """VM stacks have no shared media yet: prod says so in its preview, dev stacks do not."""
+    prod = parse("prod")
+    assert prod.media.kind is MediaKind.NONE
+    (warning,) = config_warnings(prod)
+    assert "media.kind is 'none' on a production stack" in warning
+    assert "fails every upload" in warning
+    assert config_warnings(parse("staging")) == []
+    assert config_warnings(parse("staging", media={"kind": "none"})) != []
+    assert config_warnings(parse("dev", media={"kind": "none"})) == []  # production: false
