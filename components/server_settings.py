@@ -7,7 +7,7 @@ config reaches both the same way.
 
 from __future__ import annotations
 
-from components.choices import AppServer, upstream_protocol
+from components.choices import AppServer, MediaKind, upstream_protocol
 from components.config import StackConfig
 from components.render.app_server_config import AppServerSettings
 from components.render.proxy_config import PROXY_PORT, ProxySettings, Upstream
@@ -48,4 +48,11 @@ def proxy_settings(
         # runserver serves static files itself (from the mounted code).
         serve_static=config.app_server is not AppServer.RUNSERVER,
         syslog_tag=syslog_tag,
+        media_url=media_url(config),
+        max_body_mb=config.max_body_mb,
     )
+
+
+def media_url(config: StackConfig) -> str | None:
+    """The URL uploaded files are stored under and the proxy serves; None: no media."""
+    return config.media.url if config.media.kind is MediaKind.VOLUME else None

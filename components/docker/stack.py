@@ -25,7 +25,7 @@ from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import django_environment
 from components.render.proxy_config import render_proxy_config
-from components.server_settings import app_server_settings, proxy_settings
+from components.server_settings import app_server_settings, media_url, proxy_settings
 from components.tuning import app_max_processes, proxy_max_processes
 
 
@@ -105,6 +105,8 @@ class DockerStack(pulumi.ComponentResource):
                     database=config.database,
                     database_host=database_host(config.database),
                     debug=config.debug,
+                    media_url=media_url(config),
+                    max_body_mb=config.max_body_mb,
                 ),
                 secret_key=config.secret_key,
                 database_password=database.password,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from components.choices import DatabaseKind
 from components.config import DatabaseConfig
+from components.render.media import MEDIA_FILES, UPLOAD_TEMP_DIR, upload_limits
 
 
 def csrf_trusted_origins(*, allowed_hosts: tuple[str, ...], http_port: int) -> list[str]:
@@ -31,8 +32,15 @@ def django_environment(
     database: DatabaseConfig,
     database_host: str | None,
     debug: bool,
+    media_url: str | None,
+    max_body_mb: int,
 ) -> dict[str, str]:
-    """Non-secret settings for every replica and the migration job."""
+    """Non-secret settings for every replica and the migration job.
+
+    `media_url` None: the stack stores no uploads (the project's MEDIA_* settings stay);
+    else they go to the media volume (components/render/media.py), served under it.
+    """
+    limits = upload_limits(max_body_mb)
     env = {
         "DJANGO_ALLOWED_HOSTS": ",".join(allowed_hosts),
         "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(
@@ -41,7 +49,17 @@ def django_environment(
         "DJANGO_DEBUG": "1" if debug else "0",
         "DJANGO_DB_ENGINE": "sqlite3" if database.kind is DatabaseKind.SQLITE else "postgresql",
         "DJANGO_DB_NAME": database.name,
+        "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": str(limits.data_memory_bytes),
+        "DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE": str(limits.file_memory_bytes),
     }
+    if media_url is not None:
+        env.update(
+            {
+                "DJANGO_MEDIA_ROOT": MEDIA_FILES,
+                "DJANGO_MEDIA_URL": media_url,
+                "DJANGO_FILE_UPLOAD_TEMP_DIR": UPLOAD_TEMP_DIR,
+            }
+        )
     if database.kind is not DatabaseKind.SQLITE:
         env.update(
             {

@@ -1,7 +1,8 @@
 """Renders the reverse proxy's config: nginx.conf or Apache's httpd.conf.
 
 Both list every replica as a member of one load-balanced group, pass requests with the app
-server's own protocol, fail over passively, and serve `/static/` from the proxy's disk.
+server's own protocol, fail over passively, serve `/static/` from the proxy's disk and, with a
+media volume, the uploaded files under `MEDIA_URL` from it (components/render/media.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from dataclasses import dataclass
 
 from components.choices import Proxy, UpstreamProtocol
 from components.render.app_server_config import APP_PORT, PROXY_IDLE_TIMEOUT_SECONDS
+from components.render.media import (
+    DEFAULT_MAX_BODY_MB,
+    DOWNLOAD_TYPE,
+    INLINE_MEDIA_TYPES,
+    MB,
+    MEDIA_FILES,
+)
 from components.render.templates import render_template
 from components.tuning import apache_event_processes, proxy_worker_connections, upstream_keepalive
 
@@ -52,12 +60,21 @@ class ProxySettings:
     # and error logs go to the local syslog socket (systemd's journal) under it, because a
     # systemd unit's stdout is a socket, which /dev/stdout and /proc/self/fd/1 cannot open.
     syslog_tag: str | None = None
+    # None: no uploaded files to serve. A path: Django's MEDIA_URL, served from media_root.
+    media_url: str | None = None
+    media_root: str = MEDIA_FILES
+    # Larger request bodies are refused with 413; Django's upload limits follow it.
+    max_body_mb: int = DEFAULT_MAX_BODY_MB
 
     def __post_init__(self) -> None:
         if not self.upstreams:
             raise ValueError("a proxy needs at least one upstream")
-        if not (self.static_url.startswith("/") and self.static_url.endswith("/")):
-            raise ValueError(f"static_url must start and end with '/': {self.static_url!r}")
+        for name in ("static_url", "media_url"):
+            url = getattr(self, name)
+            if url is not None and not (url.startswith("/") and url.endswith("/")):
+                raise ValueError(f"{name} must start and end with '/': {url!r}")
+        if self.max_body_mb < 1:
+            raise ValueError(f"max_body_mb must be at least 1: {self.max_body_mb!r}")
         # nginx allows letters, digits and underscores in a syslog tag.
         tag = self.syslog_tag
         if tag is not None and not re.fullmatch(r"[A-Za-z0-9_]{1,32}", tag):
@@ -100,6 +117,18 @@ def _static(settings: ProxySettings, template: str) -> str:
     return render_template(template, values).rstrip("\n")
 
 
+def _media(settings: ProxySettings, template: str, values: dict[str, str]) -> str:
+    """The block that serves `media_url` from the media volume, or nothing."""
+    if settings.media_url is None:
+        return ""
+    common = {
+        "media_url": settings.media_url,
+        "media_root": settings.media_root,
+        "download_type": DOWNLOAD_TYPE,
+    }
+    return render_template(template, {**common, **values}).rstrip("\n")
+
+
 def render_nginx_conf(settings: ProxySettings) -> str:
     """nginx.conf: an upstream group of every replica, `/static/` from disk."""
     servers = "\n".join(
@@ -135,6 +164,18 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "upstream_keepalive": keepalive,
             "listen_port": settings.listen_port,
             "static_location": _static(settings, "nginx/static.conf"),
+            "media_map": _media(settings, "nginx/media-map.conf", {}),
+            "media_location": _media(
+                settings,
+                "nginx/media.conf",
+                {
+                    "inline_types": "\n".join(
+                        f"                {media_type} {' '.join(extensions)};"
+                        for media_type, extensions in INLINE_MEDIA_TYPES.items()
+                    )
+                },
+            ),
+            "max_body_mb": settings.max_body_mb,
             "upstream_pass": upstream_pass,
             # https://nginx.org/en/docs/syslog.html
             "access_log": f"syslog:server=unix:/dev/log,tag={settings.syslog_tag},nohostname"
@@ -185,6 +226,20 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "threads_per_child": threads_per_child,
             "max_request_workers": server_limit * threads_per_child,
             "static_files": _static(settings, "apache/static.conf"),
+            "media_files": _media(
+                settings,
+                "apache/media.conf",
+                {
+                    "inline_types": "\n".join(
+                        f"    AddType {media_type} " + " ".join(f".{e}" for e in extensions)
+                        for media_type, extensions in INLINE_MEDIA_TYPES.items()
+                    ),
+                    "inline_extensions": "|".join(
+                        e for extensions in INLINE_MEDIA_TYPES.values() for e in extensions
+                    ),
+                },
+            ),
+            "max_body_bytes": settings.max_body_mb * MB,
             "static_url": settings.static_url,
             "balancer_members": members,
             "max_attempts": max(1, len(settings.upstreams) - 1),

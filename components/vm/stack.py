@@ -23,7 +23,7 @@ from components.render.systemd import (
     render_proxy_unit,
 )
 from components.render.vm_scripts import release_context
-from components.server_settings import app_server_settings, proxy_settings
+from components.server_settings import app_server_settings, media_url, proxy_settings
 from components.tuning import app_max_processes
 from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
@@ -97,6 +97,8 @@ class VmStack(pulumi.ComponentResource):
                 database=db,
                 database_host=host,
                 debug=config.debug,
+                media_url=media_url(config),
+                max_body_mb=config.max_body_mb,
             )
 
         # Output.all keeps secretness: the environment file is a secret from here on.

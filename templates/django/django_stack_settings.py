@@ -24,6 +24,13 @@ Environment contract (a comma list is split on "," with blanks dropped):
   project's DATABASES stay (the image build runs without a database).
 - ``DJANGO_STATIC_URL`` (default ``/static/``), ``DJANGO_STATIC_ROOT`` (where the reverse
   proxy serves files from; when unset the project's value stays).
+- ``DJANGO_MEDIA_ROOT``, ``DJANGO_MEDIA_URL`` (default ``/media/``) and
+  ``DJANGO_FILE_UPLOAD_TEMP_DIR``: where uploaded files are stored (the media volume the
+  reverse proxy serves them from, under the URL), and where an upload too big for memory is
+  spooled; when unset the project's values stay.
+- ``DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE``, ``DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE`` (bytes):
+  Django's upload limits, lined up with the reverse proxy's body limit; when unset the
+  project's values stay.
 - ``DJANGO_HTTPS``: ``"1"`` when clients reach the site over HTTPS; turns on secure
   cookies and HSTS.
 
@@ -160,6 +167,22 @@ MIDDLEWARE: list[str] = [
 STATIC_URL: str = os.environ.get("DJANGO_STATIC_URL") or "/static/"
 if os.environ.get("DJANGO_STATIC_ROOT"):
     STATIC_ROOT: str = os.environ["DJANGO_STATIC_ROOT"]
+
+# Uploads: stored where the reverse proxy serves them from, which is another user, so files
+# and folders are readable by all (the volume is seen by the stack's containers only).
+# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-permissions
+if os.environ.get("DJANGO_MEDIA_ROOT"):
+    MEDIA_ROOT: str = os.environ["DJANGO_MEDIA_ROOT"]
+    MEDIA_URL: str = os.environ.get("DJANGO_MEDIA_URL") or "/media/"
+    FILE_UPLOAD_PERMISSIONS: int = 0o644
+    FILE_UPLOAD_DIRECTORY_PERMISSIONS: int = 0o755
+if os.environ.get("DJANGO_FILE_UPLOAD_TEMP_DIR"):
+    FILE_UPLOAD_TEMP_DIR: str = os.environ["DJANGO_FILE_UPLOAD_TEMP_DIR"]
+# What the proxy lets through, Django accepts; a file past the memory limit is spooled.
+if os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE"):
+    DATA_UPLOAD_MAX_MEMORY_SIZE: int = int(os.environ["DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE"])
+if os.environ.get("DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE"):
+    FILE_UPLOAD_MAX_MEMORY_SIZE: int = int(os.environ["DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE"])
 
 # The reverse proxy terminates TLS and says so in X-Forwarded-Proto (it overwrites any
 # value a client sent), so request.is_secure() is right behind it:

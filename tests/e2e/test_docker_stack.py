@@ -16,6 +16,7 @@ import pytest
 from components.choices import AppServer, Proxy
 from components.config import parse_stack_config
 from components.render.django_env import django_environment
+from components.server_settings import media_url
 from tests.e2e.checks import (
     assert_spread_over,
     assert_static_from_the_proxy,
@@ -147,6 +148,8 @@ def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
         database=prod.database,
         database_host="db",
         debug=prod.debug,
+        media_url=media_url(prod),
+        max_body_mb=prod.max_body_mb,
     )
     flags = [f"--env={k}={v}" for k, v in env.items()]
     flags.append("--env=DJANGO_SECRET_KEY=" + "x7" * 30)

@@ -9,7 +9,9 @@ Then, for each proxy x protocol, the real thing: the proxy started with
 `proxy_command()` in front of two real app servers (Gunicorn for HTTP, uWSGI for the uwsgi
 protocol) that run the sample project from their own rendered configs. Requests reach both
 replicas, the proxy answers `/static/` itself, and once one replica is killed every request
-still succeeds.
+still succeeds. With a media root, the proxy serves the uploaded files itself, as inert files
+(nosniff, anything that could script a download, no directory listing), and refuses a body
+past its limit.
 
 The proxy runs as www-data when the tests run as root, as both proxy images do
 (`USER www-data` in templates/docker/*.Dockerfile); otherwise as the current user. Two
@@ -39,6 +41,7 @@ from typing import Any
 import pytest
 
 from components.choices import AppServer, Proxy, UpstreamProtocol
+from components.render.media import INLINE_MEDIA_TYPES, MEDIA_FILES
 from components.render.proxy_config import (
     ProxySettings,
     Upstream,
@@ -141,15 +144,16 @@ def directive(conf: str, name: str) -> list[str]:
 # --- The binary accepts what is rendered ------------------------------------------------------
 
 
+@pytest.mark.parametrize("media_url", [None, "/media/"], ids=["no-media", "media"])
 @pytest.mark.parametrize("replicas", REPLICAS)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("proxy", PROXIES)
 def test_binary_accepts_the_rendered_config(
-    proxy: Proxy, protocol: UpstreamProtocol, replicas: int, tmp_path: Path
+    proxy: Proxy, protocol: UpstreamProtocol, replicas: int, media_url: str | None, tmp_path: Path
 ) -> None:
     binary = require_binary(proxy)
     conf = tmp_path / config_file_name(proxy)
-    conf.write_text(render_proxy_config(settings(proxy, protocol, replicas)))
+    conf.write_text(render_proxy_config(settings(proxy, protocol, replicas, media_url=media_url)))
     flag = "-c" if proxy is Proxy.NGINX else "-f"
     result = subprocess.run(
         [binary, "-t", flag, str(conf)], capture_output=True, text=True, timeout=30, check=False
@@ -314,6 +318,44 @@ def test_static_files_come_from_the_proxys_disk(proxy: Proxy, protocol: Upstream
         assert f'<Directory "{STATIC_ROOT}">' in conf
 
 
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_uploaded_files_come_from_the_media_volume_before_any_proxying(proxy: Proxy) -> None:
+    conf = render_proxy_config(settings(proxy, UpstreamProtocol.HTTP, 2, media_url="/uploads/"))
+    if proxy is Proxy.NGINX:
+        media = nginx_block(conf, "location ^~ /uploads/")
+        assert directive(media, "alias") == [f"{MEDIA_FILES}/"]
+        assert not re.search(r"_pass\s", media)
+        # Only the listed types keep their own; the rest fall to the download type.
+        types = nginx_block(media, "types")
+        assert directive(media, "default_type") == ["application/octet-stream"]
+        assert "text/html" not in types and "image/svg+xml" not in types
+        assert all(t in types for t in INLINE_MEDIA_TYPES)
+    else:
+        assert f'"/uploads/" "{MEDIA_FILES}/"' in directive(conf, "Alias")
+        assert directive(conf, "ProxyPass") == [
+            '"/static/" "!"',
+            '"/uploads/" "!"',
+            '"/" "balancer://django_app/"',
+        ]
+        assert directive(conf, "ForceType")[0] == "application/octet-stream"
+    # Without media there is nothing of it.
+    plain = render_proxy_config(settings(proxy, UpstreamProtocol.HTTP, 2))
+    assert MEDIA_FILES not in plain and "Content-Disposition" not in plain
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_both_proxies_refuse_the_same_body_size(proxy: Proxy) -> None:
+    conf = render_proxy_config(settings(proxy, UpstreamProtocol.HTTP, 2, max_body_mb=25))
+    if proxy is Proxy.NGINX:
+        assert directive(conf, "client_max_body_size") == ["25m"]
+    else:
+        assert directive(conf, "LimitRequestBody") == [str(25 * 1024 * 1024)]
+    with pytest.raises(ValueError, match="max_body_mb"):
+        settings(proxy, UpstreamProtocol.HTTP, 1, max_body_mb=0)
+    with pytest.raises(ValueError, match="media_url"):
+        settings(proxy, UpstreamProtocol.HTTP, 1, media_url="media")
+
+
 @pytest.mark.parametrize("replicas", REPLICAS)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_nginx_keeps_upstream_connections_alive_only_over_http(
@@ -347,11 +389,13 @@ class Reply:
     body: bytes
 
 
-def get(port: int, path: str) -> Reply:
-    """One GET on a fresh connection, so each request is balanced on its own."""
+def get(
+    port: int, path: str, *, method: str = "GET", body: bytes | None = None, **headers: str
+) -> Reply:
+    """One request (a GET unless told) on a fresh connection, so each is balanced on its own."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         headers = {name.lower(): value for name, value in response.getheaders()}
         return Reply(response.status, headers, response.read())
@@ -410,8 +454,15 @@ def proxy_workdir() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def running_proxy(
-    *, proxy: Proxy, protocol: UpstreamProtocol, servers: list[RunningAppServer], workdir: Path
+    *,
+    proxy: Proxy,
+    protocol: UpstreamProtocol,
+    servers: list[RunningAppServer],
+    workdir: Path,
+    media_root: Path | None = None,
+    max_body_mb: int = 10,
 ) -> Iterator[RunningProxy]:
+    """The proxy, serving static files from the workdir and, given a media_root, `/media/`."""
     binary = require_binary(proxy)
     user = proxy_user()
     port = free_port()
@@ -428,6 +479,9 @@ def running_proxy(
             timeout_seconds=10,
             listen_port=port,
             static_root=str(static_root),
+            media_url=None if media_root is None else "/media/",
+            media_root=MEDIA_FILES if media_root is None else str(media_root),
+            max_body_mb=max_body_mb,
         )
     )
     conf = workdir / config_file_name(proxy)
@@ -526,3 +580,87 @@ def test_proxy_balances_serves_static_and_fails_over(
         assert [(r.status, r.headers.get("x-served-by")) for r in replies] == [
             (200, "b")
         ] * FAILOVER_REQUESTS, logs()
+
+
+# Uploaded files as a user might name them, and what the proxy must make of each:
+# (Content-Type, Content-Disposition). Every one holds markup that would run as a page.
+UPLOADS = {
+    "uploads/photo.png": ("image/png", None),
+    "uploads/SHOUTING.JPG": ("image/jpeg", None),
+    "uploads/notes.txt": ("text/plain", None),
+    "uploads/page.html": ("application/octet-stream", "attachment"),
+    "uploads/drawing.svg": ("application/octet-stream", "attachment"),
+    "uploads/feed.xml": ("application/octet-stream", "attachment"),
+    "uploads/app.js": ("application/octet-stream", "attachment"),
+    "uploads/page.png.html": ("application/octet-stream", "attachment"),
+    "uploads/no-extension": ("application/octet-stream", "attachment"),
+}
+ACTIVE_CONTENT = b"<html><svg onload=alert(document.domain)><script>alert(1)</script></html>"
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_proxy_serves_uploaded_files_inert_and_refuses_big_bodies(
+    proxy: Proxy, tmp_path: Path, database: Path
+) -> None:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(
+            running_app_server(
+                app_server=AppServer.GUNICORN,
+                workdir=tmp_path / "a",
+                database=database,
+                replica="a",
+            )
+        )
+        workdir = stack.enter_context(proxy_workdir())
+        # The volume's layout (components/render/media.py): files, and the temporary uploads
+        # beside them, which must never be served.
+        media_root = workdir / "media" / "files"
+        (media_root / "uploads").mkdir(parents=True)
+        for name in UPLOADS:
+            (media_root / name).write_bytes(ACTIVE_CONTENT)
+        (workdir / "media" / "tmp").mkdir()
+        (workdir / "media" / "tmp" / "upload-in-progress.upload").write_bytes(b"partial")
+        front = stack.enter_context(
+            running_proxy(
+                proxy=proxy,
+                protocol=UpstreamProtocol.HTTP,
+                servers=[server],
+                workdir=workdir,
+                media_root=media_root,
+                max_body_mb=1,
+            )
+        )
+        logs = lambda: log_tail(front.log)  # noqa: E731
+
+        for name, (content_type, disposition) in UPLOADS.items():
+            reply = get(front.port, f"/media/{name}")
+            assert reply.status == 200, (name, logs())
+            assert reply.body == ACTIVE_CONTENT
+            assert "x-served-by" not in reply.headers, name  # the proxy's own disk
+            assert reply.headers["x-content-type-options"] == "nosniff", name
+            assert reply.headers["content-type"] == content_type, (name, reply.headers)
+            assert reply.headers.get("content-disposition") == disposition, (name, reply.headers)
+
+        # No directory is listed, not even the root; the temporary uploads are out of reach.
+        for path in ("/media/", "/media/uploads/", "/media/uploads"):
+            reply = get(front.port, path)
+            assert reply.status in (301, 403, 404), (path, reply.status, logs())
+            assert b"photo.png" not in reply.body, path
+            assert reply.headers.get("x-content-type-options") == "nosniff", path
+            assert "x-served-by" not in reply.headers, path
+        for path in (
+            "/media/../tmp/",
+            "/media/../tmp/upload-in-progress.upload",
+            "/media/tmp/upload-in-progress.upload",
+            "/media/%2e%2e/tmp/upload-in-progress.upload",
+        ):
+            reply = get(front.port, path)
+            assert reply.status in (400, 403, 404), (path, reply.status)
+            assert b"partial" not in reply.body and b"upload-in-progress" not in reply.body
+
+        # A body under the limit reaches Django (which refuses it: no CSRF token); one past
+        # the limit is refused by the proxy and never reaches a replica.
+        small = get(front.port, "/", method="POST", body=b"x" * 1000)
+        assert (small.status, small.headers.get("x-served-by")) == (403, "a"), logs()
+        big = get(front.port, "/", method="POST", body=b"x" * (1024 * 1024 + 1))
+        assert (big.status, big.headers.get("x-served-by")) == (413, None), logs()

@@ -21,6 +21,11 @@ from typing import Any
 
 import pytest
 
+from components.choices import DatabaseKind
+from components.config import DatabaseConfig
+from components.render.django_env import django_environment
+from components.render.media import MEDIA_FILES, UPLOAD_TEMP_DIR
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OVERLAY_DIR = REPO_ROOT / "templates" / "django"
 OVERLAY_FILE = OVERLAY_DIR / "django_stack_settings.py"
@@ -58,7 +63,9 @@ names = [
     "STATIC_URL", "STATIC_ROOT", "SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST",
     "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "LOGGING", "INSTALLED_APPS",
-    "ROOT_URLCONF",
+    "ROOT_URLCONF", "MEDIA_ROOT", "MEDIA_URL", "FILE_UPLOAD_TEMP_DIR",
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", "FILE_UPLOAD_MAX_MEMORY_SIZE", "FILE_UPLOAD_PERMISSIONS",
+    "FILE_UPLOAD_DIRECTORY_PERMISSIONS",
 ]
 print(json.dumps({name: getattr(settings, name) for name in names}, default=str))
 """
@@ -262,6 +269,51 @@ def test_check_deploy_passes(project: Project, tmp_path: Path) -> None:
     # W004 HSTS, W009 weak key, W012/W016 insecure cookies, W018 DEBUG, W020 no hosts.
     for warning in ("W004", "W009", "W012", "W016", "W018", "W020"):
         assert f"security.{warning}" not in output
+
+
+def _stack_env(*, media_url: str | None, max_body_mb: int) -> dict[str, str]:
+    """What the stack's renderer (components/render/django_env.py) hands the overlay."""
+    database = DatabaseConfig(
+        kind=DatabaseKind.POSTGRES, name="d", user="u", host=None, port=5432, password=None
+    )
+    return django_environment(
+        allowed_hosts=("shop.example.com",),
+        http_port=80,
+        database=database,
+        database_host="db",
+        debug=False,
+        media_url=media_url,
+        max_body_mb=max_body_mb,
+    )
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_uploads_go_to_the_media_volume_within_the_proxys_limit(
+    project: Project, tmp_path: Path
+) -> None:
+    env = _env(project, tmp_path, **_stack_env(media_url="/uploads/", max_body_mb=25))
+
+    settings = _settings(env, tmp_path)
+
+    assert (settings["MEDIA_ROOT"], settings["MEDIA_URL"]) == (MEDIA_FILES, "/uploads/")
+    assert settings["FILE_UPLOAD_TEMP_DIR"] == UPLOAD_TEMP_DIR
+    # Whatever the proxy lets through Django takes; a file past 2.5 MB goes to the volume.
+    assert settings["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 25 * 1024 * 1024
+    assert settings["FILE_UPLOAD_MAX_MEMORY_SIZE"] == 2_621_440
+    # The proxy is another user: it must be able to read what the replicas store.
+    assert settings["FILE_UPLOAD_PERMISSIONS"] == 0o644
+    assert settings["FILE_UPLOAD_DIRECTORY_PERMISSIONS"] == 0o755
+
+
+def test_without_media_the_projects_own_stays_and_limits_still_line_up(tmp_path: Path) -> None:
+    env = _env(OTHERPROJECT, tmp_path, **_stack_env(media_url=None, max_body_mb=1))
+
+    settings = _settings(env, tmp_path)
+
+    assert (settings["MEDIA_ROOT"], settings["MEDIA_URL"]) == ("", "/")  # Django's defaults
+    assert settings["FILE_UPLOAD_TEMP_DIR"] is None
+    assert settings["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
+    assert settings["FILE_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
 
 
 def test_overlay_imports_only_django_and_the_standard_library() -> None:
