@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from components.choices import Platform, VmProvider
-from components.config import StackConfig, read_stack_config
+from components.config import StackConfig, config_warnings, read_stack_config
 from components.docker.stack import DockerStack, DockerStackArgs
 from components.vm.stack import VmStack, VmStackArgs
 
@@ -38,6 +38,9 @@ def cloud_options(config: StackConfig) -> pulumi.ResourceOptions | None:
 def run(project_dir: Path) -> dict[str, pulumi.Input[object]]:
     """Read the stack's config, declare the stack, and return the outputs to export."""
     config = read_stack_config(project_dir=project_dir)
+    # In the output of every preview and up, where whoever deploys reads it.
+    for warning in config_warnings(config):
+        pulumi.log.warn(warning)
     stack: DockerStack | VmStack
     if config.platform is Platform.VM:
         stack = VmStack("django", VmStackArgs(config=config), cloud_options(config))

@@ -37,7 +37,7 @@ class AppServerArgs:
     environment: pulumi.Input[list[str]]
     """Settings for the overlay (a secret: it holds the secret key and database password)."""
     data_volumes: list[docker.ContainerVolumeArgs]
-    """Volumes every replica mounts (an SQLite database)."""
+    """Volumes every replica mounts (an SQLite database, the media volume)."""
     limits: Limits
     """Resources per replica."""
     after: list[pulumi.Resource]

@@ -70,6 +70,8 @@ class DjangoAppArgs:
     """Resources that must exist before migrations run."""
     sqlite_volume: pulumi.Input[str] | None
     """Named volume holding an SQLite database, when that is the database."""
+    media_mounts: list[docker.ContainerVolumeArgs]
+    """The media volume, when there is one: data migrations may touch uploaded files too."""
     extra_ca_bundle: Path | None
     """CA certificates trusted while building only (intercepting proxies)."""
     limits: Limits
@@ -131,11 +133,18 @@ class DjangoApp(pulumi.ComponentResource):
         )
         # Output.all keeps secretness: the whole environment is a secret from here on.
 
-        self.data_volumes: list[docker.ContainerVolumeArgs] = (
-            [docker.ContainerVolumeArgs(volume_name=args.sqlite_volume, container_path=SQLITE_DIR)]
-            if args.sqlite_volume is not None
-            else []
-        )
+        self.data_volumes: list[docker.ContainerVolumeArgs] = [
+            *(
+                [
+                    docker.ContainerVolumeArgs(
+                        volume_name=args.sqlite_volume, container_path=SQLITE_DIR
+                    )
+                ]
+                if args.sqlite_volume is not None
+                else []
+            ),
+            *args.media_mounts,
+        ]
         job = f"{args.target.resource_prefix}-migrate"
         self.migration = docker.Container(
             f"{name}-migrate",

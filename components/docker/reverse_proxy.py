@@ -48,6 +48,8 @@ class ReverseProxyArgs:
     """Resources for the proxy."""
     after: list[pulumi.Resource]
     """What must be up before the proxy starts (the replicas it resolves by name)."""
+    volumes: list[docker.ContainerVolumeArgs]
+    """What it serves besides its image's static files (the media volume, read-only)."""
     target: DockerTarget
     """The stack's engine-side context (names, network, base image, build dir)."""
 
@@ -89,6 +91,7 @@ class ReverseProxy(pulumi.ComponentResource):
             ],
             healthcheck=health_check(["curl", "-sS", "-o", "/dev/null", HEALTH_URL]),
             sysctls=proxy_sysctls(),
+            volumes=args.volumes,
             wait=True,
             wait_timeout=120,
             **hardened_container_args(

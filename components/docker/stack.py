@@ -14,12 +14,13 @@ import pulumi
 import pulumi_docker as docker
 
 from components.choices import AppServer as AppServerKind
-from components.choices import DatabaseKind
+from components.choices import DatabaseKind, MediaKind
 from components.config import DatabaseConfig, StackConfig
 from components.docker.app_server import AppServer, AppServerArgs
 from components.docker.container_spec import LABEL_STACK, Limits
 from components.docker.database import DATABASE_ALIAS, Database, DatabaseArgs
 from components.docker.django_app import DjangoApp, DjangoAppArgs
+from components.docker.media import MediaStorage, MediaStorageArgs
 from components.docker.reverse_proxy import ReverseProxy, ReverseProxyArgs
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
@@ -91,6 +92,13 @@ class DockerStack(pulumi.ComponentResource):
             ),
             mine,
         )
+        media = (
+            MediaStorage(
+                f"{name}-media", MediaStorageArgs(config=config.media, target=target), mine
+            )
+            if config.media.kind is MediaKind.VOLUME
+            else None
+        )
         app = DjangoApp(
             f"{name}-app",
             DjangoAppArgs(
@@ -114,6 +122,7 @@ class DockerStack(pulumi.ComponentResource):
                 sqlite_volume=database.volume_name
                 if config.database.kind is DatabaseKind.SQLITE
                 else None,
+                media_mounts=[media.app_mount] if media else [],
                 extra_ca_bundle=config.extra_ca_bundle,
                 limits=replica_limits,
             ),
@@ -164,6 +173,7 @@ class DockerStack(pulumi.ComponentResource):
                     ),
                 ),
                 after=list(servers.containers),
+                volumes=[media.proxy_mount] if media else [],
             ),
             mine,
         )

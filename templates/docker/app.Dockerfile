@@ -28,7 +28,9 @@ RUN apt-get update \
       python3 libpython3.11 ${SERVER_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
- && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack
+ && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack \
+ && install -d -o 10001 -g 10001 -m 755 /srv/media /srv/media/files \
+ && install -d -o 10001 -g 10001 -m 700 /srv/media/tmp
 COPY --from=build /opt/venv /opt/venv
 COPY django_stack_settings.py django_stack_health.py healthcheck.py /opt/django-stack/
 COPY app-server/ /etc/django-stack/

@@ -48,6 +48,8 @@ class Registration:
     parent: str
     dependencies: list[str]
     custom: bool
+    retain_on_delete: bool | None = None
+    """The resource option as sent to the engine (None: not set)."""
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -73,6 +75,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         parent=request.parent,
                         dependencies=list(request.dependencies),
                         custom=request.custom,
+                        retain_on_delete=request.retainOnDelete
+                        if request.HasField("retainOnDelete")
+                        else None,
                         inputs=pulumi.runtime.rpc.deserialize_properties(
                             request.object, keep_unknowns=True
                         ),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,13 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from components.config import ConfigError
+from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from components.tuning import apache_event_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
 from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config, stack_names
 
 CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
 IMAGE = "docker:index/image:Image"
 PRODUCTION_SERVERS = [a for a in AppServer if a is not AppServer.RUNSERVER]
 MATRIX = list(itertools.product(PRODUCTION_SERVERS, Proxy, (1, 3)))
@@ -100,6 +104,7 @@ def test_children_are_parented_to_their_components() -> None:
         "django-stack:index:DjangoApp",
         "django-stack:index:AppServer",
         "django-stack:index:ReverseProxy",
+        "django-stack:index:MediaStorage",
     }
 
 
@@ -199,7 +204,7 @@ def test_extra_ca_goes_into_the_build_stage_only(tmp_path: Path) -> None:
 def test_sqlite_single_replica_shares_a_volume_with_the_migration() -> None:
     run = deploy(replicas=1, database={"kind": "sqlite"})
     assert not containers(run, "database")
-    (volume,) = run.of_type("docker:index/volume:Volume")
+    (volume,) = [v for v in run.of_type(VOLUME) if v.name.endswith("-sqlite")]
     for container in containers(run, "app") + containers(run, "migrate"):
         assert container.inputs["volumes"][0]["volumeName"] == volume.inputs["name"]
 
@@ -304,3 +309,103 @@ def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
     (apache,) = [i for i in deploy(proxy="apache").of_type(IMAGE) if i.name.endswith("proxy-image")]
     httpd = (Path(apache.inputs["build"]["context"]) / "proxy.conf").read_text()
     assert "EnableSendfile On" in httpd and "env=!static_file" in httpd
+
+
+def proxy_conf(run: ProgramRun) -> str:
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    return (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+
+
+def media_volume(run: ProgramRun) -> Any:
+    (volume,) = [v for v in run.of_type(VOLUME) if v.name.endswith("-media-volume")]
+    return volume
+
+
+def media_mounts(container: Any) -> list[dict[str, Any]]:
+    return [v for v in container.inputs.get("volumes") or [] if v["containerPath"] == MEDIA_MOUNT]
+
+
+@pytest.mark.parametrize("proxy", list(Proxy))
+def test_one_media_volume_rw_in_every_replica_and_ro_in_the_proxy(proxy: Proxy) -> None:
+    run = deploy("staging", proxy=proxy.value, replicas=3)
+    volume = media_volume(run)
+    assert volume.inputs["name"] == "django-stack-staging-media"
+    assert run.by_urn(volume.parent).typ == "django-stack:index:MediaStorage"
+    writers = containers(run, "app") + containers(run, "migrate")
+    assert len(writers) == 4
+    for container in writers:
+        assert media_mounts(container) == [
+            {"volumeName": "django-stack-staging-media", "containerPath": MEDIA_MOUNT}
+        ], container.name
+        env = unwrap_secrets(container.inputs["envs"])
+        assert f"DJANGO_MEDIA_ROOT={MEDIA_FILES}" in env
+        assert "DJANGO_MEDIA_URL=/media/" in env
+        # Spooled uploads go to the volume, not to the 64 MB /tmp tmpfs.
+        assert f"DJANGO_FILE_UPLOAD_TEMP_DIR={UPLOAD_TEMP_DIR}" in env
+        assert UPLOAD_TEMP_DIR.startswith(MEDIA_MOUNT + "/")
+    (front,) = containers(run, "proxy")
+    assert media_mounts(front) == [
+        {"volumeName": "django-stack-staging-media", "containerPath": MEDIA_MOUNT, "readOnly": True}
+    ]
+    assert not containers(run, "database")[0].inputs["volumes"][0]["volumeName"].endswith("media")
+    # The proxy serves what the replicas store, under the URL Django builds.
+    assert f"{MEDIA_FILES}/" in proxy_conf(run)
+
+
+def test_the_media_volume_survives_releases_and_destroy(tmp_path: Path) -> None:
+    changed = tmp_path / "app"
+    shutil.copytree(PROJECT_DIR / "app", changed)
+    with (changed / "guestbook" / "views.py").open("a") as views:
+        views.write("\n# a release\n")
+    first, release = deploy(), deploy(appPath=str(changed))
+    images = [{i.name: i.inputs["imageName"] for i in r.of_type(IMAGE)} for r in (first, release)]
+    assert images[0]["django-app-image"] != images[1]["django-app-image"]
+    # Same volume, same mounts: nothing about it changes with the code.
+    volumes = [
+        sorted((v.name, v.inputs["name"]) for v in r.of_type(VOLUME)) for r in (first, release)
+    ]
+    assert volumes[0] == volumes[1]
+    for role in ("app", "migrate", "proxy"):
+        before = [media_mounts(c) for c in containers(first, role)]
+        assert before == [media_mounts(c) for c in containers(release, role)] != []
+    # `pulumi destroy` leaves it (and its files) on the engine unless told otherwise.
+    assert media_volume(first).retain_on_delete is True
+    given_up = deploy(media={"kind": "volume", "retainOnDelete": False})
+    assert media_volume(given_up).retain_on_delete is False
+
+
+def test_without_media_there_is_no_volume_and_production_is_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        run = deploy("staging", media={"kind": "none"})
+    assert [v.name for v in run.of_type(VOLUME)] == ["django-database-data"]
+    for role in ("app", "migrate", "proxy"):
+        assert all(media_mounts(c) == [] for c in containers(run, role))
+    env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+    assert not any(e.startswith(("DJANGO_MEDIA_", "DJANGO_FILE_UPLOAD_TEMP")) for e in env)
+    assert MEDIA_FILES not in proxy_conf(run)
+    assert "media.kind is 'none' on a production stack" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        deploy("staging")
+    assert "media.kind" not in caplog.text
+
+
+def test_upload_limits_line_up_with_the_proxys_body_limit() -> None:
+    run = deploy(maxBodyMb=40)
+    assert "client_max_body_size 40m;" in proxy_conf(run)
+    env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+    assert f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={40 * 1024 * 1024}" in env
+    assert "DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE=2621440" in env
+    apache = proxy_conf(deploy(proxy="apache", maxBodyMb=40))
+    assert f"LimitRequestBody {40 * 1024 * 1024}" in apache
+
+
+def test_the_app_image_makes_the_media_folders_for_a_new_volume() -> None:
+    """Docker copies a mount point's folders and owner into a new volume: the image's decide."""
+    (app_image,) = [i for i in deploy().of_type(IMAGE) if i.name.endswith("app-image")]
+    final_stage = (Path(app_image.inputs["build"]["context"]) / "Dockerfile").read_text()
+    final_stage = final_stage.split("\nFROM ")[-1]
+    assert f"install -d -o 10001 -g 10001 -m 755 {MEDIA_MOUNT} {MEDIA_FILES}" in final_stage
+    assert f"install -d -o 10001 -g 10001 -m 700 {UPLOAD_TEMP_DIR}" in final_stage
