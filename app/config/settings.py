@@ -9,6 +9,8 @@ Nothing secret or host-specific lives in this file, so one image runs in every e
   ``DJANGO_DB_HOST``, ``DJANGO_DB_PORT``, ``DJANGO_DB_USER``, ``DJANGO_DB_PASSWORD``.
   For SQLite, ``DJANGO_DB_NAME`` is the file path (default ``BASE_DIR/db.sqlite3``).
 - ``DJANGO_STATIC_ROOT``: where ``collectstatic`` copies the static files.
+- ``DJANGO_MEDIA_ROOT``: where uploaded files are stored (default ``BASE_DIR/media``), served
+  under ``/media/``: by ``runserver`` in debug, by the reverse proxy in a deployment.
 
 In production the deployment layers ``django_stack_settings`` over this module, which reads
 the same variables; this module is what ``manage.py runserver`` uses on a laptop.
@@ -128,6 +130,9 @@ USE_TZ: bool = True
 
 STATIC_URL: str = "/static/"
 STATIC_ROOT: str | None = os.environ.get("DJANGO_STATIC_ROOT") or None
+
+MEDIA_URL: str = "/media/"
+MEDIA_ROOT: str = os.environ.get("DJANGO_MEDIA_ROOT") or str(BASE_DIR / "media")
 
 # Containers log to stdout; the runtime (Docker, journald) collects and rotates.
 LOGGING: dict[str, Any] = {

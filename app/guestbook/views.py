@@ -22,7 +22,7 @@ JSON_LIMIT = 100
 def index(request: HttpRequest) -> HttpResponse:
     """List the latest entries; a valid POST stores a new one and redirects back."""
     if request.method == "POST":
-        form = EntryForm(request.POST)
+        form = EntryForm(request.POST, request.FILES)
         if form.is_valid():
             entry = form.save()
             logger.info("guestbook entry %s created", entry.pk)
@@ -44,10 +44,27 @@ def index(request: HttpRequest) -> HttpResponse:
 def entries_json(request: HttpRequest) -> JsonResponse:
     """The stored entries as JSON, so tests can read back what they wrote."""
     entries = [
-        {"id": entry.pk, "text": entry.text, "created_at": entry.created_at.isoformat()}
+        {
+            "id": entry.pk,
+            "text": entry.text,
+            "created_at": entry.created_at.isoformat(),
+            "attachment": _attachment(entry),
+        }
         for entry in Entry.objects.all()[:JSON_LIMIT]
     ]
     return JsonResponse({"count": Entry.objects.count(), "entries": entries})
+
+
+def _attachment(entry: Entry) -> dict[str, object] | None:
+    """The entry's file: its URL, and its size as this process's storage sees it (None when
+    the file is not there), so a reader can tell whether every replica has it."""
+    if not entry.attachment:
+        return None
+    try:
+        size: int | None = entry.attachment.size
+    except OSError:
+        size = None
+    return {"name": entry.attachment.name, "url": entry.attachment.url, "size": size}
 
 
 @require_safe

@@ -4,7 +4,8 @@ Each check goes over HTTP to a real gunicorn, against a real PostgreSQL started 
 `postgres_server` fixture, once with the project's own settings (`config.settings`) and
 once through the deployment's overlay (`django_stack_settings`), in production mode
 (DEBUG off). Rows are also read and written straight through psycopg, so the page and the
-JSON are checked against what the database holds, not only against each other.
+JSON are checked against what the database holds, not only against each other. An entry
+may carry a file: uploaded as a browser does, stored under MEDIA_ROOT, listed with its URL.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Site:
 
     port: int
     settings_module: str
+    media_root: Path
 
     def request(
         self,
@@ -61,14 +63,23 @@ class Site:
         path: str,
         *,
         form: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        """One request; redirects are returned, not followed, and errors are not raised."""
+        """One request; redirects are returned, not followed, and errors are not raised.
+
+        With `files` ({field: (file name, content)}) the form goes as multipart/form-data.
+        """
         conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
         try:
-            body = urllib.parse.urlencode(form) if form is not None else None
+            body: str | bytes | None = None
             all_headers = dict(headers or {})
-            if body is not None:
+            if files is not None:
+                boundary = uuid.uuid4().hex
+                body = _multipart(boundary, form or {}, files)
+                all_headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+            elif form is not None:
+                body = urllib.parse.urlencode(form)
                 all_headers["Content-Type"] = "application/x-www-form-urlencoded"
             conn.request(method, path, body=body, headers=all_headers)
             raw = conn.getresponse()
@@ -77,26 +88,51 @@ class Site:
             conn.close()
 
 
+def _multipart(boundary: str, form: dict[str, str], files: dict[str, tuple[str, bytes]]) -> bytes:
+    """A multipart/form-data body, as a browser sends a form with a file input."""
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in form.items()
+    ]
+    for name, (filename, content) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
+        parts.append(head.encode() + content + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
 
 
-def _django_env(*, settings_module: str, db: dict[str, str], replica: str | None) -> dict[str, str]:
-    """A clean environment (nothing leaks in from the caller's) for the project's processes."""
+def _django_env(
+    *, settings_module: str, db: dict[str, str], replica: str | None, media: Path
+) -> dict[str, str]:
+    """A clean environment (nothing leaks in from the caller's) for the project's processes.
+
+    Uploads go to `media`/files; through the overlay, as on the stack's volume, a file past
+    1 KB is spooled to `media`/tmp first.
+    """
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONDONTWRITEBYTECODE": "1",
         "DJANGO_SECRET_KEY": "test-" + uuid.uuid4().hex * 2,
         "DJANGO_DEBUG": "0",
         "DJANGO_ALLOWED_HOSTS": f"{HOST},localhost",
+        "DJANGO_MEDIA_ROOT": str(media / "files"),
         **db,
     }
     if settings_module == "django_stack_settings":
         env["DJANGO_SETTINGS_MODULE"] = "django_stack_settings"
         env["DJANGO_STACK_BASE_SETTINGS"] = "config.settings"
         env["PYTHONPATH"] = os.pathsep.join([str(OVERLAY_DIR), str(APP_DIR)])
+        (media / "tmp").mkdir(parents=True, exist_ok=True)
+        env["DJANGO_FILE_UPLOAD_TEMP_DIR"] = str(media / "tmp")
+        env["DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE"] = "1024"
     else:
         env["DJANGO_SETTINGS_MODULE"] = settings_module
         env["PYTHONPATH"] = str(APP_DIR)
@@ -108,7 +144,11 @@ def _django_env(*, settings_module: str, db: dict[str, str], replica: str | None
 @contextlib.contextmanager
 def _gunicorn(*, env: dict[str, str], settings_module: str, log: Path) -> Iterator[Site]:
     """Run gunicorn on a free port until the block ends; ready once /health/ answers."""
-    site = Site(port=_free_port(), settings_module=settings_module)
+    site = Site(
+        port=_free_port(),
+        settings_module=settings_module,
+        media_root=Path(env["DJANGO_MEDIA_ROOT"]),
+    )
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
@@ -151,7 +191,10 @@ def site(
     """The migrated sample project under gunicorn, with the given settings module."""
     settings_module: str = request.param
     env = _django_env(
-        settings_module=settings_module, db=postgres_server.django_env(), replica=REPLICA
+        settings_module=settings_module,
+        db=postgres_server.django_env(),
+        replica=REPLICA,
+        media=tmp_path_factory.mktemp("media"),
     )
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
@@ -231,6 +274,62 @@ def test_post_with_csrf_token_creates_an_entry(site: Site, postgres_server: Post
     assert "<b>hello</b>" not in page
 
 
+@pytest.mark.parametrize("size", [100, 200_000], ids=["in-memory", "spooled"])
+def test_post_with_a_file_stores_it_under_media_root(
+    site: Site, postgres_server: PostgresServer, size: int
+) -> None:
+    cookie, token = _csrf(site)
+    text = f"with a file {uuid.uuid4().hex}"
+    content = os.urandom(size)
+
+    posted = site.request(
+        "POST",
+        "/",
+        form={"text": text, "csrfmiddlewaretoken": token},
+        files={"attachment": ("report <1>.pdf", content)},
+        headers={"Cookie": cookie},
+    )
+
+    assert posted.status == 302, posted.body
+    (entry,) = [
+        e for e in site.request("GET", "/entries.json").json()["entries"] if e["text"] == text
+    ]
+    attachment = entry["attachment"]
+    # Django cleans the name; the URL is under MEDIA_URL, and the file under MEDIA_ROOT.
+    assert re.fullmatch(r"attachments/\d{4}/\d{2}/report_1[^/]*\.pdf", attachment["name"])
+    assert attachment["url"] == "/media/" + attachment["name"]
+    assert attachment["size"] == size
+    stored = site.media_root / attachment["name"]
+    assert stored.read_bytes() == content
+    # Readable by another user (the reverse proxy serves it), as the overlay asks.
+    if site.settings_module == "django_stack_settings":
+        assert stored.stat().st_mode & 0o777 == 0o644
+        assert not list((site.media_root.parent / "tmp").iterdir())  # nothing left spooled
+    with postgres_server.connect() as conn:
+        row = conn.execute(
+            "SELECT attachment FROM guestbook_entry WHERE id = %s", (entry["id"],)
+        ).fetchone()
+    assert row == (attachment["name"],)
+    # The page links it; Django itself does not serve it in production.
+    page = site.request("GET", "/")
+    assert f'href="{attachment["url"]}"' in page.body
+    assert 'enctype="multipart/form-data"' in page.body
+    assert site.request("GET", attachment["url"]).status == 404
+
+
+def test_entry_without_a_file_has_no_attachment(site: Site) -> None:
+    cookie, token = _csrf(site)
+    text = f"no file {uuid.uuid4().hex}"
+    posted = site.request(
+        "POST", "/", form={"text": text, "csrfmiddlewaretoken": token}, headers={"Cookie": cookie}
+    )
+    assert posted.status == 302
+    (entry,) = [
+        e for e in site.request("GET", "/entries.json").json()["entries"] if e["text"] == text
+    ]
+    assert entry["attachment"] is None
+
+
 def test_post_without_csrf_token_is_rejected(site: Site, postgres_server: PostgresServer) -> None:
     before = _db_count(postgres_server)
 
@@ -286,7 +385,9 @@ def test_database_outage_fails_readiness_but_not_liveness(
 ) -> None:
     # Same credentials, but a port nothing listens on: the database is "down".
     db = {**postgres_server.django_env(), "DJANGO_DB_PORT": str(_free_port())}
-    env = _django_env(settings_module="django_stack_settings", db=db, replica=None)
+    env = _django_env(
+        settings_module="django_stack_settings", db=db, replica=None, media=tmp_path / "media"
+    )
 
     with _gunicorn(
         env=env, settings_module="django_stack_settings", log=tmp_path / "gunicorn.log"

@@ -10,6 +10,8 @@ from tests.e2e.http import Client
 from tests.support.stack_files import PROJECT_DIR
 
 CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
+# How many migrations the sample app has: each must be recorded exactly once.
+GUESTBOOK_MIGRATIONS = len(list((PROJECT_DIR / "app" / "guestbook" / "migrations").glob("0*.py")))
 
 
 def assert_spread_over(url: str, replicas: set[str], *, requests: int = 40) -> None:
