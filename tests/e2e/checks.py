@@ -47,3 +47,37 @@ def assert_write_read_back(url: str, replicas: set[str], *, tag: str) -> None:
         assert marker in [e["text"] for e in json.loads(response.body)["entries"]]
         seen.add(response.served_by or "")
     assert seen == replicas
+
+
+def upload_attachment(url: str, *, tag: str, filename: str, content: bytes) -> tuple[str, str]:
+    """Post an entry with a file through the proxy; (the entry's text, the replica that took it)."""
+    text = f"uploaded-through-{tag}-{time.time_ns()}"
+    response = Client(url).post_files("/", {"text": text}, {"attachment": (filename, content)})
+    assert response.status == 302, (response.status, response.text[-2000:])
+    assert response.served_by, "the upload was not answered by a replica"
+    return text, response.served_by
+
+
+def assert_attachment_everywhere(
+    url: str, replicas: set[str], *, text: str, content: bytes
+) -> dict[str, object]:
+    """Every replica lists the entry's file at one URL and finds it whole in its own storage,
+    and the proxy serves that URL itself (no replica answers it). Returns the attachment."""
+    client = Client(url)
+    seen: dict[str, dict[str, object]] = {}
+    for _ in range(40):
+        response = client.get("/entries.json")
+        assert response.status == 200
+        (entry,) = [e for e in json.loads(response.body)["entries"] if e["text"] == text]
+        seen[response.served_by or ""] = entry["attachment"]
+        if set(seen) >= replicas:
+            break
+    assert set(seen) == replicas, seen
+    (attachment,) = {json.dumps(a, sort_keys=True) for a in seen.values()}
+    found = json.loads(attachment)
+    assert found["size"] == len(content), seen  # each replica's storage has all of it
+    served = client.get(found["url"])
+    assert (served.status, served.served_by) == (200, None), served.status
+    assert served.body == content
+    assert served.headers["x-content-type-options"] == "nosniff"
+    return dict(found)

@@ -107,14 +107,21 @@ class Deployed:
         ).strip()
 
 
-def deploy_stack(run_id: str, name: str, **overrides: object) -> Deployed:
-    """Deploy the dev stack file under `name` with overrides, on a free local port."""
+def deploy_stack(
+    run_id: str, name: str, *, keep_volumes: bool = False, **overrides: object
+) -> Deployed:
+    """Deploy the dev stack file under `name` with overrides, on a free local port.
+
+    `keep_volumes`: a release of what `run_id` runs, onto its volumes (give it the secrets
+    of the first deploy: the harness keeps no state, so it would generate new ones).
+    """
     port = free_port()
     run = deploy(
         stack_file="dev",
         stack_name=name,
         overrides={**build_overrides(), "httpPort": port, **overrides},
         run_id=run_id,
+        keep_volumes=keep_volumes,
     )
     assert run.outputs["url"] == f"http://127.0.0.1:{port}/"
     return Deployed(name=name, run=run, port=port)

@@ -500,8 +500,13 @@ def _labelled(kind: str, selector: str) -> list[str]:
     return docker(*listing, "--filter", selector, check=False).split()
 
 
-def remove_everything(run_id: str | None = None, *, images: bool = False) -> None:
+def remove_everything(
+    run_id: str | None = None, *, images: bool = False, volumes: bool = True
+) -> None:
     """Remove the containers, networks and volumes (and images, if asked) the harness made.
+
+    `volumes=False` keeps the volumes, as `pulumi up` does across a release: the next run
+    of the program creates them again by name, which hands back the existing ones.
 
     Checked, not hoped for: a removal can fail on a busy engine (vfs deletes a whole copy of
     the filesystem), and a container left behind keeps running and holds its name. So each
@@ -511,7 +516,7 @@ def remove_everything(run_id: str | None = None, *, images: bool = False) -> Non
     removal = {
         "container": ["rm", "-f", "-v"],
         "network": ["network", "rm"],
-        "volume": ["volume", "rm", "-f"],
+        **({"volume": ["volume", "rm", "-f"]} if volumes else {}),
     }
     left: dict[str, list[str]] = {}
     for kind, command in removal.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 
 
@@ -57,20 +58,42 @@ class Client:
     def get(self, path: str) -> Response:
         return self.request("GET", path)
 
-    def post_form(self, path: str, fields: dict[str, str]) -> Response:
-        """POST a form the way a browser does, with the CSRF token from the page."""
+    def _csrf_token(self, path: str) -> str:
         page = self.get(path)
         match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         if match is None:
             raise AssertionError(f"no CSRF token on {path}: {page.status}")
-        body = urllib.parse.urlencode({"csrfmiddlewaretoken": match.group(1), **fields})
-        return self.request(
-            "POST",
-            path,
-            body=body.encode(),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Referer": self.base_url,
-                "Origin": self.base_url.rstrip("/"),
-            },
-        )
+        return match.group(1)
+
+    def _post(self, path: str, body: bytes, content_type: str) -> Response:
+        headers = {
+            "Content-Type": content_type,
+            "Referer": self.base_url,
+            "Origin": self.base_url.rstrip("/"),
+        }
+        return self.request("POST", path, body=body, headers=headers)
+
+    def post_form(self, path: str, fields: dict[str, str]) -> Response:
+        """POST a form the way a browser does, with the CSRF token from the page."""
+        token = self._csrf_token(path)
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields})
+        return self._post(path, body.encode(), "application/x-www-form-urlencoded")
+
+    def post_files(
+        self, path: str, fields: dict[str, str], files: dict[str, tuple[str, bytes]]
+    ) -> Response:
+        """POST a form with file inputs ({field: (file name, content)}), as multipart/form-data."""
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+            for name, value in {"csrfmiddlewaretoken": self._csrf_token(path), **fields}.items()
+        ]
+        for name, (filename, content) in files.items():
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            )
+            parts.append(head.encode() + content + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self._post(path, body, f"multipart/form-data; boundary={boundary}")

@@ -1,0 +1,144 @@
+"""End to end on a real Docker engine: uploaded files on the media volume (media.kind volume).
+
+For two server pairs, through the proxy's port: a file uploaded through the proxy is stored
+by the one replica that took the request and is listed, whole, by every replica (each reads
+it from its own mount of the one volume); the proxy serves it itself, as an inert file (a
+page-like upload as a download). An upload larger than Django keeps in memory is spooled on
+the volume, not on /tmp. Then a release (the program run again with changed app code, as
+`pulumi up` after a commit): every replica is replaced by one of the new image, the volume is
+the same one, and the files are all still there and served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.choices import AppServer, Proxy
+from components.render.media import MEDIA_MOUNT, UPLOAD_TEMP_DIR
+from tests.e2e.checks import assert_attachment_everywhere, upload_attachment
+from tests.e2e.conftest import Deployed, deploy_stack
+from tests.e2e.engine import docker, remove_everything
+from tests.e2e.http import Client
+from tests.support.stack_files import PROJECT_DIR
+
+pytestmark = pytest.mark.e2e
+
+PAIRS = [(AppServer.GUNICORN, Proxy.NGINX), (AppServer.UWSGI, Proxy.APACHE)]
+REPLICAS = 2
+# The harness keeps no state: a release must be given the first deploy's secrets (the
+# database volume keeps the password it was initialised with).
+SECRETS = {"secretKey": "e2e-media-secret-key-" + "k" * 44, "databasePassword": "e2e-media-db"}
+# Past Django's FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), under the proxy's 10 MB.
+BIG = os.urandom(3 * 1024 * 1024)
+PAGE = b"<html><script>document.title = document.cookie</script></html>"
+RELEASE_MARKER = "<!-- django-stack e2e: the second release -->"
+
+
+@dataclass
+class Uploaded:
+    """A stack with two uploads made through its proxy."""
+
+    stack: Deployed
+    big_text: str
+    page_text: str
+    stored_by: str
+    options: dict[str, Any]
+
+
+def replicas() -> set[str]:
+    return {f"app-{i}" for i in range(REPLICAS)}
+
+
+def mounts(container: str) -> list[dict[str, object]]:
+    details = json.loads(docker("inspect", container))[0]
+    return [m for m in details["Mounts"] if m["Destination"] == MEDIA_MOUNT]
+
+
+@pytest.fixture(scope="module", params=PAIRS, ids=[f"{a.value}-{p.value}" for a, p in PAIRS])
+def uploaded(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[Uploaded]:
+    app_server, proxy = request.param
+    name = f"e2e-media-{app_server.value}-{proxy.value}"
+    options: dict[str, Any] = {
+        "appServer": app_server.value,
+        "proxy": proxy.value,
+        "replicas": REPLICAS,
+        "media": {"kind": "volume"},
+        **SECRETS,
+    }
+    try:
+        stack = deploy_stack(docker_engine, name, **options)
+        big_text, stored_by = upload_attachment(
+            stack.url, tag=name, filename="survey results.bin", content=BIG
+        )
+        page_text, _ = upload_attachment(stack.url, tag=name, filename="look.html", content=PAGE)
+        yield Uploaded(stack, big_text, page_text, stored_by, options)
+    finally:
+        remove_everything(docker_engine)
+
+
+def test_an_upload_to_one_replica_is_served_for_every_replica(uploaded: Uploaded) -> None:
+    stack = uploaded.stack
+    assert uploaded.stored_by in replicas()
+    big = assert_attachment_everywhere(stack.url, replicas(), text=uploaded.big_text, content=BIG)
+    page = assert_attachment_everywhere(
+        stack.url, replicas(), text=uploaded.page_text, content=PAGE
+    )
+    # A page-like upload is a download, never a page of the site.
+    served = Client(stack.url).get(str(page["url"]))
+    assert served.headers["content-disposition"] == "attachment"
+    assert served.headers["content-type"] == "application/octet-stream"
+    # One volume: read-write in every replica, read-only in the proxy.
+    (volume,) = {m["Name"] for c in [*replicas(), "proxy"] for m in mounts(stack.container(c))}
+    assert all(mounts(stack.container(r))[0]["RW"] is True for r in replicas())
+    assert mounts(stack.container("proxy"))[0]["RW"] is False
+    assert volume == f"django-stack-{stack.name}-media"
+    # The big upload was spooled on the volume (not the 64 MB /tmp), and nothing stayed there.
+    for replica in replicas():
+        assert docker("exec", stack.container(replica), "ls", "-A", UPLOAD_TEMP_DIR) == ""
+        stored = docker(
+            "exec",
+            stack.container(replica),
+            "stat",
+            "-c",
+            "%s",
+            f"{MEDIA_MOUNT}/files/{big['name']}",
+        )
+        assert int(stored) == len(BIG)
+
+
+def test_a_release_keeps_every_uploaded_file(
+    uploaded: Uploaded, docker_engine: str, tmp_path: Path
+) -> None:
+    """Last in this module: it replaces the stack's containers."""
+    stack = uploaded.stack
+    volume = f"django-stack-{stack.name}-media"
+    created = docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip()
+    images = {r: json.loads(docker("inspect", stack.container(r)))[0]["Image"] for r in replicas()}
+    # New app code: what a commit to the project and `pulumi up` make.
+    code = tmp_path / "app"
+    shutil.copytree(PROJECT_DIR / "app", code)
+    base = code / "guestbook" / "templates" / "guestbook" / "base.html"
+    base.write_text(base.read_text() + RELEASE_MARKER + "\n")
+
+    released = deploy_stack(
+        docker_engine, stack.name, keep_volumes=True, appPath=str(code), **uploaded.options
+    )
+
+    assert RELEASE_MARKER in Client(released.url).get("/").text
+    for replica in replicas():
+        image = json.loads(docker("inspect", released.container(replica)))[0]["Image"]
+        assert image != images[replica], replica
+    assert docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip() == created
+    for text, content in ((uploaded.big_text, BIG), (uploaded.page_text, PAGE)):
+        assert_attachment_everywhere(released.url, replicas(), text=text, content=content)
+    # And the new release takes uploads too.
+    text, _ = upload_attachment(released.url, tag="release", filename="after.txt", content=b"ok")
+    assert_attachment_everywhere(released.url, replicas(), text=text, content=b"ok")
