@@ -213,8 +213,11 @@ def running_app_server(
     workers: int = 2,
     threads: int = 2,
     timeout_seconds: int = 10,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[RunningAppServer]:
-    """Render the config, run `app_server_command()` and wait for the health check to pass."""
+    """Render the config, run `app_server_command()` and wait for the health check to pass.
+
+    `extra_env`: more of the overlay's settings (where uploads go)."""
     require_server_binary(app_server)
     port = free_port()
     settings = AppServerSettings(
@@ -234,7 +237,7 @@ def running_app_server(
     with log.open("wb") as out:
         process = subprocess.Popen(
             local_command(app_server, config),
-            env=django_env(database=database, replica=replica),
+            env={**django_env(database=database, replica=replica), **(extra_env or {})},
             cwd=workdir,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import pwd
 import re
@@ -664,3 +665,88 @@ def test_proxy_serves_uploaded_files_inert_and_refuses_big_bodies(
         assert (small.status, small.headers.get("x-served-by")) == (403, "a"), logs()
         big = get(front.port, "/", method="POST", body=b"x" * (1024 * 1024 + 1))
         assert (big.status, big.headers.get("x-served-by")) == (413, None), logs()
+
+
+def _post_entry(port: int, text: str, filename: str, content: bytes) -> Reply:
+    """The guestbook form with a file, posted through the proxy as a browser would."""
+    page = get(port, "/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
+    cookie = page.headers["set-cookie"].split(";", 1)[0]
+    assert token and cookie.startswith("csrftoken="), page.status
+    boundary = "django-stack-test-boundary"
+    fields = {"csrfmiddlewaretoken": token.group(1), "text": text}
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachment"; '
+        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    body += content + f"\r\n--{boundary}--\r\n".encode()
+    # No Origin header: over plain HTTP Django then checks the token alone, and the proxy
+    # passes Host without the test's port, which an Origin would have to match.
+    return get(
+        port,
+        "/",
+        method="POST",
+        body=body,
+        **{"Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": cookie},
+    )
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_an_upload_through_the_proxy_is_stored_by_django_and_served_by_the_proxy(
+    proxy: Proxy, tmp_path: Path, database: Path
+) -> None:
+    """The overlay's media settings and the proxy's media location agree, on real servers:
+    Django (as the replicas' user) stores the file where the proxy (as www-data) reads it."""
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(proxy_workdir())
+        media = workdir / "media"
+        (media / "files").mkdir(parents=True)
+        (media / "tmp").mkdir(mode=0o700)
+        server = stack.enter_context(
+            running_app_server(
+                app_server=AppServer.GUNICORN,
+                workdir=tmp_path / "a",
+                database=database,
+                replica="a",
+                extra_env={
+                    "DJANGO_MEDIA_ROOT": str(media / "files"),
+                    "DJANGO_MEDIA_URL": "/media/",
+                    "DJANGO_FILE_UPLOAD_TEMP_DIR": str(media / "tmp"),
+                    # Past this, the upload is spooled to the temporary-upload directory.
+                    "DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE": "1024",
+                },
+            )
+        )
+        front = stack.enter_context(
+            running_proxy(
+                proxy=proxy,
+                protocol=UpstreamProtocol.HTTP,
+                servers=[server],
+                workdir=workdir,
+                media_root=media / "files",
+            )
+        )
+        logs = lambda: log_tail(front.log) + "\n" + log_tail(server.log)  # noqa: E731
+        uploads = {"photo.png": os.urandom(200_000), "page.html": ACTIVE_CONTENT}
+        for filename, content in uploads.items():
+            text = f"{proxy.value} {filename}"
+            posted = _post_entry(front.port, text, filename, content)
+            assert (posted.status, posted.headers.get("x-served-by")) == (302, "a"), logs()
+            entries = json.loads(get(front.port, "/entries.json").body)["entries"]
+            (entry,) = [e for e in entries if e["text"] == text]
+            url = entry["attachment"]["url"]
+            assert url.startswith("/media/attachments/")
+            served = get(front.port, url)
+            assert (served.status, served.body) == (200, content), logs()
+            assert "x-served-by" not in served.headers
+            assert served.headers["x-content-type-options"] == "nosniff"
+            assert (filename == "page.html") is (
+                served.headers.get("content-disposition") == "attachment"
+            )
+            stored = media / "files" / entry["attachment"]["name"]
+            assert stored.stat().st_mode & 0o777 == 0o644
+        assert list((media / "tmp").iterdir()) == []
