@@ -50,3 +50,20 @@ def test_secrets_are_stored_encrypted_in_the_stack_file(engine_stack: EngineStac
     # The engine decrypts it with the stack's passphrase.
     value = engine_stack.stack.get_config("django-stack:secretKey")
     assert value.value == plaintext and value.secret
+
+
+def test_a_production_stack_without_media_says_so_in_the_preview(
+    engine_stack: EngineStack,
+) -> None:
+    """The warning is in what `pulumi preview` prints, before any resource (so whether the
+    provider plugins are installed does not matter)."""
+    stack = engine_stack.stack
+    stack.set_config("django-stack:production", auto.ConfigValue("true"))
+    stack.set_config("django-stack:media", auto.ConfigValue('{"kind": "none"}'))
+    output: list[str] = []
+    try:
+        stack.preview(on_output=output.append)
+    except auto.CommandError as failure:
+        output.append(str(failure))
+    printed = "\n".join(output)
+    assert "warning: django-stack:media.kind is 'none' on a production stack" in printed, printed
