@@ -91,7 +91,8 @@ class ReverseProxy(pulumi.ComponentResource):
             ],
             healthcheck=health_check(["curl", "-sS", "-o", "/dev/null", HEALTH_URL]),
             sysctls=proxy_sysctls(),
-            volumes=args.volumes,
+            # None rather than []: a proxy without media keeps the inputs it always had.
+            volumes=args.volumes or None,
             wait=True,
             wait_timeout=120,
             **hardened_container_args(
