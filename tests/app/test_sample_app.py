@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.postgres_server import PostgresServer
+from tests.support.forms import multipart
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = REPO_ROOT / "app"
@@ -75,9 +76,7 @@ class Site:
             body: str | bytes | None = None
             all_headers = dict(headers or {})
             if files is not None:
-                boundary = uuid.uuid4().hex
-                body = _multipart(boundary, form or {}, files)
-                all_headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+                body, all_headers["Content-Type"] = multipart(form or {}, files)
             elif form is not None:
                 body = urllib.parse.urlencode(form)
                 all_headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -86,21 +85,6 @@ class Site:
             return Response(raw.status, raw.headers, raw.read().decode())
         finally:
             conn.close()
-
-
-def _multipart(boundary: str, form: dict[str, str], files: dict[str, tuple[str, bytes]]) -> bytes:
-    """A multipart/form-data body, as a browser sends a form with a file input."""
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in form.items()
-    ]
-    for name, (filename, content) in files.items():
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        )
-        parts.append(head.encode() + content + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
 def _free_port() -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import http.client
 import re
 import urllib.parse
-import uuid
 from dataclasses import dataclass, field
+
+from tests.support.forms import multipart
 
 
 @dataclass
@@ -83,17 +84,7 @@ class Client:
         self, path: str, fields: dict[str, str], files: dict[str, tuple[str, bytes]]
     ) -> Response:
         """POST a form with file inputs ({field: (file name, content)}), as multipart/form-data."""
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-            f"{value}\r\n".encode()
-            for name, value in {"csrfmiddlewaretoken": self._csrf_token(path), **fields}.items()
-        ]
-        for name, (filename, content) in files.items():
-            head = (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-            )
-            parts.append(head.encode() + content + b"\r\n")
-        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        return self._post(path, body, f"multipart/form-data; boundary={boundary}")
+        body, content_type = multipart(
+            {"csrfmiddlewaretoken": self._csrf_token(path), **fields}, files
+        )
+        return self._post(path, body, content_type)

@@ -51,6 +51,7 @@ from components.render.proxy_config import (
     proxy_command,
     render_proxy_config,
 )
+from tests.support.forms import multipart
 from tests.unit.test_app_server_config import (
     APP_DIR,
     RunningAppServer,
@@ -673,17 +674,9 @@ def _post_entry(port: int, text: str, filename: str, content: bytes) -> Reply:
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
     cookie = page.headers["set-cookie"].split(";", 1)[0]
     assert token and cookie.startswith("csrftoken="), page.status
-    boundary = "django-stack-test-boundary"
-    fields = {"csrfmiddlewaretoken": token.group(1), "text": text}
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
+    body, content_type = multipart(
+        {"csrfmiddlewaretoken": token.group(1), "text": text}, {"attachment": (filename, content)}
     )
-    body += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="attachment"; '
-        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-    ).encode()
-    body += content + f"\r\n--{boundary}--\r\n".encode()
     # No Origin header: over plain HTTP Django then checks the token alone, and the proxy
     # passes Host without the test's port, which an Origin would have to match.
     return get(
@@ -691,7 +684,7 @@ def _post_entry(port: int, text: str, filename: str, content: bytes) -> Reply:
         "/",
         method="POST",
         body=body,
-        **{"Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": cookie},
+        **{"Content-Type": content_type, "Cookie": cookie},
     )
 
 
