@@ -76,20 +76,21 @@ class DjangoApp(pulumi.ComponentResource):
             extra_ca_bundle=args.extra_ca_bundle.read_bytes() if args.extra_ca_bundle else None,
         )
         repository = f"{args.target.resource_prefix}-app"
+        build_args = {
+            "BASE_IMAGE": args.target.base_image,
+            "SETTINGS_MODULE": args.settings_module,
+            "SERVER_PACKAGES": server_packages(args.app_server),
+        }
         image = local_image(
             f"{name}-image",
             repository=repository,
             context=context,
             build_dir=args.target.build_dir,
-            build_args={
-                "BASE_IMAGE": args.target.base_image,
-                "SETTINGS_MODULE": args.settings_module,
-                "SERVER_PACKAGES": server_packages(args.app_server),
-            },
+            build_args=build_args,
             opts=child(self),
         )
         self.image_name = image.image_name
-        self.image_tag = image_tag(repository=repository, context=context)
+        self.image_tag = image_tag(repository=repository, context=context, build_args=build_args)
 
         if args.secret_key is not None:
             secret_key = args.secret_key.as_output()

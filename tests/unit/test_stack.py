@@ -183,6 +183,21 @@ def test_image_tags_follow_content() -> None:
     assert changed["django-database-image"] == first["django-database-image"]
 
 
+def test_image_tags_follow_the_base_image() -> None:
+    """Another base is another image, though no file of the context changed: every tag moves,
+    or the containers would keep running what the old tag named."""
+    trixie = {
+        i.name: i.inputs["imageName"] for i in deploy(baseImage="debian:trixie-slim").of_type(IMAGE)
+    }
+    bookworm = {
+        i.name: i.inputs["imageName"]
+        for i in deploy(baseImage="debian:bookworm-slim").of_type(IMAGE)
+    }
+    assert set(trixie) == set(bookworm)
+    for name, tag in trixie.items():
+        assert bookworm[name] != tag, name
+
+
 def test_extra_ca_goes_into_the_build_stage_only(tmp_path: Path) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
