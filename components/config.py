@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components.choices import AppServer, DatabaseKind, Platform, Proxy, VmProvider
+from components.choices import AppServer, DatabaseKind, DebianRelease, Platform, Proxy, VmProvider
+from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -110,6 +111,8 @@ class StackConfig:
     secret_key: Secret | None
     database: DatabaseConfig
     base_image: str
+    debian_release: DebianRelease
+    """The images' and the machines' Debian release (components/debian.py)."""
     extra_ca_bundle: Path | None
     docker_host: str | None
     debug: bool
@@ -152,6 +155,7 @@ KNOWN_KEYS = (
     "database",
     "databasePassword",
     "baseImage",
+    "debianRelease",
     "extraCaBundle",
     "dockerHost",
     "debug",
@@ -346,6 +350,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
                 f"{NAMESPACE}:vm.databaseHost: only allowed with database.kind 'postgres', "
                 f"not {database.kind.value!r}"
             )
+    base_image, debian_release = _base_image_and_release(r)
     extra_ca = r.text("extraCaBundle", None)
     extra_ca_path = (project_dir / extra_ca).resolve() if extra_ca else None
     if extra_ca_path is not None and not extra_ca_path.is_file():
@@ -415,7 +420,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         allowed_hosts=allowed_hosts,
         secret_key=r.secret("secretKey"),
         database=database,
-        base_image=r.text("baseImage", "debian:bookworm-slim") or "debian:bookworm-slim",
+        base_image=base_image,
+        debian_release=debian_release,
         extra_ca_bundle=extra_ca_path,
         docker_host=r.text("dockerHost", None),
         debug=debug,
@@ -435,6 +441,28 @@ def _app_path(r: _Reader, project_dir: Path) -> Path | None:
         r.problem("appPath", given, "a Django project directory containing requirements.txt")
         return None
     return path
+
+
+def _base_image_and_release(r: _Reader) -> tuple[str, DebianRelease]:
+    """`baseImage` and `debianRelease`: either one implies the other (`debianRelease:
+    bookworm` alone builds from `debian:bookworm-slim`); given both, they must agree."""
+    allowed = ", ".join(f"{d.value} ({d.version})" for d in DebianRelease)
+    given = r.text("debianRelease", None)
+    release = parse_release(given) if given is not None else None
+    if given is not None and release is None:
+        r.problem("debianRelease", given, f"a supported Debian release: {allowed}")
+    image = r.text("baseImage", None)
+    if image is None:
+        release = release or DEFAULT_RELEASE
+        return release_image(release), release
+    named = release_of_image(image)
+    if release is not None and named is not None and named is not release:
+        r.problems.append(
+            f"{NAMESPACE}:debianRelease: {given!r} is not allowed with {NAMESPACE}:baseImage "
+            f"{image!r}, which is Debian {named.value} ({named.version}); "
+            "expected the two to agree (or leave debianRelease out)"
+        )
+    return image, release or named or DEFAULT_RELEASE
 
 
 def _module(r: _Reader, key: str, default: str) -> str:

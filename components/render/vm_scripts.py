@@ -18,7 +18,7 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from components.choices import AppServer, Proxy, upstream_protocol
+from components.choices import AppServer, DebianRelease, Proxy, upstream_protocol
 from components.render.app_server_config import (
     APP_DIR,
     APP_PORT,
@@ -116,11 +116,21 @@ def proxy_packages(proxy: Proxy) -> list[str]:
     return [*PROXY_PACKAGES[proxy], *BUILD_PACKAGES]
 
 
-def render_base_script(*, packages: Sequence[str], disable_services: Sequence[str]) -> str:
+def release_check(release: DebianRelease) -> str:
+    """Shell lines that stop a step on a host of another Debian release than the stack's."""
+    return render_template(
+        "vm/release-check.sh", {"codename": release.value, "version": release.version}
+    ).rstrip("\n")
+
+
+def render_base_script(
+    *, packages: Sequence[str], disable_services: Sequence[str], release: DebianRelease
+) -> str:
     """Packages, the app user and directories."""
     return render_template(
         "vm/base.sh",
         {
+            "release_check": release_check(release),
             "packages": " ".join(sorted(packages)),
             "disable_services": " ".join(disable_services) or "none",
             "user": APP_USER,
@@ -198,8 +208,11 @@ def render_collectstatic_script(*, settings_module: str, release: str) -> str:
     )
 
 
-def render_postgres_script(*, database: str, role: str, port: int, clients: Sequence[str]) -> str:
-    """PostgreSQL for the app hosts `clients` (addresses); the password comes on stdin."""
+def render_postgres_script(
+    *, database: str, role: str, port: int, clients: Sequence[str], release: DebianRelease
+) -> str:
+    """The release's PostgreSQL for the app hosts `clients` (addresses); the password comes on
+    stdin."""
     for kind, name in (("database", database), ("role", role)):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"{kind} name {name!r} is not a plain SQL identifier")
@@ -209,6 +222,7 @@ def render_postgres_script(*, database: str, role: str, port: int, clients: Sequ
     return render_template(
         "vm/postgres.sh",
         {
+            "release_check": release_check(release),
             "database": database,
             "role": role,
             "port": port,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import remote
 
-from components.choices import Proxy
+from components.choices import DebianRelease, Proxy
 from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
 from components.render.systemd import PROXY_UNIT
@@ -39,6 +39,8 @@ class VmProxyHostArgs:
     """The SSH user (root, or a user with passwordless sudo)."""
     proxy: Proxy
     """nginx or Apache."""
+    debian_release: DebianRelease
+    """The Debian release the host must run."""
     proxy_config: pulumi.Input[str]
     """The rendered config listing every app host's private address."""
     unit: str
@@ -71,6 +73,7 @@ class VmProxyHost(pulumi.ComponentResource):
                 packages=proxy_packages(args.proxy),
                 # Debian starts its own nginx/apache2 on port 80 at install.
                 disable_services=["nginx", "apache2", "apache-htcacheclean"],
+                release=args.debian_release,
             ),
             parent=self,
         )

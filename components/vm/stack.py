@@ -40,7 +40,7 @@ class VmStackArgs:
 
 
 class VmStack(pulumi.ComponentResource):
-    """A Django app on N app hosts behind a proxy host, on Debian 12 machines over SSH."""
+    """A Django app on N app hosts behind a proxy host, on Debian machines over SSH."""
 
     url: pulumi.Output[str]
 
@@ -62,6 +62,7 @@ class VmStack(pulumi.ComponentResource):
                 database_port=db.port,
                 resource_prefix=config.resource_prefix,
                 stack=config.stack,
+                debian_release=config.debian_release,
             ),
             mine,
         ).hosts
@@ -82,6 +83,7 @@ class VmStack(pulumi.ComponentResource):
                     host=machines.database,
                     ssh_user=vm.ssh_user,
                     config=db,
+                    debian_release=config.debian_release,
                     password=password,
                     clients=[h.private_address for h in machines.apps],
                 ),
@@ -130,6 +132,7 @@ class VmStack(pulumi.ComponentResource):
                         host=host,
                         ssh_user=vm.ssh_user,
                         app_server=config.app_server,
+                        debian_release=config.debian_release,
                         release=app_release,
                         app_server_config=server_config,
                         unit=render_app_unit(
@@ -177,6 +180,7 @@ class VmStack(pulumi.ComponentResource):
                 host=machines.proxy,
                 ssh_user=vm.ssh_user,
                 proxy=config.proxy,
+                debian_release=config.debian_release,
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),

@@ -1,7 +1,7 @@
 # The app image: the Django project in a virtualenv, run by Gunicorn, uWSGI or mod_wsgi.
 # Rendered context from components/render/build_context.py. Two stages: the compiler and
 # headers needed to build wheels (uWSGI is C) stay in the build stage.
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 
 FROM ${BASE_IMAGE} AS build
 RUN apt-get update \
@@ -23,9 +23,13 @@ RUN /opt/venv/bin/pip install -r /tmp/project-requirements.txt
 FROM ${BASE_IMAGE}
 # Debian packages of the chosen app server, if it comes from Debian (mod_wsgi).
 ARG SERVER_PACKAGES=""
+# The base's own Python, and its shared library (uWSGI links to it), named after the version
+# that Python reports: no version is written here, so any Debian release builds.
 RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
+ && libpython=$(python3 -c 'import sys; print("libpython%d.%d" % sys.version_info[:2])') \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 libpython3.11 ${SERVER_PACKAGES} \
+      "$libpython" ${SERVER_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
  && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack

@@ -1,7 +1,8 @@
-"""End to end on a real Docker engine: all four server pairs, through the proxy's port.
+"""End to end on a real Docker engine: every server pair, through the proxy's port.
 
-Each pair is deployed by running the program with the DockerEngine harness (the program's
-own images and containers, for real), checked, and removed before the next pair.
+Each pair is deployed on the default base image (Debian 13), and one pair also on Debian 12, by
+running the program with the DockerEngine harness (the program's own images and containers,
+for real), checked, and removed before the next pair.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.choices import AppServer, Proxy
+from components.choices import AppServer, DebianRelease, Proxy
 from components.config import parse_stack_config
+from components.debian import DEFAULT_RELEASE, release_image
 from components.render.django_env import django_environment
 from tests.e2e.checks import (
     assert_spread_over,
@@ -29,7 +31,11 @@ from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_c
 pytestmark = pytest.mark.e2e
 
 SERVERS = [AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI]
-PAIRS = list(itertools.product(SERVERS, Proxy))
+# Every pair on the default base (Debian 13), and one on Debian 12.
+CASES = [
+    *((a, p, DEFAULT_RELEASE) for a, p in itertools.product(SERVERS, Proxy)),
+    (AppServer.GUNICORN, Proxy.NGINX, DebianRelease.BOOKWORM),
+]
 # How each server's worker processes show in `ps`, and how many besides the workers.
 WORKER_MARKER = {
     AppServer.GUNICORN: ("gunicorn", 1),  # one master
@@ -40,14 +46,24 @@ WORKER_MARKER = {
 REPLICAS = 2
 
 
-@pytest.fixture(scope="module", params=PAIRS, ids=[f"{a.value}-{p.value}" for a, p in PAIRS])
+def _case_id(app_server: AppServer, proxy: Proxy, release: DebianRelease) -> str:
+    suffix = "" if release is DEFAULT_RELEASE else f"-{release.value}"
+    return f"{app_server.value}-{proxy.value}{suffix}"
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[_case_id(*c) for c in CASES])
 def stack(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[Deployed]:
-    app_server, proxy = request.param
-    name = f"e2e-{app_server.value}-{proxy.value}"
+    app_server, proxy, release = request.param
+    name = f"e2e-{_case_id(app_server, proxy, release)}"
     started = time.monotonic()
     try:
         deployed = deploy_stack(
-            docker_engine, name, appServer=app_server.value, proxy=proxy.value, replicas=REPLICAS
+            docker_engine,
+            name,
+            appServer=app_server.value,
+            proxy=proxy.value,
+            replicas=REPLICAS,
+            baseImage=release_image(release),
         )
         print(f"\n[e2e] deployed {name} in {time.monotonic() - started:.0f}s")
         yield deployed

@@ -18,8 +18,8 @@ from tests.support.stack_files import PROJECT_DIR
 # How a secret input arrives in the wire format (pulumi's rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
-# What the mocked aws.ec2.get_ami answers (the Debian 12 image lookup).
-AMI_ID = "ami-0debian12mock0001"
+# What the mocked aws.ec2.get_ami answers (the Debian image lookup).
+AMI_ID = "ami-0debianmock00001"
 
 
 def is_wire_secret(value: Any) -> bool:
@@ -112,7 +112,7 @@ class FakeCloud(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         self.calls.append(args)
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": AMI_ID, "imageId": AMI_ID, "name": "debian-12-amd64-20260101-1"}, []
+            return {"id": AMI_ID, "imageId": AMI_ID, "name": "debian-13-amd64-20260101-1"}, []
         return {}, []
 
 

@@ -193,12 +193,23 @@ def test_aws_firewall_opens_only_http_to_the_world(case_id: str) -> None:
     assert all(not r.get("cidrBlocks") for r in db_rules.values())
 
 
-def test_aws_instances_come_from_the_debian_12_ami() -> None:
+@pytest.mark.parametrize(
+    ("extra", "ami_name"),
+    [
+        ({}, "debian-13-amd64-*"),
+        ({"debianRelease": "bookworm"}, "debian-12-amd64-*"),
+        ({"baseImage": "debian:bookworm-slim"}, "debian-12-amd64-*"),
+    ],
+    ids=["default-trixie", "debianRelease-bookworm", "baseImage-bookworm"],
+)
+def test_aws_instances_come_from_the_chosen_releases_ami(
+    extra: dict[str, str], ami_name: str
+) -> None:
     cloud = FakeCloud()
-    run = deploy(by_id("aws-gunicorn-nginx"), mocks=cloud)
+    run = deploy(by_id("aws-gunicorn-nginx"), mocks=cloud, **extra)
     (lookup,) = [c for c in cloud.calls if c.token == "aws:ec2/getAmi:getAmi"]
     assert lookup.args["owners"] == ["136693071363"]
-    assert {"name": "name", "values": ["debian-12-amd64-*"]} in lookup.args["filters"]
+    assert {"name": "name", "values": [ami_name]} in lookup.args["filters"]
     instances = run.of_type(INSTANCE)
     assert len(instances) == 4  # proxy, two app hosts, database
     for instance in instances:
@@ -287,3 +298,16 @@ def test_extra_ca_goes_to_pip_only(tmp_path: Path) -> None:
     for name, command in commands(run).items():
         if not name.endswith("-release"):
             assert "MIIBunique" not in json.dumps(unwrap_secrets(command.inputs)), name
+
+
+@pytest.mark.parametrize("release", ["trixie", "bookworm"])
+def test_every_host_checks_it_runs_the_stacks_release(release: str) -> None:
+    """A host of another release would get another Python and PostgreSQL: its first step
+    stops there (the base step, or the database host's only one)."""
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx"), debianRelease=release))
+    first_steps = [n for n in steps if n.endswith(("-base", "-postgres"))]
+    assert len(first_steps) == 3 + 1 + 1  # three app hosts, the proxy host, the database host
+    for name in first_steps:
+        script = unwrap_secrets(steps[name].inputs["create"])
+        assert f'"$os_codename" != {release} ]' in script, name
+        assert script.index("os_codename") < script.index("apt-get"), name
