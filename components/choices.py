@@ -34,6 +34,14 @@ class DebianRelease(str, Enum):
         return {DebianRelease.BOOKWORM: 12, DebianRelease.TRIXIE: 13}[self]
 
 
+class DependencyFormat(str, Enum):
+    """How a project declares its dependencies (components/dependencies.py)."""
+
+    UV = "uv"  # uv.lock with pyproject.toml: uv sync --frozen
+    REQUIREMENTS = "requirements"  # requirements.txt and its includes: pip install -r
+    PYPROJECT = "pyproject"  # pyproject.toml's [project].dependencies: pip
+
+
 class AppServer(str, Enum):
     """The WSGI server that runs Django inside each replica."""
 

@@ -20,6 +20,7 @@ import pulumi
 
 from components.choices import AppServer, DatabaseKind, DebianRelease, Platform, Proxy, VmProvider
 from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
+from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, detect_dependencies
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -103,6 +104,8 @@ class StackConfig:
     memory_mb_per_replica: int
     timeout_seconds: int
     app_path: Path
+    dependencies: Dependencies
+    """How the project declares its dependencies (components/dependencies.py)."""
     wsgi_module: str
     settings_module: str
     http_port: int
@@ -313,7 +316,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     if r.raw.get("proxyWorkers") not in (None, "auto"):
         proxy_workers = str(r.integer("proxyWorkers", None, 1, 64) or "auto")
 
-    app_path = _app_path(r, project_dir)
+    app_path, dependencies = _app_path(r, project_dir)
     wsgi_module = _module(r, "wsgiModule", "config.wsgi")
     # Django's startproject puts settings.py beside wsgi.py, so that is the default.
     settings_module = _module(r, "settingsModule", wsgi_module.rpartition(".")[0] + ".settings")
@@ -400,7 +403,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}:\n  - " + "\n  - ".join(r.problems)
         )
-    assert app_path is not None  # a missing path is reported as a problem above
+    # A missing path or declaration is reported as a problem above.
+    assert app_path is not None and dependencies is not None
     return StackConfig(
         stack=stack,
         platform=platform,
@@ -413,6 +417,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         memory_mb_per_replica=memory,
         timeout_seconds=timeout,
         app_path=app_path,
+        dependencies=dependencies,
         wsgi_module=wsgi_module,
         settings_module=settings_module,
         http_port=http_port,
@@ -434,13 +439,19 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     )
 
 
-def _app_path(r: _Reader, project_dir: Path) -> Path | None:
+def _app_path(r: _Reader, project_dir: Path) -> tuple[Path, Dependencies] | tuple[None, None]:
+    """The project directory, and how it declares its dependencies."""
     given = r.text("appPath", "app") or "app"
     path = (project_dir / given).resolve()
-    if not (path / "requirements.txt").is_file():
-        r.problem("appPath", given, "a Django project directory containing requirements.txt")
-        return None
-    return path
+    expected = "a Django project directory with its dependencies in " + ", ".join(LOOKED_FOR)
+    if not path.is_dir():
+        r.problem("appPath", given, expected)
+        return None, None
+    try:
+        return path, detect_dependencies(path)
+    except DependencyError as e:
+        r.problems.append(f"{NAMESPACE}:appPath: {given!r} {e}; expected {expected}")
+        return None, None
 
 
 def _base_image_and_release(r: _Reader) -> tuple[str, DebianRelease]:

@@ -1,8 +1,9 @@
 """The Django project as the stack ships it: its image, its settings, its migrations.
 
-The image holds the project (unmodified), a virtualenv with its requirements and the chosen
-app server, the settings overlay, and the static files collected at build time. Migrations
-run once, in a one-shot container, before any replica starts.
+The image holds the project (unmodified), a virtualenv with its dependencies (as the project
+declares them: components/dependencies.py) and the chosen app server, the settings overlay,
+and the static files collected at build time. Migrations run once, in a one-shot container,
+before any replica starts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pulumi_random as random
 
 from components.choices import AppServer
 from components.config import Secret
+from components.dependencies import Dependencies
 from components.docker.container_spec import Hardening, Limits, child, hardened_container_args
 from components.docker.images import image_tag, local_image
 from components.docker.target import DockerTarget
@@ -32,7 +34,9 @@ class DjangoAppArgs:
     """Inputs of a DjangoApp."""
 
     app_path: Path
-    """The Django project directory (with requirements.txt)."""
+    """The Django project directory."""
+    dependencies: Dependencies
+    """How the project declares its dependencies."""
     settings_module: str
     """The project's own settings module, imported by the overlay."""
     app_server: AppServer
@@ -69,8 +73,10 @@ class DjangoApp(pulumi.ComponentResource):
         self, name: str, args: DjangoAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("django-stack:index:DjangoApp", name, None, opts)
+        pulumi.log.info(f"the project's dependencies: {args.dependencies.description}", self)
         context = app_build_context(
             app_path=args.app_path,
+            dependencies=args.dependencies,
             app_server=args.app_server,
             app_server_config=args.app_server_config,
             extra_ca_bundle=args.extra_ca_bundle.read_bytes() if args.extra_ca_bundle else None,

@@ -96,6 +96,7 @@ class DockerStack(pulumi.ComponentResource):
             DjangoAppArgs(
                 target=target,
                 app_path=config.app_path,
+                dependencies=config.dependencies,
                 settings_module=config.settings_module,
                 app_server=config.app_server,
                 app_server_config=render_app_server_config(app_server_settings(config)),

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from components.choices import AppServer, DebianRelease, Proxy, upstream_protocol
+from components.dependencies import Dependencies
 from components.render.app_server_config import (
     APP_DIR,
     APP_PORT,
@@ -26,7 +27,12 @@ from components.render.app_server_config import (
     VENV,
     server_packages,
 )
-from components.render.build_context import BuildContext, project_files
+from components.render.build_context import (
+    DEPENDENCIES_DIR,
+    BuildContext,
+    dependency_files,
+    project_files,
+)
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL
 from components.render.systemd import (
     APP_USER,
@@ -66,14 +72,19 @@ def digest(text: str) -> str:
 
 
 def release_context(
-    *, app_path: Path, app_server: AppServer | None, extra_ca_bundle: bytes | None
+    *,
+    app_path: Path,
+    dependencies: Dependencies,
+    app_server: AppServer | None,
+    extra_ca_bundle: bytes | None,
 ) -> BuildContext:
-    """What a host needs to run the project: the code, the overlay, the requirements.
+    """What a host needs to run the project: the code, the overlay, the dependencies.
 
     `app_server` None: no server requirements (the proxy host only runs collectstatic). The
-    extra CA bundle is for pip only (release.sh deletes it after the install).
+    extra CA bundle is for pip and uv only (release.sh deletes it after the install).
     """
     files = {f"project/{k}": v for k, v in project_files(app_path).items()}
+    files.update(dependency_files(dependencies))
     requirements = (
         template_path(f"docker/server-requirements/{app_server.value}.txt").read_bytes()
         if app_server is not None
@@ -145,7 +156,13 @@ def render_release_script(*, release: str) -> str:
     """Installs the release bundle read from stdin."""
     return render_template(
         "vm/release.sh",
-        {"venv": VENV, "overlay_dir": OVERLAY_DIR, "app_dir": APP_DIR, "release": release},
+        {
+            "venv": VENV,
+            "overlay_dir": OVERLAY_DIR,
+            "app_dir": APP_DIR,
+            "dependencies_dir": DEPENDENCIES_DIR,
+            "release": release,
+        },
     )
 
 

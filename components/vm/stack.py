@@ -119,8 +119,12 @@ class VmStack(pulumi.ComponentResource):
         )
         assert server_config is not None  # runserver is refused for the VM target
         ca = config.extra_ca_bundle.read_bytes() if config.extra_ca_bundle else None
+        pulumi.log.info(f"the project's dependencies: {config.dependencies.description}", self)
         app_release = release_context(
-            app_path=config.app_path, app_server=config.app_server, extra_ca_bundle=ca
+            app_path=config.app_path,
+            dependencies=config.dependencies,
+            app_server=config.app_server,
+            extra_ca_bundle=ca,
         )
         apps: list[VmAppHost] = []
         for i, host in enumerate(machines.apps):
@@ -187,7 +191,10 @@ class VmStack(pulumi.ComponentResource):
                 unit=render_proxy_unit(config.proxy),
                 http_port=config.http_port,
                 release=release_context(
-                    app_path=config.app_path, app_server=None, extra_ca_bundle=ca
+                    app_path=config.app_path,
+                    dependencies=config.dependencies,
+                    app_server=None,
+                    extra_ca_bundle=ca,
                 ),
                 settings_module=config.settings_module,
                 after=[a.service for a in apps],

@@ -17,8 +17,10 @@ ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_P
 # Server requirements first, then the project's: a change to the app rebuilds neither.
 COPY server-requirements.txt /tmp/server-requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/server-requirements.txt
-COPY project/requirements.txt /tmp/project-requirements.txt
-RUN /opt/venv/bin/pip install -r /tmp/project-requirements.txt
+# The project's dependencies as it declares them (requirements.txt and its includes,
+# pyproject.toml, or uv.lock: components/dependencies.py), from the declaration files only.
+COPY dependencies/ /tmp/dependencies/
+RUN cd /tmp/dependencies/project && ../install.sh /opt/venv
 
 FROM ${BASE_IMAGE}
 # Debian packages of the chosen app server, if it comes from Debian (mod_wsgi).

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +322,55 @@ def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
     (apache,) = [i for i in deploy(proxy="apache").of_type(IMAGE) if i.name.endswith("proxy-image")]
     httpd = (Path(apache.inputs["build"]["context"]) / "proxy.conf").read_text()
     assert "EnableSendfile On" in httpd and "env=!static_file" in httpd
+
+
+def test_dependencies_install_from_their_declaration_before_the_code_arrives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        run = deploy()
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    context = Path(app_image.inputs["build"]["context"])
+    assert (context / "dependencies" / "format").read_text() == "requirements\n"
+    assert (context / "dependencies" / "project" / "requirements.txt").read_bytes() == (
+        PROJECT_DIR / "app" / "requirements.txt"
+    ).read_bytes()
+    assert os.access(context / "dependencies" / "install.sh", os.X_OK)
+    dockerfile = (context / "Dockerfile").read_text()
+    build_stage, final_stage = dockerfile.split("\nFROM ")[1:]
+    install = "RUN cd /tmp/dependencies/project && ../install.sh /opt/venv"
+    # In the build stage, after the server's requirements, from the declaration files only.
+    assert install in build_stage and "COPY dependencies/ /tmp/dependencies/" in build_stage
+    assert build_stage.index("server-requirements") < build_stage.index(install)
+    instructions = [line for line in build_stage.splitlines() if not line.startswith("#")]
+    assert "project" not in "\n".join(instructions).replace("dependencies/project", "")
+    # The code comes last, in the final stage.
+    assert "source=project" in final_stage
+    # The deployment says which declaration it installs.
+    assert "the project's dependencies: requirements.txt, installed with pip" in caplog.text
+
+
+def test_a_code_change_leaves_the_dependency_files_alone(tmp_path: Path) -> None:
+    """The dependency layer's inputs are the declaration files: a new view changes the image
+    tag (a new release) but not one byte of what the install step sees."""
+    app = tmp_path / "app"
+    shutil.copytree(PROJECT_DIR / "app", app, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def contexts() -> tuple[str, dict[str, bytes]]:
+        run = deploy(appPath=str(app))
+        (image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+        root = Path(image.inputs["build"]["context"])
+        files = {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in (root / "dependencies").rglob("*")
+            if p.is_file()
+        }
+        return image.inputs["imageName"], files
+
+    before = contexts()
+    (app / "guestbook" / "views.py").write_text(
+        (app / "guestbook" / "views.py").read_text() + "\n# a change\n"
+    )
+    after = contexts()
+    assert after[0] != before[0]
+    assert after[1] == before[1]

@@ -311,3 +311,17 @@ def test_every_host_checks_it_runs_the_stacks_release(release: str) -> None:
         script = unwrap_secrets(steps[name].inputs["create"])
         assert f'"$os_codename" != {release} ]' in script, name
         assert script.index("os_codename") < script.index("apt-get"), name
+
+
+def test_the_release_installs_the_project_as_it_declares_its_dependencies() -> None:
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx")))
+    for name in ("django-app-0-release", "django-proxy-release"):
+        files = unpack(unwrap_secrets(steps[name].inputs["stdin"]))
+        assert files["dependencies/format"] == "requirements\n"
+        assert files["dependencies/project/requirements.txt"] == "Django==5.2.19\n"
+        assert "dependencies/install.sh" in files
+        script = unwrap_secrets(steps[name].inputs["create"])
+        # The server's requirements and the project's are separate pip runs, so a project's
+        # hash-checking mode covers its own files only.
+        assert '-r "$work/server-requirements.txt" -r' not in script
+        assert 'cd "$work/dependencies/project" && bash ../install.sh /opt/venv' in script
