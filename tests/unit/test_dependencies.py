@@ -179,3 +179,26 @@ def test_declarations_that_cannot_be_installed(
     with pytest.raises(DependencyError) as error:
         detect_dependencies(project(tmp_path, files))
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected", "files"),
+    [
+        ("otherproject", DependencyFormat.REQUIREMENTS, ["requirements.txt"]),
+        (
+            "splitsettings",
+            DependencyFormat.REQUIREMENTS,
+            [
+                "requirements.txt",
+                "requirements/base.txt",
+                "requirements/constraints.txt",
+                "requirements/production.txt",
+            ],
+        ),
+        ("uvproject", DependencyFormat.UV, ["pyproject.toml", "uv.lock"]),
+    ],
+)
+def test_the_fixture_projects(fixture: str, expected: DependencyFormat, files: list[str]) -> None:
+    found = detect_dependencies(FIXTURES / fixture)
+    assert found.format is expected
+    assert sorted(found.files) == files
