@@ -49,6 +49,8 @@ class DjangoAppArgs:
     """Django's SECRET_KEY; generated once and kept in state when absent."""
     database_password: pulumi.Input[str]
     """The database password (a secret)."""
+    database_url: pulumi.Input[str]
+    """DATABASE_URL, with the password in it (a secret)."""
     database_ready: list[pulumi.Resource]
     """Resources that must exist before migrations run."""
     sqlite_volume: pulumi.Input[str] | None
@@ -106,12 +108,13 @@ class DjangoApp(pulumi.ComponentResource):
 
         plain = env_list(args.settings_env)
         self.environment = pulumi.Output.all(
-            secret_key=secret_key, password=args.database_password
+            secret_key=secret_key, password=args.database_password, url=args.database_url
         ).apply(
             lambda s: [
                 *plain,
                 f"DJANGO_SECRET_KEY={s['secret_key']}",
                 f"DJANGO_DB_PASSWORD={s['password']}",
+                f"DATABASE_URL={s['url']}",
             ]
         )
         # Output.all keeps secretness: the whole environment is a secret from here on.

@@ -23,7 +23,7 @@ from components.docker.django_app import DjangoApp, DjangoAppArgs
 from components.docker.reverse_proxy import ReverseProxy, ReverseProxyArgs
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
-from components.render.django_env import django_environment
+from components.render.django_env import database_url, django_environment
 from components.render.proxy_config import render_proxy_config
 from components.server_settings import app_server_settings, proxy_settings
 from components.tuning import app_max_processes, proxy_max_processes
@@ -109,6 +109,14 @@ class DockerStack(pulumi.ComponentResource):
                 ),
                 secret_key=config.secret_key,
                 database_password=database.password,
+                # An apply on the secret password: the URL is a secret too.
+                database_url=database.password.apply(
+                    lambda password: database_url(
+                        database=config.database,
+                        host=database_host(config.database),
+                        password=password,
+                    )
+                ),
                 database_ready=database.ready,
                 sqlite_volume=database.volume_name
                 if config.database.kind is DatabaseKind.SQLITE

@@ -14,7 +14,7 @@ import pulumi_random as random
 from components.choices import DatabaseKind
 from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
-from components.render.django_env import django_environment
+from components.render.django_env import database_url, django_environment
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     environment_file,
@@ -110,6 +110,9 @@ class VmStack(pulumi.ComponentResource):
                     **settings(v["host"]),
                     "DJANGO_SECRET_KEY": v["secret_key"],
                     **({"DJANGO_DB_PASSWORD": v["password"]} if v["password"] else {}),
+                    "DATABASE_URL": database_url(
+                        database=db, host=v["host"], password=v["password"]
+                    ),
                 }
             )
         )

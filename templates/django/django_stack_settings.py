@@ -26,6 +26,11 @@ Environment contract (a comma list is split on "," with blanks dropped):
   proxy serves files from; when unset the project's value stays).
 - ``DJANGO_HTTPS``: ``"1"`` when clients reach the site over HTTPS; turns on secure
   cookies and HSTS.
+- ``DATABASE_URL`` is not read here: the stack sets it (``postgres://user:password@host:
+  port/name``, as Heroku, Render and Dokku do) for projects whose own settings read it, and
+  it is in the environment before they are imported. While the image is built it is
+  missing, so a build-only placeholder stands in (a project that requires it must import);
+  the DATABASES set here from the DJANGO_DB_* variables win either way.
 
 Only Django and the standard library are imported: the overlay must work for any project,
 whatever else it installs.
@@ -71,6 +76,17 @@ def _secret_key() -> str:
         "key from its settings file; pass a long random string in "
         f"{_secret_key_var} (only the image build, DJANGO_STACK_BUILD=1, may omit it)."
     )
+
+
+def _build_placeholders() -> None:
+    """While the image is built, the runtime-only variables that projects insist on.
+
+    DATABASE_URL names no real server (nothing connects during collectstatic); a project
+    branching on it (``django.contrib.postgres`` for a PostgreSQL URL) takes its PostgreSQL
+    branch, as it will at run time.
+    """
+    if _building and not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = "postgres://django-stack-build@build.invalid:5432/build"
 
 
 def _load_base_settings() -> dict[str, Any]:
@@ -130,6 +146,7 @@ def _database(engine: str) -> dict[str, Any]:
 # The key is checked before the project's settings are imported, so a missing key is
 # reported by the message above rather than by whatever the project's settings raise.
 _secret: str = _secret_key()
+_build_placeholders()
 globals().update(_load_base_settings())
 
 DEBUG: bool = os.environ.get("DJANGO_DEBUG") == "1"

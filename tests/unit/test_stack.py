@@ -17,6 +17,7 @@ from components.config import ConfigError
 from components.tuning import apache_event_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
 from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config, stack_names
+from tests.unit.test_vm_stack import plain_outside_secrets
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/image:Image"
@@ -374,3 +375,39 @@ def test_a_code_change_leaves_the_dependency_files_alone(tmp_path: Path) -> None
     after = contexts()
     assert after[0] != before[0]
     assert after[1] == before[1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "DATABASE_URL=postgres://django:" + "r" * 32 + "@db:5432/django"),
+        (
+            {
+                "database": {"kind": "external", "host": "db.internal", "port": 6432},
+                "databasePassword": "p@ss/word-0042",
+            },
+            "DATABASE_URL=postgres://django:p%40ss%2Fword-0042@db.internal:6432/django",
+        ),
+        (
+            {"replicas": 1, "database": {"kind": "sqlite"}},
+            "DATABASE_URL=sqlite:////var/lib/django-stack/db.sqlite3",
+        ),
+    ],
+    ids=["postgres", "external", "sqlite"],
+)
+def test_database_url_reaches_every_django_process_as_a_secret(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    run = deploy(**overrides)
+    for container in containers(run, "app") + containers(run, "migrate"):
+        envs = container.inputs["envs"]
+        assert is_wire_secret(envs), container.name
+        assert expected in unwrap_secrets(envs), container.name
+    # Nowhere outside a secret: not in another input, not in an output (but the generated
+    # password's own, which the provider marks secret and these mocks cannot).
+    password = expected.partition(":")[2].partition("@")[0].rpartition(":")[2]
+    if password:
+        for registration in run.registrations:
+            own = registration.typ == "random:index/randomPassword:RandomPassword"
+            for value in (registration.inputs, {} if own else registration.outputs):
+                assert password not in plain_outside_secrets(value), registration.name

@@ -12,6 +12,7 @@ import json
 import tarfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -164,6 +165,15 @@ def test_secrets_stay_secret(case: dict[str, Any]) -> None:
         assert is_wire_secret(settings)
         assert f'DJANGO_SECRET_KEY="{SECRET_KEY}"' in unwrap_secrets(settings)
         assert f'DJANGO_DB_PASSWORD="{db_password}"' in unwrap_secrets(settings)
+        # The platforms' variable, beside the overlay's, in the same secret file.
+        host = case["overrides"].get("database", {}).get("host")
+        if host is None:
+            host = case["overrides"]["vm"].get("databaseHost")
+        if host is None:  # EC2: the database instance's private address
+            (db,) = [i for i in run.of_type(INSTANCE) if i.name.endswith("-database")]
+            host = db.outputs["privateIp"]
+        url = f'DATABASE_URL="postgres://django:{quote(db_password, safe="")}@{host}:5432/django"'
+        assert url in unwrap_secrets(settings)
     if case["database_host"]:
         assert is_wire_secret(steps["django-database-postgres"].inputs["stdin"])
     # A secret never reaches a command's visible text through a trigger either.
