@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -124,6 +125,10 @@ class StackConfig:
     proxy_cpus: float
     upstream_keepalive: bool
     max_requests: int
+    system_packages: tuple[str, ...] = ()
+    """Debian packages the project needs, in the build and runtime images and on the hosts."""
+    release_commands: tuple[tuple[str, ...], ...] = ()
+    """manage.py commands (argv after `django-admin`) run once per release, after migrate."""
     vm: VmConfig | None = None
 
     @property
@@ -167,6 +172,8 @@ KNOWN_KEYS = (
     "proxyCpus",
     "upstreamKeepalive",
     "maxRequests",
+    "systemPackages",
+    "releaseCommands",
     "vm",
     "sshPrivateKey",
 )
@@ -190,6 +197,12 @@ DATABASE_KEYS = ("kind", "host", "port", "name", "user")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])$")
 _SQLITE_PATH = "/var/lib/django-stack/db.sqlite3"
+# Debian Policy 5.6.1: lowercase letters, digits, + - and ., two characters at least, starting
+# with a letter or digit. https://www.debian.org/doc/debian-policy/ch-controlfields.html#source
+_DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+# A Django management command is a module of some app's management/commands package.
+_COMMAND = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NEVER_RETURN = ("runserver", "testserver")
 
 
 class _Reader:
@@ -310,6 +323,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     upstream_keepalive = r.boolean("upstreamKeepalive", True)
     # Off unless asked: recycling a worker re-imports the project (docs/benchmarks.md).
     max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
+    system_packages = _system_packages(r)
+    release_commands = _release_commands(r)
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
     proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
     proxy_workers = "auto"
@@ -435,6 +450,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         proxy_cpus=proxy_cpus,
         upstream_keepalive=upstream_keepalive,
         max_requests=max_requests,
+        system_packages=system_packages,
+        release_commands=release_commands,
         vm=vm,
     )
 
@@ -489,6 +506,61 @@ def _module_file(app_path: Path, module: str) -> Path:
     as_file = app_path.joinpath(*parts[:-1], parts[-1] + ".py")
     package = app_path.joinpath(*parts, "__init__.py")
     return package if package.is_file() else as_file
+
+
+def _system_packages(r: _Reader) -> tuple[str, ...]:
+    """Debian package names: syntax checked here; whether each exists, apt says in the build."""
+    value = r.structured("systemPackages")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        r.problem("systemPackages", value, "a list of Debian package names, e.g. [libjpeg62-turbo]")
+        return ()
+    bad = [p for p in value if not _DEBIAN_PACKAGE.match(p)]
+    if bad:
+        r.problem(
+            "systemPackages",
+            value,
+            f"Debian package names (lowercase letters, digits, '+', '-', '.'; two characters "
+            f"at least, starting with a letter or digit), not {', '.join(map(repr, bad))}",
+        )
+        return ()
+    return tuple(dict.fromkeys(value))
+
+
+def _release_commands(r: _Reader) -> tuple[tuple[str, ...], ...]:
+    """`manage.py` command lines, each split as a shell would (quotes group words)."""
+    value = r.structured("releaseCommands")
+    if value is None:
+        return ()
+    expected = "a list of manage.py command lines, e.g. [createcachetable, 'loaddata seed.json']"
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        r.problem("releaseCommands", value, expected)
+        return ()
+    commands: list[tuple[str, ...]] = []
+    for line in value:
+        try:
+            argv = tuple(shlex.split(line))
+        except ValueError as e:
+            r.problem("releaseCommands", line, f"a command line that splits into words ({e})")
+            continue
+        if argv and argv[0] in _NEVER_RETURN:
+            r.problem(
+                "releaseCommands",
+                line,
+                f"a command that finishes ({argv[0]} serves until stopped, so the release "
+                "would never end)",
+            )
+            continue
+        if not argv or not _COMMAND.match(argv[0]):
+            r.problem(
+                "releaseCommands",
+                line,
+                "a manage.py command name first (such as createcachetable), then its arguments",
+            )
+            continue
+        commands.append(argv)
+    return tuple(commands)
 
 
 def _allowed_hosts(r: _Reader) -> tuple[str, ...]:

@@ -2,8 +2,8 @@
 
 The image holds the project (unmodified), a virtualenv with its dependencies (as the project
 declares them: components/dependencies.py) and the chosen app server, the settings overlay,
-and the static files collected at build time. Migrations run once, in a one-shot container,
-before any replica starts.
+and the static files collected at build time. Migrations (and the stack's release commands)
+run once, in a one-shot container, before any replica starts.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from components.docker.target import DockerTarget
 from components.render.app_server_config import server_packages
 from components.render.build_context import app_build_context
 from components.render.django_env import env_list
+from components.render.release import release_container_command
 
 SQLITE_DIR = "/var/lib/django-stack"
 
@@ -41,6 +42,8 @@ class DjangoAppArgs:
     """The project's own settings module, imported by the overlay."""
     app_server: AppServer
     """The server installed into the image."""
+    system_packages: tuple[str, ...]
+    """Debian packages the project needs, in both stages of the image."""
     app_server_config: str | None
     """The server's rendered config file (None: runserver has none)."""
     settings_env: Mapping[str, str]
@@ -51,6 +54,8 @@ class DjangoAppArgs:
     """The database password (a secret)."""
     database_url: pulumi.Input[str]
     """DATABASE_URL, with the password in it (a secret)."""
+    release_commands: tuple[tuple[str, ...], ...]
+    """manage.py commands run after migrate, in the same one-shot job."""
     database_ready: list[pulumi.Resource]
     """Resources that must exist before migrations run."""
     sqlite_volume: pulumi.Input[str] | None
@@ -88,6 +93,7 @@ class DjangoApp(pulumi.ComponentResource):
             "BASE_IMAGE": args.target.base_image,
             "SETTINGS_MODULE": args.settings_module,
             "SERVER_PACKAGES": server_packages(args.app_server),
+            "SYSTEM_PACKAGES": " ".join(args.system_packages),
         }
         image = local_image(
             f"{name}-image",
@@ -128,7 +134,7 @@ class DjangoApp(pulumi.ComponentResource):
             f"{name}-migrate",
             name=f"{args.target.resource_prefix}-migrate",
             image=self.image_name,
-            command=["django-admin", "migrate", "--noinput"],
+            command=release_container_command(args.release_commands),
             envs=self.environment,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.target.network)],
             volumes=self.data_volumes,

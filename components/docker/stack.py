@@ -99,6 +99,7 @@ class DockerStack(pulumi.ComponentResource):
                 dependencies=config.dependencies,
                 settings_module=config.settings_module,
                 app_server=config.app_server,
+                system_packages=config.system_packages,
                 app_server_config=render_app_server_config(app_server_settings(config)),
                 settings_env=django_environment(
                     allowed_hosts=config.allowed_hosts,
@@ -117,6 +118,7 @@ class DockerStack(pulumi.ComponentResource):
                         password=password,
                     )
                 ),
+                release_commands=config.release_commands,
                 database_ready=database.ready,
                 sqlite_volume=database.volume_name
                 if config.database.kind is DatabaseKind.SQLITE

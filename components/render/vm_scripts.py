@@ -117,14 +117,15 @@ def as_root(script: str, *, ssh_user: str) -> str:
     return f"{runner} {shlex.quote(script)}"
 
 
-def app_packages(app_server: AppServer) -> list[str]:
-    """Debian packages of an app host."""
-    return [*BUILD_PACKAGES, *server_packages(app_server).split()]
+def app_packages(app_server: AppServer, system_packages: Sequence[str] = ()) -> list[str]:
+    """Debian packages of an app host: Python, the server's, and the project's own."""
+    return sorted({*BUILD_PACKAGES, *server_packages(app_server).split(), *system_packages})
 
 
-def proxy_packages(proxy: Proxy) -> list[str]:
-    """Debian packages of the proxy host (Python too: collectstatic runs there)."""
-    return [*PROXY_PACKAGES[proxy], *BUILD_PACKAGES]
+def proxy_packages(proxy: Proxy, system_packages: Sequence[str] = ()) -> list[str]:
+    """Debian packages of the proxy host (Python and the project's own too: the project is
+    installed there to collect its static files)."""
+    return sorted({*PROXY_PACKAGES[proxy], *BUILD_PACKAGES, *system_packages})
 
 
 def release_check(release: DebianRelease) -> str:

@@ -43,6 +43,8 @@ class VmAppHostArgs:
     """Gunicorn, uWSGI or mod_wsgi."""
     debian_release: DebianRelease
     """The Debian release the host must run."""
+    system_packages: tuple[str, ...]
+    """Debian packages the project needs."""
     release: BuildContext
     """The project, overlay and requirements to install."""
     app_server_config: str
@@ -71,7 +73,7 @@ class VmAppHost(pulumi.ComponentResource):
         super().__init__("django-stack:index:VmAppHost", name, None, opts)
         host, user = args.host, args.ssh_user
         base_script = render_base_script(
-            packages=app_packages(args.app_server),
+            packages=app_packages(args.app_server, args.system_packages),
             disable_services=["apache2"] if args.app_server is AppServer.MOD_WSGI else [],
             release=args.debian_release,
         )

@@ -41,6 +41,8 @@ class VmProxyHostArgs:
     """nginx or Apache."""
     debian_release: DebianRelease
     """The Debian release the host must run."""
+    system_packages: tuple[str, ...]
+    """Debian packages the project needs (it is installed here for collectstatic)."""
     proxy_config: pulumi.Input[str]
     """The rendered config listing every app host's private address."""
     unit: str
@@ -70,7 +72,7 @@ class VmProxyHost(pulumi.ComponentResource):
             host=host,
             ssh_user=user,
             script=render_base_script(
-                packages=proxy_packages(args.proxy),
+                packages=proxy_packages(args.proxy, args.system_packages),
                 # Debian starts its own nginx/apache2 on port 80 at install.
                 disable_services=["nginx", "apache2", "apache-htcacheclean"],
                 release=args.debian_release,

@@ -140,6 +140,7 @@ class VmStack(pulumi.ComponentResource):
                         ssh_user=vm.ssh_user,
                         app_server=config.app_server,
                         debian_release=config.debian_release,
+                        system_packages=config.system_packages,
                         release=app_release,
                         app_server_config=server_config,
                         unit=render_app_unit(
@@ -159,7 +160,10 @@ class VmStack(pulumi.ComponentResource):
                         ),
                         settings=env_file,
                         # Migrations run once, from the first app host, before any reload.
-                        migrate_unit=render_migrate_unit(settings_module=config.settings_module)
+                        migrate_unit=render_migrate_unit(
+                            settings_module=config.settings_module,
+                            release_commands=config.release_commands,
+                        )
                         if first
                         else None,
                         database_ready=database_ready,
@@ -188,6 +192,7 @@ class VmStack(pulumi.ComponentResource):
                 ssh_user=vm.ssh_user,
                 proxy=config.proxy,
                 debian_release=config.debian_release,
+                system_packages=config.system_packages,
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),

@@ -134,3 +134,16 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_prod_runs_on_virtual_machines_and_the_others_on_docker() -> None:
     assert parse("prod").platform is Platform.VM
     assert parse("dev").platform is Platform.DOCKER and parse("staging").platform is Platform.DOCKER
+
+
+def test_system_packages_and_release_commands() -> None:
+    config = parse(
+        systemPackages=["libjpeg62-turbo", "libpq5", "g++", "libjpeg62-turbo"],
+        releaseCommands=["createcachetable", "loaddata 'seed data.json' --verbosity 0"],
+    )
+    assert config.system_packages == ("libjpeg62-turbo", "libpq5", "g++")
+    assert config.release_commands == (
+        ("createcachetable",),
+        ("loaddata", "seed data.json", "--verbosity", "0"),
+    )
+    assert parse().system_packages == () and parse().release_commands == ()

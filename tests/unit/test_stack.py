@@ -411,3 +411,33 @@ def test_database_url_reaches_every_django_process_as_a_secret(
             own = registration.typ == "random:index/randomPassword:RandomPassword"
             for value in (registration.inputs, {} if own else registration.outputs):
                 assert password not in plain_outside_secrets(value), registration.name
+
+
+def test_system_packages_go_into_both_stages_of_the_app_image() -> None:
+    plain = deploy()
+    run = deploy(systemPackages=["libjpeg62-turbo", "libpq-dev"])
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    assert app_image.inputs["build"]["args"]["SYSTEM_PACKAGES"] == "libjpeg62-turbo libpq-dev"
+    dockerfile = (Path(app_image.inputs["build"]["context"]) / "Dockerfile").read_text()
+    for stage in dockerfile.split("\nFROM ")[1:]:
+        assert 'ARG SYSTEM_PACKAGES=""' in stage
+        install = stage[stage.index("RUN apt-get update") :]
+        assert "${SYSTEM_PACKAGES}" in install[: install.index("rm -rf /var/lib/apt/lists")]
+    # Other packages are another image: every container of the app moves to it.
+    (before,) = [i for i in plain.of_type(IMAGE) if i.name.endswith("app-image")]
+    assert before.inputs["imageName"] != app_image.inputs["imageName"]
+
+
+def test_release_commands_run_in_the_migration_job_after_migrate() -> None:
+    run = deploy(releaseCommands=["createcachetable", "loaddata 'seed data.json'"])
+    (migrate,) = containers(run, "migrate")
+    assert migrate.inputs["command"] == [
+        "sh",
+        "-exc",
+        "django-admin migrate --noinput\n"
+        "django-admin createcachetable\n"
+        "django-admin loaddata 'seed data.json'",
+    ]
+    # Still the one job before every replica, failing the deployment when it fails.
+    assert migrate.inputs["attach"] is True and migrate.inputs["restart"] == "no"
+    assert all(migrate.urn in c.dependencies for c in containers(run, "app"))

@@ -14,6 +14,7 @@ from components.render.systemd import (
     environment_file,
     exec_line,
     render_app_unit,
+    render_migrate_unit,
     render_proxy_unit,
 )
 from components.render.vm_scripts import bundle, release_check, render_postgres_script
@@ -147,3 +148,26 @@ def test_every_remote_script_is_valid_bash(case: dict, preview: bool) -> None:
         assert inner.startswith("#!/bin/bash\n") and "set -euo pipefail" in inner, name
         check = subprocess.run(["bash", "-n"], input=inner, capture_output=True, text=True)
         assert check.returncode == 0, (name, check.stderr)
+
+
+def test_exec_line_keeps_percent_and_dollar_literal() -> None:
+    """systemd expands %-specifiers and $VARIABLES in command lines: doubled, they stay."""
+    line = exec_line(["/opt/venv/bin/django-admin", "shell", "-c", "print('100%', '$HOME')"])
+    assert line == "/opt/venv/bin/django-admin shell -c \"print('100%%', '$$HOME')\""
+    assert exec_line(["echo", "50%"]) == "echo 50%%"
+
+
+def test_migrate_unit_runs_the_release_commands_after_migrate() -> None:
+    unit = render_migrate_unit(
+        settings_module="config.settings",
+        release_commands=[("createcachetable",), ("loaddata", "seed data.json")],
+    )
+    starts = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert starts == [
+        "ExecStart=/opt/venv/bin/django-admin migrate --noinput",
+        "ExecStart=/opt/venv/bin/django-admin createcachetable",
+        'ExecStart=/opt/venv/bin/django-admin loaddata "seed data.json"',
+    ]
+    assert "Type=oneshot" in unit
+    default = render_migrate_unit(settings_module="config.settings")
+    assert [line for line in default.splitlines() if line.startswith("ExecStart=")] == starts[:1]

@@ -335,3 +335,25 @@ def test_the_release_installs_the_project_as_it_declares_its_dependencies() -> N
         # hash-checking mode covers its own files only.
         assert '-r "$work/server-requirements.txt" -r' not in script
         assert 'cd "$work/dependencies/project" && bash ../install.sh /opt/venv' in script
+
+
+def test_system_packages_reach_the_app_and_proxy_hosts_only() -> None:
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx"), systemPackages=["libjpeg62-turbo"]))
+    for name, command in steps.items():
+        script = unwrap_secrets(command.inputs["create"])
+        if name.endswith("-base"):
+            assert "libjpeg62-turbo" in script, name
+        else:
+            assert "libjpeg62-turbo" not in script, name
+
+
+def test_release_commands_run_once_from_the_first_app_host_after_migrate() -> None:
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx"), releaseCommands=["createcachetable"]))
+    files = unpack(unwrap_secrets(steps["django-app-0-migrate"].inputs["stdin"]))
+    unit = files["etc/systemd/system/django-stack-migrate.service"]
+    starts = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert starts == [
+        "ExecStart=/opt/venv/bin/django-admin migrate --noinput",
+        "ExecStart=/opt/venv/bin/django-admin createcachetable",
+    ]
+    assert [n for n in steps if n.endswith("-migrate")] == ["django-app-0-migrate"]
