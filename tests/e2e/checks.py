@@ -10,6 +10,16 @@ from tests.e2e.http import Client
 from tests.support.stack_files import PROJECT_DIR
 
 CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
+# What every pair's stack asks for besides the sample app: a Debian package of both releases
+# (Pillow's JPEG library) and a release command whose work can be seen (and which may run
+# again on a redeploy: it is idempotent, as release commands must be).
+SYSTEM_PACKAGE = "libjpeg62-turbo"
+RELEASE_ENTRY = "written-by-a-release-command"
+RELEASE_COMMAND = (
+    'shell -c "from guestbook.models import Entry; '
+    f"Entry.objects.get_or_create(text='{RELEASE_ENTRY}')\""
+)
+PROJECT_NEEDS = {"systemPackages": [SYSTEM_PACKAGE], "releaseCommands": [RELEASE_COMMAND]}
 
 
 def assert_spread_over(url: str, replicas: set[str], *, requests: int = 40) -> None:

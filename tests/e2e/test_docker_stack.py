@@ -19,6 +19,9 @@ from components.config import parse_stack_config
 from components.debian import DEFAULT_RELEASE, release_image
 from components.render.django_env import django_environment
 from tests.e2e.checks import (
+    PROJECT_NEEDS,
+    RELEASE_ENTRY,
+    SYSTEM_PACKAGE,
     assert_spread_over,
     assert_static_from_the_proxy,
     assert_write_read_back,
@@ -44,6 +47,9 @@ WORKER_MARKER = {
     AppServer.MOD_WSGI: ("(wsgi:", 0),
 }
 REPLICAS = 2
+# Each release's own Python: nothing in the templates names it.
+PYTHON_VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
+EXPECTED_PYTHON = {DebianRelease.TRIXIE: "3.13", DebianRelease.BOOKWORM: "3.11"}
 
 
 def _case_id(app_server: AppServer, proxy: Proxy, release: DebianRelease) -> str:
@@ -64,6 +70,7 @@ def stack(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[Deploy
             proxy=proxy.value,
             replicas=REPLICAS,
             baseImage=release_image(release),
+            **PROJECT_NEEDS,
         )
         print(f"\n[e2e] deployed {name} in {time.monotonic() - started:.0f}s")
         yield deployed
@@ -113,6 +120,22 @@ def test_migrations_ran_once_before_the_replicas(stack: Deployed) -> None:
     finished = migrate["State"]["FinishedAt"]
     for i in range(REPLICAS):
         assert inspect(stack.container(f"app-{i}"))["State"]["StartedAt"] > finished
+
+
+def test_the_release_has_what_the_stack_asked_for(stack: Deployed) -> None:
+    """The base's own Python, the system package in every replica, the release command run
+    once (after the migrations: it wrote to their table), DATABASE_URL set."""
+    (release,) = [c[2] for c in CASES if f"e2e-{_case_id(*c)}" == stack.name]
+    version = docker("exec", stack.container("app-0"), "python3", "-c", PYTHON_VERSION).strip()
+    assert version == EXPECTED_PYTHON[release]
+    for i in range(REPLICAS):
+        status = docker("exec", stack.container(f"app-{i}"), "dpkg-query", "-W", SYSTEM_PACKAGE)
+        assert status.startswith(SYSTEM_PACKAGE)
+    entries = f"SELECT count(*) FROM guestbook_entry WHERE text = '{RELEASE_ENTRY}'"
+    assert stack.psql(entries) == "1"
+    env = inspect(stack.container("app-0"))["Config"]["Env"]
+    (url,) = [e for e in env if e.startswith("DATABASE_URL=")]
+    assert url.startswith("DATABASE_URL=postgres://django:") and url.endswith("@db:5432/django")
 
 
 def _processes(container: str) -> list[tuple[int, str]]:

@@ -20,6 +20,9 @@ from components.choices import AppServer, DebianRelease, Proxy
 from components.debian import DEFAULT_RELEASE
 from components.render.systemd import APP_UNIT, PROXY_UNIT
 from tests.e2e.checks import (
+    PROJECT_NEEDS,
+    RELEASE_ENTRY,
+    SYSTEM_PACKAGE,
     assert_spread_over,
     assert_static_from_the_proxy,
     assert_write_read_back,
@@ -57,7 +60,12 @@ def vm_stack(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[VmD
         name=f"e2e-vm-{_case_id(app_server, proxy, release)}",
         release=release,
         port=free_port(),
-        overrides={**build_overrides(), "appServer": app_server.value, "proxy": proxy.value},
+        overrides={
+            **build_overrides(),
+            **PROJECT_NEEDS,
+            "appServer": app_server.value,
+            "proxy": proxy.value,
+        },
         app_hosts=APP_HOSTS,
         ssh_user=SSH_USER,
     ) as deployed:
@@ -121,6 +129,18 @@ def test_services_are_enabled_in_systemd(vm_stack: VmDeployed) -> None:
     assert vm_stack.proxy.run("systemctl", "is-enabled", PROXY_UNIT).strip() == "enabled"
     # Migrations ran once, from the first app host only.
     assert vm_stack.psql("SELECT count(*) FROM django_migrations WHERE app = 'guestbook'") == "1"
+
+
+def test_the_hosts_have_what_the_stack_asked_for(vm_stack: VmDeployed) -> None:
+    """The system package on the app and proxy hosts, the release command run (once per
+    release, and idempotent: the redeploy before this ran it again), DATABASE_URL set."""
+    for machine in (*vm_stack.apps, vm_stack.proxy):
+        assert machine.run("dpkg-query", "-W", SYSTEM_PACKAGE).startswith(SYSTEM_PACKAGE)
+    entries = f"SELECT count(*) FROM guestbook_entry WHERE text = '{RELEASE_ENTRY}'"
+    assert vm_stack.psql(entries) == "1"
+    settings = vm_stack.apps[0].run("cat", "/etc/django-stack/django.env")
+    host = vm_stack.database.address
+    assert 'DATABASE_URL="postgres://django:' in settings and f'@{host}:5432/django"' in settings
 
 
 def test_failover_when_an_app_host_stops(vm_stack: VmDeployed) -> None:
