@@ -282,17 +282,6 @@ def test_check_deploy_passes(project: Project, tmp_path: Path) -> None:
         assert f"security.{warning}" not in output
 
 
-def test_database_url_reaches_the_projects_settings(tmp_path: Path) -> None:
-    """The project's own settings parse DATABASE_URL (the overlay's DATABASES win anyway)."""
-    probe = "import django; django.setup(); from django.conf import settings as s; " + (
-        "from config.settings import base; print(base.DATABASES['default']['HOST'])"
-    )
-    env = _env(SPLITSETTINGS, tmp_path, DATABASE_URL="postgres://u:p%40ss@db.example.org:5/n")
-    result = _run([sys.executable, "-c", probe], env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "db.example.org"
-
-
 def test_a_build_only_database_url_stands_in_while_building(tmp_path: Path) -> None:
     """A project that insists on DATABASE_URL still imports in the image build, where no
     database exists; at run time the stack's own is used, never the placeholder."""

@@ -374,6 +374,7 @@ def test_a_code_change_leaves_the_dependency_files_alone(tmp_path: Path) -> None
     )
     after = contexts()
     assert after[0] != before[0]
+    assert "dependencies/project/requirements.txt" in after[1]
     assert after[1] == before[1]
 
 
