@@ -92,6 +92,11 @@ def _tries(settings: ProxySettings) -> int:
     return len(settings.upstreams)
 
 
+def max_body_bytes(max_body_mb: int) -> int:
+    """The body limit in bytes: nginx's `m` is a MiB, and so is Django's limit set from it."""
+    return max_body_mb * 1024 * 1024
+
+
 def _static(settings: ProxySettings, template: str) -> str:
     """The block that serves `static_url` from the proxy's disk, or nothing."""
     if not settings.serve_static:

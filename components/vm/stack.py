@@ -97,6 +97,7 @@ class VmStack(pulumi.ComponentResource):
                 database=db,
                 database_host=host,
                 debug=config.debug,
+                max_body_mb=config.max_body_mb,
             )
 
         # Output.all keeps secretness: the environment file is a secret from here on.

@@ -147,6 +147,7 @@ def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
         database=prod.database,
         database_host="db",
         debug=prod.debug,
+        max_body_mb=prod.max_body_mb,
     )
     flags = [f"--env={k}={v}" for k, v in env.items()]
     flags.append("--env=DJANGO_SECRET_KEY=" + "x7" * 30)

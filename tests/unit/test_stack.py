@@ -304,3 +304,11 @@ def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
     (apache,) = [i for i in deploy(proxy="apache").of_type(IMAGE) if i.name.endswith("proxy-image")]
     httpd = (Path(apache.inputs["build"]["context"]) / "proxy.conf").read_text()
     assert "EnableSendfile On" in httpd and "env=!static_file" in httpd
+
+
+def test_replicas_accept_every_body_the_proxy_passes() -> None:
+    """Django's DATA_UPLOAD_MAX_MEMORY_SIZE is the proxy's body limit (maxBodyMb, in MiB)."""
+    for given, expected in ((None, 10 * 1024 * 1024), (25, 25 * 1024 * 1024)):
+        run = deploy() if given is None else deploy(maxBodyMb=given)
+        env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+        assert f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={expected}" in env
