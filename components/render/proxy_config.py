@@ -43,6 +43,13 @@ CLIENT_HEADER_TIMEOUT_SECONDS = 5
 CLIENT_BODY_TIMEOUT_SECONDS = 10
 # Bytes per second a client must keep sending to get more time (Apache's documented value).
 MIN_CLIENT_RATE = 500
+# Static files: Django's ManifestStaticFilesStorage names a copy of each file after its
+# content (`site.0123456789ab.css`), which therefore never changes: cached for a year and
+# never revalidated. Any other name may change with the next deploy: an hour.
+# https://docs.djangoproject.com/en/5.2/ref/contrib/staticfiles/#manifeststaticfilesstorage
+HASHED_STATIC_NAME = r"\.[0-9a-f]{12}(\.[A-Za-z0-9]+)?$"
+HASHED_STATIC_CACHE = "public, max-age=31536000, immutable"
+STATIC_CACHE = "public, max-age=3600"
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,13 @@ def _static(settings: ProxySettings, template: str) -> str:
     """The block that serves `static_url` from the proxy's disk, or nothing."""
     if not settings.serve_static:
         return ""
-    values = {"static_url": settings.static_url, "static_root": settings.static_root}
+    values = {
+        "static_url": settings.static_url,
+        "static_root": settings.static_root,
+        "static_cache": STATIC_CACHE,
+        "hashed_static_cache": HASHED_STATIC_CACHE,
+        "hashed_static_name": HASHED_STATIC_NAME,
+    }
     return render_template(template, values).rstrip("\n")
 
 
@@ -180,6 +193,9 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "max_body_mb": settings.max_body_mb,
             "client_header_timeout": settings.client_header_timeout_seconds,
             "client_body_timeout": settings.client_body_timeout_seconds,
+            "hashed_static_name": HASHED_STATIC_NAME,
+            "hashed_static_cache": HASHED_STATIC_CACHE,
+            "static_cache": STATIC_CACHE,
             "listen_port": settings.listen_port,
             "unknown_host_server": _unknown_host(settings, "nginx/unknown-host.conf"),
             # With every Host allowed there is no other server: this one is the default.

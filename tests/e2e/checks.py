@@ -11,6 +11,7 @@ import time
 import urllib.parse
 from collections import Counter
 
+from components.render.proxy_config import HASHED_STATIC_CACHE, STATIC_CACHE
 from tests.e2e.http import Client
 from tests.support.slow_clients import slowloris
 from tests.support.stack_files import PROJECT_DIR
@@ -79,6 +80,10 @@ def assert_the_edge_answers_for_itself(url: str, *, max_body_mb: int = 10) -> No
         response = http.client.HTTPResponse(sock)
         response.begin()
         assert (response.status, response.getheader("x-served-by")) == (413, None)
+    static = client.get("/static/guestbook/site.css")
+    assert static.headers.get("cache-control") == STATIC_CACHE
+    assert static.headers.get("x-content-type-options") == "nosniff"
+    assert HASHED_STATIC_CACHE != STATIC_CACHE
 
 
 def assert_slow_clients_do_not_stall_the_rest(url: str, *, connections: int = 300) -> None:

@@ -4,6 +4,8 @@ What the proxy answers itself, so that Django never sees it: a Host outside the 
 allowedHosts (421), a body over maxBodyMb (413), a client too slow to send its request (408
 or a closed connection, while everyone else is still served); and what it tells Django of the
 client in headers it sets, whatever the client sent (X-Forwarded-For, X-Forwarded-Proto).
+Static files get one Cache-Control header, long only for content-hashed names, and the
+security headers of the pages.
 
 Each behaviour runs for proxy (nginx, Apache) x upstream protocol (HTTP to Gunicorn, uwsgi to
 uWSGI): the proxy of tests/unit/test_proxy_config.py (`running_proxy`) in front of two real
@@ -38,10 +40,13 @@ from components.render.host_names import (
 from components.render.proxy_config import (
     CLIENT_BODY_TIMEOUT_SECONDS,
     CLIENT_HEADER_TIMEOUT_SECONDS,
+    HASHED_STATIC_CACHE,
+    STATIC_CACHE,
     render_proxy_config,
 )
 from tests.support.slow_clients import open_client, slowloris, wait_closed
 from tests.unit.test_app_server_config import (
+    APP_DIR,
     log_tail,
     migrated_database,
     require_server_binary,
@@ -70,6 +75,14 @@ EDGE_MAX_BODY = EDGE_MAX_BODY_MB * 1024 * 1024
 # themselves are checked in the rendered files below.
 EDGE_HEADER_TIMEOUT = 3
 EDGE_BODY_TIMEOUT = 3
+HASHED_FILE = "guestbook/site.0123456789ab.css"
+# The security headers on Django's pages: the settings overlay's, and Django's defaults.
+SECURITY_HEADERS = (
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "cross-origin-opener-policy",
+)
 
 
 # --- What the rendered file says ------------------------------------------------------------
@@ -228,6 +241,7 @@ def edge(
     proxy, protocol = request.param
     app_server = APP_SERVER_FOR[protocol]
     workdir = tmp_path_factory.mktemp(f"edge-{proxy.value}-{protocol.value}")
+    css = (APP_DIR / "guestbook" / "static" / STATIC_FILE).read_bytes()
     with contextlib.ExitStack() as stack:
         servers = [
             stack.enter_context(
@@ -247,6 +261,7 @@ def edge(
                 protocol=protocol,
                 servers=servers,
                 workdir=stack.enter_context(proxy_workdir()),
+                static_files={HASHED_FILE: css},
                 allowed_hosts=EDGE_HOSTS,
                 max_body_mb=EDGE_MAX_BODY_MB,
                 client_header_timeout_seconds=EDGE_HEADER_TIMEOUT,
@@ -406,6 +421,22 @@ def test_django_takes_in_a_body_of_exactly_the_limit(edge: Edge) -> None:
     assert response.getheader("x-served-by") in ("a", "b"), edge.logs()
     assert response.status == 403, text[:500]
     assert b"CSRF token missing" in text or b"CSRF" in text
+
+
+def test_static_files_have_one_cache_control_and_the_pages_security_headers(edge: Edge) -> None:
+    plain = get(edge.port, f"/static/{STATIC_FILE}", headers={"Host": "localhost"})
+    hashed = get(edge.port, f"/static/{HASHED_FILE}", headers={"Host": "localhost"})
+    missing = get(
+        edge.port, "/static/guestbook/none.0123456789ab.css", headers={"Host": "localhost"}
+    )
+    page = get(edge.port, "/", headers={"Host": "localhost"})
+    assert (plain.status, hashed.status, missing.status, page.status) == (200, 200, 404, 200)
+    assert plain.all("cache-control") == [STATIC_CACHE]
+    assert hashed.all("cache-control") == [HASHED_STATIC_CACHE]
+    assert hashed.body == plain.body
+    for reply in (plain, hashed, missing):
+        assert [reply.all(h) for h in SECURITY_HEADERS] == [page.all(h) for h in SECURITY_HEADERS]
+    assert page.all("x-content-type-options") == ["nosniff"]
 
 
 # --- Slow clients, last: they leave the proxy busy for a few seconds ------------------------
