@@ -190,6 +190,7 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "worker_connections": proxy_worker_connections(**capacity),
             "upstream_servers": servers,
             "upstream_keepalive": keepalive,
+            "worker_rlimit_nofile": 2 * proxy_worker_connections(**capacity),
             "max_body_mb": settings.max_body_mb,
             "client_header_timeout": settings.client_header_timeout_seconds,
             "client_body_timeout": settings.client_body_timeout_seconds,

@@ -42,11 +42,14 @@ from components.render.proxy_config import (
     CLIENT_HEADER_TIMEOUT_SECONDS,
     HASHED_STATIC_CACHE,
     STATIC_CACHE,
+    Upstream,
     render_proxy_config,
 )
 from tests.support.slow_clients import open_client, slowloris, wait_closed
 from tests.unit.test_app_server_config import (
     APP_DIR,
+    child_pids,
+    free_port,
     log_tail,
     migrated_database,
     require_server_binary,
@@ -173,6 +176,38 @@ def test_body_limit_and_slow_client_timeouts_by_default(
         assert directive(conf, "RequestReadTimeout") == [
             f"header={header}-{2 * header},MinRate=500 body={body},MinRate=500"
         ]
+
+
+@pytest.mark.parametrize("replicas", [1, 3, 40])
+def test_nginx_may_open_a_file_for_every_connection(replicas: int) -> None:
+    conf = render_proxy_config(settings(Proxy.NGINX, UpstreamProtocol.HTTP, replicas))
+    [connections] = directive(conf, "worker_connections")
+    # A client's socket, a replica's, and a static file being sent: twice the connections.
+    assert directive(conf, "worker_rlimit_nofile") == [str(2 * int(connections))]
+
+
+def test_nginx_workers_run_with_that_limit() -> None:
+    """The workers set their own limit to it, as the unprivileged user they run as (they may
+    lower the hard limit, never raise it): /proc shows it once nginx serves."""
+    conf = render_proxy_config(settings(Proxy.NGINX, UpstreamProtocol.HTTP, 1))
+    [wanted] = directive(conf, "worker_rlimit_nofile")
+    with (
+        proxy_workdir() as workdir,
+        running_proxy(
+            proxy=Proxy.NGINX,
+            protocol=UpstreamProtocol.HTTP,
+            servers=[],
+            workdir=workdir,
+            # Nothing listens there: the start only waits for a static file.
+            upstreams=(Upstream("127.0.0.1", free_port()),),
+        ) as front,
+    ):
+        workers = child_pids(front.process.pid)
+        assert workers
+        for pid in workers:
+            limits = Path(f"/proc/{pid}/limits").read_text()
+            [line] = [row for row in limits.splitlines() if row.startswith("Max open files")]
+            assert line.split()[3:5] == [wanted, wanted], line
 
 
 def test_django_accepts_every_body_the_proxy_passes() -> None:
