@@ -119,6 +119,7 @@ class StackConfig:
     proxy_cpus: float
     upstream_keepalive: bool
     max_requests: int
+    max_body_mb: int
     vm: VmConfig | None = None
 
     @property
@@ -161,6 +162,7 @@ KNOWN_KEYS = (
     "proxyCpus",
     "upstreamKeepalive",
     "maxRequests",
+    "maxBodyMb",
     "vm",
     "sshPrivateKey",
 )
@@ -304,6 +306,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     upstream_keepalive = r.boolean("upstreamKeepalive", True)
     # Off unless asked: recycling a worker re-imports the project (docs/benchmarks.md).
     max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
+    # nginx's own default (10 MiB); Apache's (1 GiB) is the ceiling.
+    max_body_mb = r.integer("maxBodyMb", 10, 1, 1024) or 10
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
     proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
     if platform is Platform.DOCKER:
@@ -434,6 +438,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         proxy_cpus=proxy_cpus,
         upstream_keepalive=upstream_keepalive,
         max_requests=max_requests,
+        max_body_mb=max_body_mb,
         vm=vm,
     )
 

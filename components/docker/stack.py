@@ -105,6 +105,7 @@ class DockerStack(pulumi.ComponentResource):
                     database=config.database,
                     database_host=database_host(config.database),
                     debug=config.debug,
+                    max_body_mb=config.max_body_mb,
                 ),
                 secret_key=config.secret_key,
                 database_password=database.password,

@@ -50,6 +50,9 @@ def test_defaults_are_production_safe() -> None:
     assert config.database.kind is DatabaseKind.POSTGRES and config.database.shared
     # (2 x cores) + 1 for one CPU per replica.
     assert config.workers == 3
+    # nginx's own default body limit, now on both proxies and in Django.
+    assert config.max_body_mb == 10
+    assert parse(maxBodyMb=64).max_body_mb == 64
 
 
 def test_workers_follow_cpus_unless_overridden() -> None:

@@ -304,3 +304,29 @@ def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
     (apache,) = [i for i in deploy(proxy="apache").of_type(IMAGE) if i.name.endswith("proxy-image")]
     httpd = (Path(apache.inputs["build"]["context"]) / "proxy.conf").read_text()
     assert "EnableSendfile On" in httpd and "env=!static_file" in httpd
+
+
+def test_replicas_accept_every_body_the_proxy_passes() -> None:
+    """Django's DATA_UPLOAD_MAX_MEMORY_SIZE is the proxy's body limit (maxBodyMb, in MiB)."""
+    for given, expected in ((None, 10 * 1024 * 1024), (25, 25 * 1024 * 1024)):
+        run = deploy() if given is None else deploy(maxBodyMb=given)
+        env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+        assert f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={expected}" in env
+
+
+@pytest.mark.parametrize("proxy", list(Proxy))
+def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(proxy: Proxy) -> None:
+    """allowedHosts and maxBodyMb reach both: the proxy answers the rest itself."""
+    hosts = ["www.example.com", ".example.org"]
+    run = deploy(proxy=proxy.value, allowedHosts=hosts, maxBodyMb=25)
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    if proxy is Proxy.NGINX:
+        assert "server_name www.example.com .example.org;" in conf
+        assert "client_max_body_size 25m;" in conf and "return 421;" in conf
+    else:
+        assert "ServerName www.example.com" in conf
+        assert "ServerAlias example.org *.example.org" in conf
+        assert f"LimitRequestBody {25 * 1024 * 1024}" in conf and 'Redirect 421 "/"' in conf
+    env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+    assert "DJANGO_ALLOWED_HOSTS=www.example.com,.example.org" in env
