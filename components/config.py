@@ -22,6 +22,7 @@ import pulumi
 from components.choices import AppServer, DatabaseKind, DebianRelease, Platform, Proxy, VmProvider
 from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
 from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, detect_dependencies
+from components.docker.provider_forms import container_cpus, cpus_kept_exactly
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -125,6 +126,7 @@ class StackConfig:
     proxy_cpus: float
     upstream_keepalive: bool
     max_requests: int
+    max_body_mb: int
     system_packages: tuple[str, ...] = ()
     """Debian packages the project needs, in the build and runtime images and on the hosts."""
     release_commands: tuple[tuple[str, ...], ...] = ()
@@ -174,6 +176,7 @@ KNOWN_KEYS = (
     "maxRequests",
     "systemPackages",
     "releaseCommands",
+    "maxBodyMb",
     "vm",
     "sshPrivateKey",
 )
@@ -325,8 +328,19 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
     system_packages = _system_packages(r)
     release_commands = _release_commands(r)
+    # nginx's own default (10 MiB); Apache's (1 GiB) is the ceiling.
+    max_body_mb = r.integer("maxBodyMb", 10, 1, 1024) or 10
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
     proxy_cpus = r.number("proxyCpus", 2.0, 0.1, 64.0)
+    if platform is Platform.DOCKER:
+        for key, value in (("cpusPerReplica", cpus), ("proxyCpus", proxy_cpus)):
+            if not cpus_kept_exactly(value):
+                r.problem(
+                    key,
+                    r.raw[key],
+                    f"a CPU count the docker provider keeps as given (it would store "
+                    f"{container_cpus(value)!r}); use one or two decimals, such as 0.5 or 1.25",
+                )
     proxy_workers = "auto"
     if r.raw.get("proxyWorkers") not in (None, "auto"):
         proxy_workers = str(r.integer("proxyWorkers", None, 1, 64) or "auto")
@@ -452,6 +466,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         max_requests=max_requests,
         system_packages=system_packages,
         release_commands=release_commands,
+        max_body_mb=max_body_mb,
         vm=vm,
     )
 

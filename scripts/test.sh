@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# The test command: sets up the machine (scripts/setup-host.sh --test), then runs every test:
-# unit tests under Pulumi mocks, the rendered configs in the real servers, and the end-to-end
-# suite on the local Docker engine. Extra arguments go to pytest.
+# The test command: sets up the machine (scripts/setup-host.sh --test, and the Pulumi CLI via
+# scripts/install-pulumi.sh), then runs every test: unit tests under Pulumi mocks, the
+# rendered configs in the real servers, the program under the real Pulumi engine, and the
+# end-to-end suite on the local Docker engine. Extra arguments go to pytest.
 # DJANGO_STACK_REQUIRE_E2E=1 (CI sets it) turns any skipped test into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-phase() { printf '\n[test] %s (%ss so far)\n' "$*" "$SECONDS" >&2; }
+phase_started=$SECONDS
+phase() {
+  printf '\n[test] %s (previous phase %ss, %ss so far)\n' "$*" "$((SECONDS - phase_started))" \
+    "$SECONDS" >&2
+  phase_started=$SECONDS
+}
 
 phase "setting up the host"
 scripts/setup-host.sh --test
 
+phase "the Pulumi CLI"
+DJANGO_STACK_PULUMI_DIR=$(scripts/install-pulumi.sh)
+export DJANGO_STACK_PULUMI_DIR
+
 phase "lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy components tests/support tests/e2e
+.venv/bin/mypy components deploy tests/support tests/e2e tests/engine
 
 phase "pytest"
 set +e

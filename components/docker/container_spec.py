@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from components.docker.provider_forms import container_cpus
+
 LABEL_STACK = "django-stack.stack"
 LABEL_ROLE = "django-stack.role"
 
@@ -63,7 +65,9 @@ def hardened_container_args(
         "memory": limits.memory_mb,
         # Equal to memory: no swap on top of the limit.
         "memory_swap": limits.memory_mb,
-        "cpus": f"{limits.cpus:g}",
+        # As the provider reads it back ("1.0", not "1"): cpus is ForceNew, and any other
+        # form would replace the container on every `up`.
+        "cpus": container_cpus(limits.cpus),
         "ulimits": [
             docker.ContainerUlimitArgs(
                 name="nproc", soft=limits.max_processes, hard=limits.max_processes

@@ -28,6 +28,27 @@ from components.render.django_env import env_list
 from components.render.release import release_container_command
 
 SQLITE_DIR = "/var/lib/django-stack"
+# How much of a failed migration's output the error repeats: the end holds the traceback.
+MIGRATION_LOG_LINES = 40
+
+
+class MigrationError(Exception):
+    """The migration job of a release exited non-zero: nothing of the release may start."""
+
+
+def migrated_image(*, job: str, image: str, exit_code: int | None, logs: str | None) -> str:
+    """`image`, once the migration job `job` has succeeded; raises with its output if not.
+
+    The docker provider waits for an attached container and records its exit code, but does
+    not fail on a non-zero one: the check is the program's.
+    """
+    if exit_code in (None, 0):
+        return image
+    tail = "\n".join((logs or "").rstrip().splitlines()[-MIGRATION_LOG_LINES:])
+    raise MigrationError(
+        f"the migration job {job} exited with {exit_code}; no replica of this release was "
+        f"started. Its output ends:\n{tail or '(no output)'}"
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,7 @@ class DjangoApp(pulumi.ComponentResource):
     """The project's image, its runtime environment, and its migrations."""
 
     image_name: pulumi.Output[str]
+    migrated_image_name: pulumi.Output[str]
     image_tag: str
     environment: pulumi.Output[list[str]]
     migration: docker.Container
@@ -130,9 +152,10 @@ class DjangoApp(pulumi.ComponentResource):
             if args.sqlite_volume is not None
             else []
         )
+        job = f"{args.target.resource_prefix}-migrate"
         self.migration = docker.Container(
             f"{name}-migrate",
-            name=f"{args.target.resource_prefix}-migrate",
+            name=job,
             image=self.image_name,
             command=release_container_command(args.release_commands),
             envs=self.environment,
@@ -153,4 +176,11 @@ class DjangoApp(pulumi.ComponentResource):
             },
             opts=child(self, *args.database_ready),
         )
+        # The replicas run this name: they cannot start before the check passed, and never
+        # when it failed. (Unknown in a preview that creates the job: it has not run yet.)
+        self.migrated_image_name = pulumi.Output.all(
+            image=self.image_name,
+            exit_code=self.migration.exit_code,
+            logs=self.migration.container_logs,
+        ).apply(lambda v: migrated_image(job=job, **v))
         self.register_outputs({"image_name": self.image_name})

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from components.choices import DatabaseKind
 from components.config import DatabaseConfig
+from components.render.proxy_config import max_body_bytes
 
 
 def csrf_trusted_origins(*, allowed_hosts: tuple[str, ...], http_port: int) -> list[str]:
@@ -35,6 +36,7 @@ def django_environment(
     database: DatabaseConfig,
     database_host: str | None,
     debug: bool,
+    max_body_mb: int,
 ) -> dict[str, str]:
     """Non-secret settings for every replica and the migration job."""
     env = {
@@ -43,6 +45,8 @@ def django_environment(
             csrf_trusted_origins(allowed_hosts=allowed_hosts, http_port=http_port)
         ),
         "DJANGO_DEBUG": "1" if debug else "0",
+        # Django accepts every body the proxy passes on (components/render/proxy_config.py).
+        "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": str(max_body_bytes(max_body_mb)),
         "DJANGO_DB_ENGINE": "sqlite3" if database.kind is DatabaseKind.SQLITE else "postgresql",
         "DJANGO_DB_NAME": database.name,
     }

@@ -1,7 +1,10 @@
 """Renders the reverse proxy's config: nginx.conf or Apache's httpd.conf.
 
 Both list every replica as a member of one load-balanced group, pass requests with the app
-server's own protocol, fail over passively, and serve `/static/` from the proxy's disk.
+server's own protocol, fail over passively, and serve `/static/` from the proxy's disk. Both
+are the stack's edge: they answer a Host that is not allowed, a body over the limit and a
+client too slow to send its request themselves, and tell Django the client's address and
+scheme in headers they set (never ones a client sent).
 """
 
 from __future__ import annotations
@@ -11,6 +14,12 @@ from dataclasses import dataclass
 
 from components.choices import Proxy, UpstreamProtocol
 from components.render.app_server_config import APP_PORT, PROXY_IDLE_TIMEOUT_SECONDS
+from components.render.host_names import (
+    any_host,
+    apache_server_names,
+    check_allowed_hosts,
+    nginx_server_names,
+)
 from components.render.templates import render_template
 from components.tuning import apache_event_processes, proxy_worker_connections, upstream_keepalive
 
@@ -20,6 +29,27 @@ STATIC_ROOT = "/srv/static"
 CONFIG_DIR = "/etc/django-stack"
 # A replica that failed is left alone this long before it is tried again.
 FAIL_TIMEOUT_SECONDS = 10
+# Slow clients: a request header must be in within CLIENT_HEADER_TIMEOUT_SECONDS, and a body
+# may not pause longer than CLIENT_BODY_TIMEOUT_SECONDS (Apache: must keep coming at
+# MIN_CLIENT_RATE); the proxy ends the connection otherwise. Apache gives each connection a
+# thread while it reads the request, so a flood of slow clients larger than its threads (256
+# at least, components/tuning.py) makes everyone else wait up to the header timeout for one:
+# 5 s, as nginx's own advice against slow clients, not Apache's default 20 (a browser sends
+# its whole header at once). Bodies get the 10 s of the CIS benchmark for nginx: an upload
+# on a poor link pauses more than a header.
+# https://www.nginx.com/blog/mitigating-ddos-attacks-with-nginx-and-nginx-plus/
+# https://httpd.apache.org/docs/2.4/mod/mod_reqtimeout.html
+CLIENT_HEADER_TIMEOUT_SECONDS = 5
+CLIENT_BODY_TIMEOUT_SECONDS = 10
+# Bytes per second a client must keep sending to get more time (Apache's documented value).
+MIN_CLIENT_RATE = 500
+# Static files: Django's ManifestStaticFilesStorage names a copy of each file after its
+# content (`site.0123456789ab.css`), which therefore never changes: cached for a year and
+# never revalidated. Any other name may change with the next deploy: an hour.
+# https://docs.djangoproject.com/en/5.2/ref/contrib/staticfiles/#manifeststaticfilesstorage
+HASHED_STATIC_NAME = r"\.[0-9a-f]{12}(\.[A-Za-z0-9]+)?$"
+HASHED_STATIC_CACHE = "public, max-age=31536000, immutable"
+STATIC_CACHE = "public, max-age=3600"
 
 
 @dataclass(frozen=True)
@@ -40,7 +70,13 @@ class ProxySettings:
     workers_per_upstream: int
     threads_per_worker: int
     timeout_seconds: int
+    # Django's ALLOWED_HOSTS patterns: any other Host is answered by the proxy (421).
+    allowed_hosts: tuple[str, ...]
+    # The largest request body passed on, in MiB; a larger one is answered 413.
+    max_body_mb: int
     listen_port: int = PROXY_PORT
+    client_header_timeout_seconds: int = CLIENT_HEADER_TIMEOUT_SECONDS
+    client_body_timeout_seconds: int = CLIENT_BODY_TIMEOUT_SECONDS
     static_url: str = STATIC_URL
     static_root: str = STATIC_ROOT
     # "auto" = one nginx worker per CPU the proxy may use.
@@ -56,6 +92,9 @@ class ProxySettings:
     def __post_init__(self) -> None:
         if not self.upstreams:
             raise ValueError("a proxy needs at least one upstream")
+        check_allowed_hosts(self.allowed_hosts)
+        if not 1 <= self.max_body_mb <= 1024:
+            raise ValueError(f"max_body_mb must be 1 to 1024: {self.max_body_mb!r}")
         if not (self.static_url.startswith("/") and self.static_url.endswith("/")):
             raise ValueError(f"static_url must start and end with '/': {self.static_url!r}")
         # nginx allows letters, digits and underscores in a syslog tag.
@@ -92,12 +131,30 @@ def _tries(settings: ProxySettings) -> int:
     return len(settings.upstreams)
 
 
+def max_body_bytes(max_body_mb: int) -> int:
+    """The body limit in bytes: nginx's `m` is a MiB, and so is Django's limit set from it."""
+    return max_body_mb * 1024 * 1024
+
+
 def _static(settings: ProxySettings, template: str) -> str:
     """The block that serves `static_url` from the proxy's disk, or nothing."""
     if not settings.serve_static:
         return ""
-    values = {"static_url": settings.static_url, "static_root": settings.static_root}
+    values = {
+        "static_url": settings.static_url,
+        "static_root": settings.static_root,
+        "static_cache": STATIC_CACHE,
+        "hashed_static_cache": HASHED_STATIC_CACHE,
+        "hashed_static_name": HASHED_STATIC_NAME,
+    }
     return render_template(template, values).rstrip("\n")
+
+
+def _unknown_host(settings: ProxySettings, template: str) -> str:
+    """The default server that answers every Host not allowed, or nothing when all are."""
+    if any_host(settings.allowed_hosts):
+        return ""
+    return render_template(template, {"listen_port": settings.listen_port})
 
 
 def render_nginx_conf(settings: ProxySettings) -> str:
@@ -133,7 +190,18 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "worker_connections": proxy_worker_connections(**capacity),
             "upstream_servers": servers,
             "upstream_keepalive": keepalive,
+            "worker_rlimit_nofile": 2 * proxy_worker_connections(**capacity),
+            "max_body_mb": settings.max_body_mb,
+            "client_header_timeout": settings.client_header_timeout_seconds,
+            "client_body_timeout": settings.client_body_timeout_seconds,
+            "hashed_static_name": HASHED_STATIC_NAME,
+            "hashed_static_cache": HASHED_STATIC_CACHE,
+            "static_cache": STATIC_CACHE,
             "listen_port": settings.listen_port,
+            "unknown_host_server": _unknown_host(settings, "nginx/unknown-host.conf"),
+            # With every Host allowed there is no other server: this one is the default.
+            "app_server_default": " default_server" if any_host(settings.allowed_hosts) else "",
+            "server_names": nginx_server_names(settings.allowed_hosts),
             "static_location": _static(settings, "nginx/static.conf"),
             "upstream_pass": upstream_pass,
             # https://nginx.org/en/docs/syslog.html
@@ -155,9 +223,20 @@ def render_apache_conf(settings: ProxySettings) -> str:
         scheme, module = "http", "proxy_http_module"
         # Reuse backend connections, but drop them before the app server's keepalive ends.
         member_options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5} addressttl=-1"
+        forwarded_for = (
+            "    # mod_proxy_http adds the client's address to X-Forwarded-For itself, after any\n"
+            "    # list the client sent: drop that first, so the address is the only value.\n"
+            "    # https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#x-headers\n"
+            "    RequestHeader unset X-Forwarded-For"
+        )
     else:
         scheme, module = "uwsgi", "proxy_uwsgi_module"
         member_options = "addressttl=-1"
+        forwarded_for = (
+            "    # mod_proxy_uwsgi passes the request's headers on and adds none of its own.\n"
+            "    # https://httpd.apache.org/docs/2.4/mod/mod_headers.html#requestheader\n"
+            '    RequestHeader set X-Forwarded-For "expr=%{REMOTE_ADDR}"'
+        )
     # addressttl=-1: resolve each member's name once and keep the address, as nginx does.
     # mod_proxy_uwsgi answers a failed DNS lookup (a stopped container's name) with 500
     # instead of failing over. https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
@@ -166,6 +245,7 @@ def render_apache_conf(settings: ProxySettings) -> str:
         f"connectiontimeout=5 timeout={settings.timeout_seconds} {member_options}"
         for u in settings.upstreams
     )
+    server_name, aliases = apache_server_names(settings.allowed_hosts)
     threads_per_child, server_limit = apache_event_processes(
         replicas=len(settings.upstreams),
         workers=settings.workers_per_upstream,
@@ -184,6 +264,16 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "server_limit": server_limit,
             "threads_per_child": threads_per_child,
             "max_request_workers": server_limit * threads_per_child,
+            "max_body_bytes": max_body_bytes(settings.max_body_mb),
+            "header_timeout": settings.client_header_timeout_seconds,
+            # A client still sending at MinRate may take twice as long, never more.
+            "header_timeout_max": 2 * settings.client_header_timeout_seconds,
+            "body_timeout": settings.client_body_timeout_seconds,
+            "min_rate": MIN_CLIENT_RATE,
+            "unknown_host_vhost": _unknown_host(settings, "apache/unknown-host.conf"),
+            "server_name": server_name,
+            "server_alias": f"    ServerAlias {' '.join(aliases)}" if aliases else "",
+            "forwarded_for": forwarded_for,
             "static_files": _static(settings, "apache/static.conf"),
             "static_url": settings.static_url,
             "balancer_members": members,

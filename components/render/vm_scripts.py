@@ -178,9 +178,10 @@ def app_health_command(app_server: AppServer) -> str:
     return f"python3 {OVERLAY_DIR}/healthcheck.py {protocol} {APP_PORT} {HEALTH_PATH} localhost"
 
 
-def proxy_health_command(port: int) -> str:
-    """One request through the proxy to an app server."""
-    return f"python3 {OVERLAY_DIR}/healthcheck.py http {port} {HEALTH_PATH} localhost"
+def proxy_health_command(port: int, *, host: str) -> str:
+    """One request through the proxy to an app server, for `host`: the proxy answers any Host
+    that is not allowed itself, so this must be one it passes on (host_names.probe_host)."""
+    return f"python3 {OVERLAY_DIR}/healthcheck.py http {port} {HEALTH_PATH} {shlex.quote(host)}"
 
 
 def render_service_script(

@@ -49,6 +49,8 @@ class VmProxyHostArgs:
     """The rendered django-stack-proxy.service."""
     http_port: int
     """The port the proxy listens on."""
+    health_host: str
+    """The Host of the health check through the proxy: one it passes on to the app."""
     release: BuildContext
     """The project, for collectstatic."""
     settings_module: str
@@ -109,7 +111,8 @@ class VmProxyHost(pulumi.ComponentResource):
             host=host,
             ssh_user=user,
             script=render_service_script(
-                unit=PROXY_UNIT, health_check=proxy_health_command(args.http_port)
+                unit=PROXY_UNIT,
+                health_check=proxy_health_command(args.http_port, host=args.health_host),
             ),
             stdin=files,
             triggers=[files.apply(digest), release_id],

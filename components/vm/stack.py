@@ -15,6 +15,7 @@ from components.choices import DatabaseKind
 from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment
+from components.render.host_names import probe_host
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     environment_file,
@@ -99,6 +100,7 @@ class VmStack(pulumi.ComponentResource):
                 database=db,
                 database_host=host,
                 debug=config.debug,
+                max_body_mb=config.max_body_mb,
             )
 
         # Output.all keeps secretness: the environment file is a secret from here on.
@@ -198,6 +200,7 @@ class VmStack(pulumi.ComponentResource):
                 ),
                 unit=render_proxy_unit(config.proxy),
                 http_port=config.http_port,
+                health_host=probe_host(config.allowed_hosts),
                 release=release_context(
                     app_path=config.app_path,
                     dependencies=config.dependencies,

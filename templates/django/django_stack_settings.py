@@ -31,6 +31,8 @@ Environment contract (a comma list is split on "," with blanks dropped):
   it is in the environment before they are imported. While the image is built it is
   missing, so a build-only placeholder stands in (a project that requires it must import);
   the DATABASES set here from the DJANGO_DB_* variables win either way.
+- ``DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE``: bytes, the reverse proxy's own body limit; when
+  unset the project's value (Django's default: 2.5 MB) stays.
 
 Only Django and the standard library are imported: the overlay must work for any project,
 whatever else it installs.
@@ -173,6 +175,19 @@ MIDDLEWARE: list[str] = [
     "django_stack_health.HealthCheckMiddleware",
     *globals().get("MIDDLEWARE", []),
 ]
+
+# The proxy refuses a body over the stack's limit (413) and passes any smaller one, which
+# Django must then accept too: its own limit (2.5 MB by default) would refuse some of them
+# with a 400 after the proxy had taken the whole body in. It counts the body without its
+# uploaded files, so a file upload is bounded by the proxy alone.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+_upload_limit = os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", "").strip()
+if _upload_limit:
+    if not _upload_limit.isdigit():
+        raise ImproperlyConfigured(
+            f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={_upload_limit!r} is not a number of bytes."
+        )
+    DATA_UPLOAD_MAX_MEMORY_SIZE: int = int(_upload_limit)
 
 STATIC_URL: str = os.environ.get("DJANGO_STATIC_URL") or "/static/"
 if os.environ.get("DJANGO_STATIC_ROOT"):

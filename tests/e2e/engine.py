@@ -373,10 +373,13 @@ class DockerEngine(pulumi.runtime.Mocks):
             docker("network", "connect", *aliases, network["name"], container_id)
         docker("start", container_id)
 
+        logs: str | None = None
         if inputs.get("attach"):
-            code = int(docker("wait", container_id, timeout=1800).strip())
-            if code != 0:
-                raise EngineError(f"container {name} exited with {code}: {_logs(container_id)}")
+            # As the docker provider does: wait for the end, keep the output (with `logs`),
+            # and record the exit code without failing on it; the program checks it.
+            docker("wait", container_id, timeout=1800)
+            if inputs.get("logs"):
+                logs = _logs(container_id, tail=None)
         elif inputs.get("wait"):
             _wait_healthy(container_id, name, timeout=float(inputs.get("waitTimeout") or 60))
         details = json.loads(docker("inspect", container_id))[0]
@@ -387,6 +390,7 @@ class DockerEngine(pulumi.runtime.Mocks):
         return container_id, {
             "networkDatas": [{"networkName": n, "ipAddress": ip} for n, ip in addresses.items()],
             "exitCode": details["State"].get("ExitCode"),
+            **({"containerLogs": logs} if logs is not None else {}),
         }
 
 
@@ -481,11 +485,15 @@ def _shell_join(words: list[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _logs(container_id: str) -> str:
+def _logs(container_id: str, *, tail: int | None = 60) -> str:
+    """The container's output (the last `tail` lines, for error messages; None: all)."""
     result = subprocess.run(
-        [DOCKER, "logs", "--tail", "60", container_id], capture_output=True, text=True
+        [DOCKER, "logs", *(["--tail", str(tail)] if tail else []), container_id],
+        capture_output=True,
+        text=True,
     )
-    return (result.stdout + result.stderr)[-6000:]
+    output = result.stdout + result.stderr
+    return output if tail is None else output[-6000:]
 
 
 def _wait_healthy(container_id: str, name: str, *, timeout: float) -> None:
@@ -506,19 +514,39 @@ def _wait_healthy(container_id: str, name: str, *, timeout: float) -> None:
     )
 
 
+def _labelled(kind: str, selector: str) -> list[str]:
+    """IDs of the containers, networks or volumes that carry `selector`."""
+    listing = {"container": ["ps", "-aq"], "network": ["network", "ls", "-q"]}.get(
+        kind, [kind, "ls", "-q"]
+    )
+    return docker(*listing, "--filter", selector, check=False).split()
+
+
 def remove_everything(run_id: str | None = None, *, images: bool = False) -> None:
-    """Remove the containers, networks and volumes (and images, if asked) the harness made."""
+    """Remove the containers, networks and volumes (and images, if asked) the harness made.
+
+    Checked, not hoped for: a removal can fail on a busy engine (vfs deletes a whole copy of
+    the filesystem), and a container left behind keeps running and holds its name. So each
+    kind is removed until none is left, and what cannot be removed fails the run.
+    """
     selector = f"label={LABEL}" + (f"={run_id}" if run_id else "")
-    containers = docker("ps", "-aq", "--filter", selector, check=False).split()
-    if containers:
-        docker("rm", "-f", "-v", *containers, check=False)
-    networks = docker("network", "ls", "-q", "--filter", selector, check=False).split()
-    if networks:
-        docker("network", "rm", *networks, check=False)
-    volumes = docker("volume", "ls", "-q", "--filter", selector, check=False).split()
-    if volumes:
-        docker("volume", "rm", "-f", *volumes, check=False)
+    removal = {
+        "container": ["rm", "-f", "-v"],
+        "network": ["network", "rm"],
+        "volume": ["volume", "rm", "-f"],
+    }
+    left: dict[str, list[str]] = {}
+    for kind, command in removal.items():
+        for attempt in range(3):
+            found = _labelled(kind, selector)
+            if not found:
+                break
+            docker(*command, *found, check=False)
+            time.sleep(attempt)
+        left[kind] = _labelled(kind, selector)
     if images:
         found = docker("image", "ls", "-q", "--filter", selector, check=False).split()
         if found:
             docker("image", "rm", "-f", *sorted(set(found)), check=False)
+    if any(left.values()):
+        raise EngineError(f"could not remove what the harness made ({selector}): {left}")

@@ -22,8 +22,10 @@ from tests.e2e.checks import (
     PROJECT_NEEDS,
     RELEASE_ENTRY,
     SYSTEM_PACKAGE,
+    assert_slow_clients_do_not_stall_the_rest,
     assert_spread_over,
     assert_static_from_the_proxy,
+    assert_the_edge_answers_for_itself,
     assert_write_read_back,
 )
 from tests.e2e.conftest import Deployed, deploy_stack
@@ -103,6 +105,14 @@ def test_static_files_come_from_the_proxy(stack: Deployed) -> None:
     for i in range(REPLICAS):
         logs = docker("logs", stack.container(f"app-{i}"))
         assert "site.css" not in logs
+
+
+def test_the_edge_answers_for_itself(stack: Deployed) -> None:
+    assert_the_edge_answers_for_itself(stack.url)
+
+
+def test_slow_clients_do_not_stall_the_rest(stack: Deployed) -> None:
+    assert_slow_clients_do_not_stall_the_rest(stack.url)
 
 
 def test_a_write_is_read_back_on_every_replica(stack: Deployed) -> None:
@@ -186,6 +196,7 @@ def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
         database=prod.database,
         database_host="db",
         debug=prod.debug,
+        max_body_mb=prod.max_body_mb,
     )
     flags = [f"--env={k}={v}" for k, v in env.items()]
     flags.append("--env=DJANGO_SECRET_KEY=" + "x7" * 30)

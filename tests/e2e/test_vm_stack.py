@@ -23,8 +23,10 @@ from tests.e2e.checks import (
     PROJECT_NEEDS,
     RELEASE_ENTRY,
     SYSTEM_PACKAGE,
+    assert_slow_clients_do_not_stall_the_rest,
     assert_spread_over,
     assert_static_from_the_proxy,
+    assert_the_edge_answers_for_itself,
     assert_write_read_back,
 )
 from tests.e2e.conftest import build_overrides, free_port
@@ -93,6 +95,14 @@ def test_static_files_come_from_the_proxy_host(vm_stack: VmDeployed) -> None:
     assert_static_from_the_proxy(vm_stack.url)
     for app in vm_stack.apps:
         assert "site.css" not in app.run("journalctl", "-u", APP_UNIT, "--no-pager")
+
+
+def test_the_edge_answers_for_itself(vm_stack: VmDeployed) -> None:
+    assert_the_edge_answers_for_itself(vm_stack.url)
+
+
+def test_slow_clients_do_not_stall_the_rest(vm_stack: VmDeployed) -> None:
+    assert_slow_clients_do_not_stall_the_rest(vm_stack.url)
 
 
 def test_a_write_is_read_back_on_both_app_hosts(vm_stack: VmDeployed) -> None:

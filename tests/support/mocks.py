@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import zlib
 from collections.abc import Callable, Mapping
@@ -135,6 +136,19 @@ class ProgramRun:
         return match
 
 
+def _finish_outstanding_work(timeout: float = 1800) -> None:
+    """Let every registration still in flight end, as the engine does when a program fails.
+
+    The SDK raises at the first failed RPC and leaves the others running: a program's process
+    exits then, but this one goes on, and those tasks would carry on inside the next run
+    (creating resources of a deployment that already failed, in another test's time).
+    """
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+
+
 def run_program(
     config: Mapping[str, str],
     *,
@@ -164,5 +178,9 @@ def run_program(
         for key, value in exports.items():
             resolved[key] = _sync_await(pulumi.Output.from_input(value).future())
 
-    _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+    try:
+        _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+    except BaseException:
+        _finish_outstanding_work()
+        raise
     return ProgramRun(registrations=list(monitor.registrations), outputs=resolved)

@@ -53,6 +53,9 @@ def test_defaults_are_production_safe() -> None:
     # Debian 13, the current stable release.
     assert config.base_image == "debian:trixie-slim"
     assert config.debian_release is DebianRelease.TRIXIE
+    # nginx's own default body limit, now on both proxies and in Django.
+    assert config.max_body_mb == 10
+    assert parse(maxBodyMb=64).max_body_mb == 64
 
 
 @pytest.mark.parametrize(

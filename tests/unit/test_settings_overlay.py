@@ -74,7 +74,7 @@ names = [
     "STATIC_URL", "STATIC_ROOT", "SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST",
     "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "LOGGING", "INSTALLED_APPS",
-    "ROOT_URLCONF",
+    "ROOT_URLCONF", "DATA_UPLOAD_MAX_MEMORY_SIZE",
 ]
 print(json.dumps({name: getattr(settings, name) for name in names}, default=str))
 """
@@ -164,6 +164,19 @@ def test_https_turns_on_secure_cookies_and_hsts(tmp_path: Path) -> None:
     assert settings["SECURE_HSTS_SECONDS"] > 0
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    # Unset: Django's own 2.5 MB stays (neither project changes it).
+    [(None, 2621440), ("10485760", 10485760), (" 26214400 ", 26214400)],
+)
+def test_the_upload_limit_is_the_proxys_body_limit(
+    value: str | None, expected: int, tmp_path: Path
+) -> None:
+    env = _env(OTHERPROJECT, tmp_path, DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE=value)
+
+    assert _settings(env, tmp_path)["DATA_UPLOAD_MAX_MEMORY_SIZE"] == expected
+
+
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", False), ("0", False)])
 def test_debug_needs_exactly_1(value: str, expected: bool, tmp_path: Path) -> None:
     settings = _settings(_env(OTHERPROJECT, tmp_path, DJANGO_DEBUG=value), tmp_path)
@@ -228,6 +241,7 @@ def test_build_may_run_without_a_secret_key(project: Project, tmp_path: Path) ->
         ({"DJANGO_STACK_BASE_SETTINGS": None}, "DJANGO_STACK_BASE_SETTINGS is not set"),
         ({"DJANGO_DB_ENGINE": "mysql"}, "allowed values: 'postgresql', 'sqlite3'"),
         ({"DJANGO_DB_NAME": None}, "DJANGO_DB_NAME must be set"),
+        ({"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": "10m"}, "is not a number of bytes"),
     ],
 )
 def test_bad_configuration_is_named(

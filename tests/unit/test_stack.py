@@ -316,7 +316,7 @@ def test_proxy_gets_two_cpus_and_one_nginx_worker_each() -> None:
     """docs/benchmarks.md: at one CPU the proxy was throttled serving static files."""
     run = deploy()
     (proxy,) = containers(run, "proxy")
-    assert proxy.inputs["cpus"] == "2"
+    assert proxy.inputs["cpus"] == "2.0"
     (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
     conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
     assert "worker_processes 2;" in conf
@@ -442,3 +442,29 @@ def test_release_commands_run_in_the_migration_job_after_migrate() -> None:
     # Still the one job before every replica, failing the deployment when it fails.
     assert migrate.inputs["attach"] is True and migrate.inputs["restart"] == "no"
     assert all(migrate.urn in c.dependencies for c in containers(run, "app"))
+
+
+def test_replicas_accept_every_body_the_proxy_passes() -> None:
+    """Django's DATA_UPLOAD_MAX_MEMORY_SIZE is the proxy's body limit (maxBodyMb, in MiB)."""
+    for given, expected in ((None, 10 * 1024 * 1024), (25, 25 * 1024 * 1024)):
+        run = deploy() if given is None else deploy(maxBodyMb=given)
+        env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+        assert f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={expected}" in env
+
+
+@pytest.mark.parametrize("proxy", list(Proxy))
+def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(proxy: Proxy) -> None:
+    """allowedHosts and maxBodyMb reach both: the proxy answers the rest itself."""
+    hosts = ["www.example.com", ".example.org"]
+    run = deploy(proxy=proxy.value, allowedHosts=hosts, maxBodyMb=25)
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    if proxy is Proxy.NGINX:
+        assert "server_name www.example.com .example.org;" in conf
+        assert "client_max_body_size 25m;" in conf and "return 421;" in conf
+    else:
+        assert "ServerName www.example.com" in conf
+        assert "ServerAlias example.org *.example.org" in conf
+        assert f"LimitRequestBody {25 * 1024 * 1024}" in conf and 'Redirect 421 "/"' in conf
+    env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+    assert "DJANGO_ALLOWED_HOSTS=www.example.com,.example.org" in env

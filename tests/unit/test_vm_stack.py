@@ -357,3 +357,28 @@ def test_release_commands_run_once_from_the_first_app_host_after_migrate() -> No
         "ExecStart=/opt/venv/bin/django-admin createcachetable",
     ]
     assert [n for n in steps if n.endswith("-migrate")] == ["django-app-0-migrate"]
+
+
+@pytest.mark.parametrize("case_id", ["hosts-gunicorn-nginx", "hosts-uwsgi-apache-external-db"])
+def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(case_id: str) -> None:
+    """allowedHosts and maxBodyMb reach the proxy host and the app hosts alike, and the
+    proxy's health check asks for a host it passes on (any other it answers itself)."""
+    case = by_id(case_id)
+    steps = commands(deploy(case, allowedHosts=[".example.org", "www.example.com"], maxBodyMb=25))
+    proxy = Proxy(case["overrides"]["proxy"])
+    service = steps["django-proxy-service"]
+    conf = unpack(unwrap_secrets(service.inputs["stdin"]))[
+        f"etc/django-stack/{config_file_name(proxy)}"
+    ]
+    names = {
+        Proxy.NGINX: "server_name .example.org www.example.com;",
+        Proxy.APACHE: "ServerAlias *.example.org www.example.com",
+    }[proxy]
+    assert names in conf
+    limit = {Proxy.NGINX: "client_max_body_size 25m;", Proxy.APACHE: "LimitRequestBody 26214400"}
+    assert limit[proxy] in conf
+    health = unwrap_secrets(service.inputs["create"])
+    assert "/_stack/health example.org" in health and " localhost" not in health
+    env = unwrap_secrets(steps["django-app-0-settings"].inputs["stdin"])
+    assert 'DJANGO_ALLOWED_HOSTS=".example.org,www.example.com"' in env
+    assert 'DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE="26214400"' in env

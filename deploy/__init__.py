@@ -1,0 +1,1 @@
+"""Runs this project's program under the real Pulumi engine (the Automation API)."""
