@@ -15,8 +15,31 @@ class Platform(str, Enum):
 class VmProvider(str, Enum):
     """Where the machines of `platform: vm` come from."""
 
-    HOSTS = "hosts"  # existing Debian 12 machines listed in the stack config
-    AWS = "aws"  # EC2 instances this stack creates from a Debian 12 AMI
+    HOSTS = "hosts"  # existing Debian machines listed in the stack config
+    AWS = "aws"  # EC2 instances this stack creates from Debian's own AMI
+
+
+class DebianRelease(str, Enum):
+    """The Debian releases the images and the machines may run, by codename.
+
+    Nothing else names a version: Python and PostgreSQL are the release's own.
+    """
+
+    BOOKWORM = "bookworm"  # Debian 12: Python 3.11, PostgreSQL 15
+    TRIXIE = "trixie"  # Debian 13: Python 3.13, PostgreSQL 17
+
+    @property
+    def version(self) -> int:
+        """The release's major version number, as in `debian-13-amd64-*` AMI names."""
+        return {DebianRelease.BOOKWORM: 12, DebianRelease.TRIXIE: 13}[self]
+
+
+class DependencyFormat(str, Enum):
+    """How a project declares its dependencies (components/dependencies.py)."""
+
+    UV = "uv"  # uv.lock with pyproject.toml: uv sync --frozen
+    REQUIREMENTS = "requirements"  # requirements.txt and its includes: pip install -r
+    PYPROJECT = "pyproject"  # pyproject.toml's [project].dependencies: pip
 
 
 class AppServer(str, Enum):

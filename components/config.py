@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -18,7 +19,17 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components.choices import AppServer, DatabaseKind, MediaKind, Platform, Proxy, VmProvider
+from components.choices import (
+    AppServer,
+    DatabaseKind,
+    DebianRelease,
+    MediaKind,
+    Platform,
+    Proxy,
+    VmProvider,
+)
+from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
+from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, detect_dependencies
 from components.docker.provider_forms import container_cpus, cpus_kept_exactly
 from components.render.media import DEFAULT_MAX_BODY_MB, DEFAULT_MEDIA_URL
 from components.render.proxy_config import STATIC_URL
@@ -116,6 +127,8 @@ class StackConfig:
     memory_mb_per_replica: int
     timeout_seconds: int
     app_path: Path
+    dependencies: Dependencies
+    """How the project declares its dependencies (components/dependencies.py)."""
     wsgi_module: str
     settings_module: str
     http_port: int
@@ -124,6 +137,8 @@ class StackConfig:
     secret_key: Secret | None
     database: DatabaseConfig
     base_image: str
+    debian_release: DebianRelease
+    """The images' and the machines' Debian release (components/debian.py)."""
     extra_ca_bundle: Path | None
     docker_host: str | None
     debug: bool
@@ -132,8 +147,12 @@ class StackConfig:
     proxy_cpus: float
     upstream_keepalive: bool
     max_requests: int
-    media: MediaConfig
     max_body_mb: int
+    media: MediaConfig
+    system_packages: tuple[str, ...] = ()
+    """Debian packages the project needs, in the build and runtime images and on the hosts."""
+    release_commands: tuple[tuple[str, ...], ...] = ()
+    """manage.py commands (argv after `django-admin`) run once per release, after migrate."""
     vm: VmConfig | None = None
 
     @property
@@ -168,6 +187,7 @@ KNOWN_KEYS = (
     "database",
     "databasePassword",
     "baseImage",
+    "debianRelease",
     "extraCaBundle",
     "dockerHost",
     "debug",
@@ -177,6 +197,8 @@ KNOWN_KEYS = (
     "upstreamKeepalive",
     "maxRequests",
     "media",
+    "systemPackages",
+    "releaseCommands",
     "maxBodyMb",
     "vm",
     "sshPrivateKey",
@@ -206,6 +228,12 @@ _MEDIA_URL = re.compile(r"^/([A-Za-z0-9._~-]+/)+$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])$")
 _SQLITE_PATH = "/var/lib/django-stack/db.sqlite3"
+# Debian Policy 5.6.1: lowercase letters, digits, + - and ., two characters at least, starting
+# with a letter or digit. https://www.debian.org/doc/debian-policy/ch-controlfields.html#source
+_DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+# A Django management command is a module of some app's management/commands package.
+_COMMAND = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NEVER_RETURN = ("runserver", "testserver")
 
 
 class _Reader:
@@ -326,6 +354,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     upstream_keepalive = r.boolean("upstreamKeepalive", True)
     # Off unless asked: recycling a worker re-imports the project (docs/benchmarks.md).
     max_requests = r.integer("maxRequests", 0, 0, 100_000_000) or 0
+    system_packages = _system_packages(r)
+    release_commands = _release_commands(r)
     # The proxy's request body limit, which Django's upload limits follow (render/media.py).
     max_body_mb = r.integer("maxBodyMb", DEFAULT_MAX_BODY_MB, 1, 1024) or DEFAULT_MAX_BODY_MB
     # Two CPUs: at one, the proxy was CPU-throttled serving static files (docs/benchmarks.md).
@@ -343,7 +373,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     if r.raw.get("proxyWorkers") not in (None, "auto"):
         proxy_workers = str(r.integer("proxyWorkers", None, 1, 64) or "auto")
 
-    app_path = _app_path(r, project_dir)
+    app_path, dependencies = _app_path(r, project_dir)
     wsgi_module = _module(r, "wsgiModule", "config.wsgi")
     # Django's startproject puts settings.py beside wsgi.py, so that is the default.
     settings_module = _module(r, "settingsModule", wsgi_module.rpartition(".")[0] + ".settings")
@@ -392,6 +422,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
                 f"{NAMESPACE}:vm.databaseHost: only allowed with database.kind 'postgres', "
                 f"not {database.kind.value!r}"
             )
+    base_image, debian_release = _base_image_and_release(r)
     extra_ca = r.text("extraCaBundle", None)
     extra_ca_path = (project_dir / extra_ca).resolve() if extra_ca else None
     if extra_ca_path is not None and not extra_ca_path.is_file():
@@ -441,7 +472,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}:\n  - " + "\n  - ".join(r.problems)
         )
-    assert app_path is not None  # a missing path is reported as a problem above
+    # A missing path or declaration is reported as a problem above.
+    assert app_path is not None and dependencies is not None
     return StackConfig(
         stack=stack,
         platform=platform,
@@ -454,6 +486,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         memory_mb_per_replica=memory,
         timeout_seconds=timeout,
         app_path=app_path,
+        dependencies=dependencies,
         wsgi_module=wsgi_module,
         settings_module=settings_module,
         http_port=http_port,
@@ -461,7 +494,8 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         allowed_hosts=allowed_hosts,
         secret_key=r.secret("secretKey"),
         database=database,
-        base_image=r.text("baseImage", "debian:bookworm-slim") or "debian:bookworm-slim",
+        base_image=base_image,
+        debian_release=debian_release,
         extra_ca_bundle=extra_ca_path,
         docker_host=r.text("dockerHost", None),
         debug=debug,
@@ -471,18 +505,48 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         upstream_keepalive=upstream_keepalive,
         max_requests=max_requests,
         media=media,
+        system_packages=system_packages,
+        release_commands=release_commands,
         max_body_mb=max_body_mb,
         vm=vm,
     )
 
 
-def _app_path(r: _Reader, project_dir: Path) -> Path | None:
+def _app_path(r: _Reader, project_dir: Path) -> tuple[Path, Dependencies] | tuple[None, None]:
+    """The project directory, and how it declares its dependencies."""
     given = r.text("appPath", "app") or "app"
     path = (project_dir / given).resolve()
-    if not (path / "requirements.txt").is_file():
-        r.problem("appPath", given, "a Django project directory containing requirements.txt")
-        return None
-    return path
+    expected = "a Django project directory with its dependencies in " + ", ".join(LOOKED_FOR)
+    if not path.is_dir():
+        r.problem("appPath", given, expected)
+        return None, None
+    try:
+        return path, detect_dependencies(path)
+    except DependencyError as e:
+        r.problems.append(f"{NAMESPACE}:appPath: {given!r} {e}; expected {expected}")
+        return None, None
+
+
+def _base_image_and_release(r: _Reader) -> tuple[str, DebianRelease]:
+    """`baseImage` and `debianRelease`: either one implies the other (`debianRelease:
+    bookworm` alone builds from `debian:bookworm-slim`); given both, they must agree."""
+    allowed = ", ".join(f"{d.value} ({d.version})" for d in DebianRelease)
+    given = r.text("debianRelease", None)
+    release = parse_release(given) if given is not None else None
+    if given is not None and release is None:
+        r.problem("debianRelease", given, f"a supported Debian release: {allowed}")
+    image = r.text("baseImage", None)
+    if image is None:
+        release = release or DEFAULT_RELEASE
+        return release_image(release), release
+    named = release_of_image(image)
+    if release is not None and named is not None and named is not release:
+        r.problems.append(
+            f"{NAMESPACE}:debianRelease: {given!r} is not allowed with {NAMESPACE}:baseImage "
+            f"{image!r}, which is Debian {named.value} ({named.version}); "
+            "expected the two to agree (or leave debianRelease out)"
+        )
+    return image, release or named or DEFAULT_RELEASE
 
 
 def _module(r: _Reader, key: str, default: str) -> str:
@@ -498,6 +562,61 @@ def _module_file(app_path: Path, module: str) -> Path:
     as_file = app_path.joinpath(*parts[:-1], parts[-1] + ".py")
     package = app_path.joinpath(*parts, "__init__.py")
     return package if package.is_file() else as_file
+
+
+def _system_packages(r: _Reader) -> tuple[str, ...]:
+    """Debian package names: syntax checked here; whether each exists, apt says in the build."""
+    value = r.structured("systemPackages")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        r.problem("systemPackages", value, "a list of Debian package names, e.g. [libjpeg62-turbo]")
+        return ()
+    bad = [p for p in value if not _DEBIAN_PACKAGE.match(p)]
+    if bad:
+        r.problem(
+            "systemPackages",
+            value,
+            f"Debian package names (lowercase letters, digits, '+', '-', '.'; two characters "
+            f"at least, starting with a letter or digit), not {', '.join(map(repr, bad))}",
+        )
+        return ()
+    return tuple(dict.fromkeys(value))
+
+
+def _release_commands(r: _Reader) -> tuple[tuple[str, ...], ...]:
+    """`manage.py` command lines, each split as a shell would (quotes group words)."""
+    value = r.structured("releaseCommands")
+    if value is None:
+        return ()
+    expected = "a list of manage.py command lines, e.g. [createcachetable, 'loaddata seed.json']"
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        r.problem("releaseCommands", value, expected)
+        return ()
+    commands: list[tuple[str, ...]] = []
+    for line in value:
+        try:
+            argv = tuple(shlex.split(line))
+        except ValueError as e:
+            r.problem("releaseCommands", line, f"a command line that splits into words ({e})")
+            continue
+        if argv and argv[0] in _NEVER_RETURN:
+            r.problem(
+                "releaseCommands",
+                line,
+                f"a command that finishes ({argv[0]} serves until stopped, so the release "
+                "would never end)",
+            )
+            continue
+        if not argv or not _COMMAND.match(argv[0]):
+            r.problem(
+                "releaseCommands",
+                line,
+                "a manage.py command name first (such as createcachetable), then its arguments",
+            )
+            continue
+        commands.append(argv)
+    return tuple(commands)
 
 
 def _allowed_hosts(r: _Reader) -> tuple[str, ...]:

@@ -42,6 +42,8 @@ def proxy_settings(
         workers_per_upstream=config.workers,
         threads_per_worker=config.threads,
         timeout_seconds=config.timeout_seconds,
+        allowed_hosts=config.allowed_hosts,
+        max_body_mb=config.max_body_mb,
         listen_port=listen_port,
         worker_processes=worker_processes,
         upstream_keepalive=config.upstream_keepalive,
@@ -49,7 +51,6 @@ def proxy_settings(
         serve_static=config.app_server is not AppServer.RUNSERVER,
         syslog_tag=syslog_tag,
         media_url=media_url(config),
-        max_body_mb=config.max_body_mb,
     )
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian machine for this project: the Python virtualenv (.venv) with the pinned
 # requirements, and, with --test, the real servers the tests run (nginx, apache2, PostgreSQL),
-# the ssh client (for the VM end-to-end tests) plus a running Docker engine with the
-# debian:bookworm-slim base image.
+# the ssh client (for the VM end-to-end tests) plus a running Docker engine with the Debian
+# base images: debian:trixie-slim (the default), and debian:bookworm-slim too with --test.
 # Idempotent: steps that are already done are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,4 +51,8 @@ if [ "$with_tests" = 1 ]; then
   fi
 fi
 
+# A deployment needs the default base; the tests also run a pair on Debian 12.
+if [ "$with_tests" != 1 ]; then
+  export DJANGO_STACK_BASE_IMAGES=${DJANGO_STACK_BASE_IMAGES:-debian:trixie-slim}
+fi
 scripts/start-docker-engine.sh

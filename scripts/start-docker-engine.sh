@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs and starts a local Docker engine (Debian's docker.io) and builds the
-# debian:bookworm-slim base image from the Debian mirror when it is missing.
+# Installs and starts a local Docker engine (Debian's docker.io) and builds the Debian base
+# images from the Debian mirror when they are missing: debian:trixie-slim (Debian 13, the
+# default baseImage) and debian:bookworm-slim (Debian 12, still supported and tested).
 # Used by CI and by the README's commands on a fresh Debian machine. Idempotent.
+# DJANGO_STACK_BASE_IMAGES (space-separated debian:<codename>-slim tags) narrows the list.
 set -euo pipefail
 
 DOCKER=/usr/bin/docker
@@ -33,8 +35,21 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
   "$DOCKER" info >/dev/null 2>&1 || { log "dockerd did not start; see /tmp/dockerd.log"; exit 1; }
 fi
 
-base=${DJANGO_STACK_BASE_IMAGE:-debian:bookworm-slim}
-if ! "$DOCKER" image inspect "$base" >/dev/null 2>&1; then
+# The end-to-end suite runs every server pair on the default (trixie) and one on bookworm.
+bases=${DJANGO_STACK_BASE_IMAGES:-debian:trixie-slim debian:bookworm-slim}
+rootfs=""
+trap '[ -z "$rootfs" ] || rm -rf "$rootfs"' EXIT
+for base in $bases; do
+  if "$DOCKER" image inspect "$base" >/dev/null 2>&1; then
+    continue
+  fi
+  # The tag names the suite: debian:<codename>-slim.
+  suite=${base#debian:}
+  suite=${suite%-slim}
+  case "$base" in
+    debian:*-slim) ;;
+    *) log "cannot build $base: only debian:<codename>-slim tags are built here"; exit 1 ;;
+  esac
   need_root
   command -v debootstrap >/dev/null 2>&1 || {
     apt-get update -qq
@@ -42,12 +57,15 @@ if ! "$DOCKER" image inspect "$base" >/dev/null 2>&1; then
   }
   log "building $base from the Debian mirror (no registry pull is needed)"
   rootfs=$(mktemp -d)
-  trap 'rm -rf "$rootfs"' EXIT
   # The same recipe the official slim image comes from: a minbase debootstrap.
-  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >/tmp/debootstrap.log 2>&1
+  debootstrap --variant=minbase "$suite" "$rootfs" http://deb.debian.org/debian \
+    >"/tmp/debootstrap-$suite.log" 2>&1 \
+    || { log "debootstrap $suite failed; see /tmp/debootstrap-$suite.log"; exit 1; }
   # mktemp -d made the root 0700: the image's / must be traversable by non-root users.
   chmod 755 "$rootfs"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | "$DOCKER" import - "$base" >/dev/null
-fi
-log "engine ready; base image $base present"
+  rm -rf "$rootfs"
+  rootfs=""
+done
+log "engine ready; base images present: $bases"

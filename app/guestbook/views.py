@@ -1,10 +1,12 @@
-"""Views of the guestbook: the HTML page, a JSON read-back and two health checks."""
+"""Views of the guestbook: the HTML page, a JSON read-back, what the app saw of a request, and
+two health checks."""
 
 import logging
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from guestbook.forms import EntryForm
@@ -65,6 +67,22 @@ def _attachment(entry: Entry) -> dict[str, object] | None:
     except OSError:
         size = None
     return {"name": entry.attachment.name, "url": entry.attachment.url, "size": size}
+
+
+@never_cache
+@require_safe
+def request_json(request: HttpRequest) -> JsonResponse:
+    """Who the app thinks the client is, as the proxy in front told it, so tests can check
+    what reaches Django. Only these four values, and nothing else a client sent, is echoed;
+    the host is the one Django validated against ALLOWED_HOSTS."""
+    return JsonResponse(
+        {
+            "remote_addr": request.META.get("REMOTE_ADDR"),
+            "x_forwarded_for": request.META.get("HTTP_X_FORWARDED_FOR"),
+            "x_forwarded_proto": request.META.get("HTTP_X_FORWARDED_PROTO"),
+            "host": request.get_host(),
+        }
+    )
 
 
 @require_safe

@@ -1,7 +1,8 @@
 """The Django project as the stack ships it: its image, its settings, its migrations.
 
-The image holds the project (unmodified), a virtualenv with its requirements and the chosen
-app server, the settings overlay, and the static files collected at build time. Migrations
+The image holds the project (unmodified), a virtualenv with its dependencies (as the project
+declares them: components/dependencies.py) and the chosen app server, the settings overlay,
+and the static files collected at build time. Migrations (and the stack's release commands)
 run once, in a one-shot container, before any replica starts.
 """
 
@@ -17,12 +18,14 @@ import pulumi_random as random
 
 from components.choices import AppServer
 from components.config import Secret
+from components.dependencies import Dependencies
 from components.docker.container_spec import Hardening, Limits, child, hardened_container_args
 from components.docker.images import image_tag, local_image
 from components.docker.target import DockerTarget
 from components.render.app_server_config import server_packages
 from components.render.build_context import app_build_context
 from components.render.django_env import env_list
+from components.render.release import release_container_command
 
 SQLITE_DIR = "/var/lib/django-stack"
 # How much of a failed migration's output the error repeats: the end holds the traceback.
@@ -53,11 +56,15 @@ class DjangoAppArgs:
     """Inputs of a DjangoApp."""
 
     app_path: Path
-    """The Django project directory (with requirements.txt)."""
+    """The Django project directory."""
+    dependencies: Dependencies
+    """How the project declares its dependencies."""
     settings_module: str
     """The project's own settings module, imported by the overlay."""
     app_server: AppServer
     """The server installed into the image."""
+    system_packages: tuple[str, ...]
+    """Debian packages the project needs, in both stages of the image."""
     app_server_config: str | None
     """The server's rendered config file (None: runserver has none)."""
     settings_env: Mapping[str, str]
@@ -66,6 +73,10 @@ class DjangoAppArgs:
     """Django's SECRET_KEY; generated once and kept in state when absent."""
     database_password: pulumi.Input[str]
     """The database password (a secret)."""
+    database_url: pulumi.Input[str]
+    """DATABASE_URL, with the password in it (a secret)."""
+    release_commands: tuple[tuple[str, ...], ...]
+    """manage.py commands run after migrate, in the same one-shot job."""
     database_ready: list[pulumi.Resource]
     """Resources that must exist before migrations run."""
     sqlite_volume: pulumi.Input[str] | None
@@ -93,27 +104,31 @@ class DjangoApp(pulumi.ComponentResource):
         self, name: str, args: DjangoAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("django-stack:index:DjangoApp", name, None, opts)
+        pulumi.log.info(f"the project's dependencies: {args.dependencies.description}", self)
         context = app_build_context(
             app_path=args.app_path,
+            dependencies=args.dependencies,
             app_server=args.app_server,
             app_server_config=args.app_server_config,
             extra_ca_bundle=args.extra_ca_bundle.read_bytes() if args.extra_ca_bundle else None,
         )
         repository = f"{args.target.resource_prefix}-app"
+        build_args = {
+            "BASE_IMAGE": args.target.base_image,
+            "SETTINGS_MODULE": args.settings_module,
+            "SERVER_PACKAGES": server_packages(args.app_server),
+            "SYSTEM_PACKAGES": " ".join(args.system_packages),
+        }
         image = local_image(
             f"{name}-image",
             repository=repository,
             context=context,
             build_dir=args.target.build_dir,
-            build_args={
-                "BASE_IMAGE": args.target.base_image,
-                "SETTINGS_MODULE": args.settings_module,
-                "SERVER_PACKAGES": server_packages(args.app_server),
-            },
+            build_args=build_args,
             opts=child(self),
         )
         self.image_name = image.image_name
-        self.image_tag = image_tag(repository=repository, context=context)
+        self.image_tag = image_tag(repository=repository, context=context, build_args=build_args)
 
         if args.secret_key is not None:
             secret_key = args.secret_key.as_output()
@@ -123,12 +138,13 @@ class DjangoApp(pulumi.ComponentResource):
 
         plain = env_list(args.settings_env)
         self.environment = pulumi.Output.all(
-            secret_key=secret_key, password=args.database_password
+            secret_key=secret_key, password=args.database_password, url=args.database_url
         ).apply(
             lambda s: [
                 *plain,
                 f"DJANGO_SECRET_KEY={s['secret_key']}",
                 f"DJANGO_DB_PASSWORD={s['password']}",
+                f"DATABASE_URL={s['url']}",
             ]
         )
         # Output.all keeps secretness: the whole environment is a secret from here on.
@@ -150,7 +166,7 @@ class DjangoApp(pulumi.ComponentResource):
             f"{name}-migrate",
             name=job,
             image=self.image_name,
-            command=["django-admin", "migrate", "--noinput"],
+            command=release_container_command(args.release_commands),
             envs=self.environment,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.target.network)],
             volumes=self.data_volumes,

@@ -24,7 +24,7 @@ from components.docker.media import MediaStorage, MediaStorageArgs
 from components.docker.reverse_proxy import ReverseProxy, ReverseProxyArgs
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
-from components.render.django_env import django_environment
+from components.render.django_env import database_url, django_environment
 from components.render.proxy_config import render_proxy_config
 from components.server_settings import app_server_settings, media_url, proxy_settings
 from components.tuning import app_max_processes, proxy_max_processes
@@ -104,8 +104,10 @@ class DockerStack(pulumi.ComponentResource):
             DjangoAppArgs(
                 target=target,
                 app_path=config.app_path,
+                dependencies=config.dependencies,
                 settings_module=config.settings_module,
                 app_server=config.app_server,
+                system_packages=config.system_packages,
                 app_server_config=render_app_server_config(app_server_settings(config)),
                 settings_env=django_environment(
                     allowed_hosts=config.allowed_hosts,
@@ -118,6 +120,15 @@ class DockerStack(pulumi.ComponentResource):
                 ),
                 secret_key=config.secret_key,
                 database_password=database.password,
+                # An apply on the secret password: the URL is a secret too.
+                database_url=database.password.apply(
+                    lambda password: database_url(
+                        database=config.database,
+                        host=database_host(config.database),
+                        password=password,
+                    )
+                ),
+                release_commands=config.release_commands,
                 database_ready=database.ready,
                 sqlite_volume=database.volume_name
                 if config.database.kind is DatabaseKind.SQLITE

@@ -112,6 +112,6 @@ def app_server_command(app_server: AppServer, *, port: int = APP_PORT) -> list[s
 def server_packages(app_server: AppServer) -> str:
     """Debian packages the replica needs beyond Python (mod_wsgi is Apache's module)."""
     if app_server is AppServer.MOD_WSGI:
-        # Debian's mod_wsgi is built against the system Python 3.11, the venv's Python.
+        # Debian's mod_wsgi is built against the release's own Python, the venv's Python.
         return "apache2-bin libapache2-mod-wsgi-py3"
     return ""

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.choices import AppServer, Proxy
+from components.choices import AppServer, DependencyFormat, Proxy
+from components.dependencies import Dependencies
 from components.render.app_server_config import config_file_name
 from components.render.templates import template_path
 
@@ -77,15 +78,39 @@ def project_files(app_path: Path) -> dict[str, bytes]:
     return files
 
 
+# Where the dependency install step's files go, in a build context and in a VM release: the
+# stack's install script (and uv's pin) beside the project's declaration files.
+DEPENDENCIES_DIR = "dependencies"
+
+
+def dependency_files(dependencies: Dependencies) -> dict[str, bytes]:
+    """The install step's files: `dependencies/install.sh` and the `format` it installs, and
+    the project's declaration files under `dependencies/project/` at their paths in the
+    project (pip resolves includes relative to the including file)."""
+    files = {
+        f"{DEPENDENCIES_DIR}/install.sh": template_path("dependencies/install.sh").read_bytes(),
+        f"{DEPENDENCIES_DIR}/format": dependencies.format.value.encode() + b"\n",
+        **{f"{DEPENDENCIES_DIR}/project/{k}": v for k, v in dependencies.files.items()},
+    }
+    if dependencies.format is DependencyFormat.UV:
+        files[f"{DEPENDENCIES_DIR}/uv-requirements.txt"] = template_path(
+            "dependencies/uv-requirements.txt"
+        ).read_bytes()
+    return files
+
+
 def app_build_context(
     *,
     app_path: Path,
+    dependencies: Dependencies,
     app_server: AppServer,
     app_server_config: str | None,
     extra_ca_bundle: bytes | None,
 ) -> BuildContext:
-    """The app image's context: the project, the settings overlay, the server's config."""
+    """The app image's context: the project, its dependency declaration, the settings overlay,
+    the server's config."""
     files = {f"project/{k}": v for k, v in project_files(app_path).items()}
+    files.update(dependency_files(dependencies))
     files.update(
         {
             "Dockerfile": template_path("docker/app.Dockerfile").read_bytes(),

@@ -1,12 +1,16 @@
-"""The environment a Django replica runs with: the settings overlay's contract.
+"""The environment a Django replica runs with: the settings overlay's contract, and the
+platforms' own variables.
 
-templates/django/django_stack_settings.py reads these variables; secrets (the secret key and
-the database password) are added by the components as Pulumi secrets, never here.
+templates/django/django_stack_settings.py reads the DJANGO_* variables. DATABASE_URL is the
+variable Heroku, Render, Dokku and Railway set, which projects written for them read in their
+own settings; it holds the password, so the components add it with the other secrets, as a
+Pulumi secret: `database_url` is only ever called inside an apply on the secret password.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from components.choices import DatabaseKind
 from components.config import DatabaseConfig
@@ -69,6 +73,23 @@ def django_environment(
             }
         )
     return env
+
+
+def database_url(*, database: DatabaseConfig, host: str | None, password: str) -> str:
+    """DATABASE_URL as the platforms write it: `postgres://user:password@host:port/name`, or
+    `sqlite:////absolute/path`; user, password and name percent-encoded, so any character
+    survives dj-database-url's (and urllib's) parsing.
+    https://github.com/jazzband/dj-database-url#url-schema
+    """
+    if database.kind is DatabaseKind.SQLITE:
+        return f"sqlite:///{database.name}"
+    if not host:
+        raise ValueError("a PostgreSQL database needs a host for DATABASE_URL")
+    netloc = f"[{host}]" if ":" in host else host
+    credentials = quote(database.user, safe="")
+    if password:
+        credentials += ":" + quote(password, safe="")
+    return f"postgres://{credentials}@{netloc}:{database.port}/{quote(database.name, safe='')}"
 
 
 def env_list(env: Mapping[str, str]) -> list[str]:

@@ -2,7 +2,10 @@
 
 Both list every replica as a member of one load-balanced group, pass requests with the app
 server's own protocol, fail over passively, serve `/static/` from the proxy's disk and, with a
-media volume, the uploaded files under `MEDIA_URL` from it (components/render/media.py).
+media volume, the uploaded files under `MEDIA_URL` from it (components/render/media.py). Both
+are the stack's edge: they answer a Host that is not allowed, a body over the limit and a
+client too slow to send its request themselves, and tell Django the client's address and
+scheme in headers they set (never ones a client sent).
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ from dataclasses import dataclass
 
 from components.choices import Proxy, UpstreamProtocol
 from components.render.app_server_config import APP_PORT, PROXY_IDLE_TIMEOUT_SECONDS
+from components.render.host_names import (
+    any_host,
+    apache_server_names,
+    check_allowed_hosts,
+    nginx_server_names,
+)
 from components.render.media import (
-    DEFAULT_MAX_BODY_MB,
     DOWNLOAD_TYPE,
     INLINE_MEDIA_TYPES,
     MB,
@@ -28,6 +36,27 @@ STATIC_ROOT = "/srv/static"
 CONFIG_DIR = "/etc/django-stack"
 # A replica that failed is left alone this long before it is tried again.
 FAIL_TIMEOUT_SECONDS = 10
+# Slow clients: a request header must be in within CLIENT_HEADER_TIMEOUT_SECONDS, and a body
+# may not pause longer than CLIENT_BODY_TIMEOUT_SECONDS (Apache: must keep coming at
+# MIN_CLIENT_RATE); the proxy ends the connection otherwise. Apache gives each connection a
+# thread while it reads the request, so a flood of slow clients larger than its threads (256
+# at least, components/tuning.py) makes everyone else wait up to the header timeout for one:
+# 5 s, as nginx's own advice against slow clients, not Apache's default 20 (a browser sends
+# its whole header at once). Bodies get the 10 s of the CIS benchmark for nginx: an upload
+# on a poor link pauses more than a header.
+# https://www.nginx.com/blog/mitigating-ddos-attacks-with-nginx-and-nginx-plus/
+# https://httpd.apache.org/docs/2.4/mod/mod_reqtimeout.html
+CLIENT_HEADER_TIMEOUT_SECONDS = 5
+CLIENT_BODY_TIMEOUT_SECONDS = 10
+# Bytes per second a client must keep sending to get more time (Apache's documented value).
+MIN_CLIENT_RATE = 500
+# Static files: Django's ManifestStaticFilesStorage names a copy of each file after its
+# content (`site.0123456789ab.css`), which therefore never changes: cached for a year and
+# never revalidated. Any other name may change with the next deploy: an hour.
+# https://docs.djangoproject.com/en/5.2/ref/contrib/staticfiles/#manifeststaticfilesstorage
+HASHED_STATIC_NAME = r"\.[0-9a-f]{12}(\.[A-Za-z0-9]+)?$"
+HASHED_STATIC_CACHE = "public, max-age=31536000, immutable"
+STATIC_CACHE = "public, max-age=3600"
 
 
 @dataclass(frozen=True)
@@ -48,7 +77,14 @@ class ProxySettings:
     workers_per_upstream: int
     threads_per_worker: int
     timeout_seconds: int
+    # Django's ALLOWED_HOSTS patterns: any other Host is answered by the proxy (421).
+    allowed_hosts: tuple[str, ...]
+    # The largest request body passed on, in MiB; a larger one is answered 413, and Django's
+    # upload limits follow it (components/render/media.py).
+    max_body_mb: int
     listen_port: int = PROXY_PORT
+    client_header_timeout_seconds: int = CLIENT_HEADER_TIMEOUT_SECONDS
+    client_body_timeout_seconds: int = CLIENT_BODY_TIMEOUT_SECONDS
     static_url: str = STATIC_URL
     static_root: str = STATIC_ROOT
     # "auto" = one nginx worker per CPU the proxy may use.
@@ -63,18 +99,17 @@ class ProxySettings:
     # None: no uploaded files to serve. A path: Django's MEDIA_URL, served from media_root.
     media_url: str | None = None
     media_root: str = MEDIA_FILES
-    # Larger request bodies are refused with 413; Django's upload limits follow it.
-    max_body_mb: int = DEFAULT_MAX_BODY_MB
 
     def __post_init__(self) -> None:
         if not self.upstreams:
             raise ValueError("a proxy needs at least one upstream")
+        check_allowed_hosts(self.allowed_hosts)
+        if not 1 <= self.max_body_mb <= 1024:
+            raise ValueError(f"max_body_mb must be 1 to 1024: {self.max_body_mb!r}")
         for name in ("static_url", "media_url"):
             url = getattr(self, name)
             if url is not None and not (url.startswith("/") and url.endswith("/")):
                 raise ValueError(f"{name} must start and end with '/': {url!r}")
-        if self.max_body_mb < 1:
-            raise ValueError(f"max_body_mb must be at least 1: {self.max_body_mb!r}")
         # nginx allows letters, digits and underscores in a syslog tag.
         tag = self.syslog_tag
         if tag is not None and not re.fullmatch(r"[A-Za-z0-9_]{1,32}", tag):
@@ -109,11 +144,22 @@ def _tries(settings: ProxySettings) -> int:
     return len(settings.upstreams)
 
 
+def max_body_bytes(max_body_mb: int) -> int:
+    """The body limit in bytes: nginx's `m` is a MiB, and so is Django's limit set from it."""
+    return max_body_mb * MB
+
+
 def _static(settings: ProxySettings, template: str) -> str:
     """The block that serves `static_url` from the proxy's disk, or nothing."""
     if not settings.serve_static:
         return ""
-    values = {"static_url": settings.static_url, "static_root": settings.static_root}
+    values = {
+        "static_url": settings.static_url,
+        "static_root": settings.static_root,
+        "static_cache": STATIC_CACHE,
+        "hashed_static_cache": HASHED_STATIC_CACHE,
+        "hashed_static_name": HASHED_STATIC_NAME,
+    }
     return render_template(template, values).rstrip("\n")
 
 
@@ -127,6 +173,13 @@ def _media(settings: ProxySettings, template: str, values: dict[str, str]) -> st
         "download_type": DOWNLOAD_TYPE,
     }
     return render_template(template, {**common, **values}).rstrip("\n")
+
+
+def _unknown_host(settings: ProxySettings, template: str) -> str:
+    """The default server that answers every Host not allowed, or nothing when all are."""
+    if any_host(settings.allowed_hosts):
+        return ""
+    return render_template(template, {"listen_port": settings.listen_port})
 
 
 def render_nginx_conf(settings: ProxySettings) -> str:
@@ -162,7 +215,18 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "worker_connections": proxy_worker_connections(**capacity),
             "upstream_servers": servers,
             "upstream_keepalive": keepalive,
+            "worker_rlimit_nofile": 2 * proxy_worker_connections(**capacity),
+            "max_body_mb": settings.max_body_mb,
+            "client_header_timeout": settings.client_header_timeout_seconds,
+            "client_body_timeout": settings.client_body_timeout_seconds,
+            "hashed_static_name": HASHED_STATIC_NAME,
+            "hashed_static_cache": HASHED_STATIC_CACHE,
+            "static_cache": STATIC_CACHE,
             "listen_port": settings.listen_port,
+            "unknown_host_server": _unknown_host(settings, "nginx/unknown-host.conf"),
+            # With every Host allowed there is no other server: this one is the default.
+            "app_server_default": " default_server" if any_host(settings.allowed_hosts) else "",
+            "server_names": nginx_server_names(settings.allowed_hosts),
             "static_location": _static(settings, "nginx/static.conf"),
             "media_map": _media(settings, "nginx/media-map.conf", {}),
             "media_location": _media(
@@ -175,7 +239,6 @@ def render_nginx_conf(settings: ProxySettings) -> str:
                     )
                 },
             ),
-            "max_body_mb": settings.max_body_mb,
             "upstream_pass": upstream_pass,
             # https://nginx.org/en/docs/syslog.html
             "access_log": f"syslog:server=unix:/dev/log,tag={settings.syslog_tag},nohostname"
@@ -196,9 +259,20 @@ def render_apache_conf(settings: ProxySettings) -> str:
         scheme, module = "http", "proxy_http_module"
         # Reuse backend connections, but drop them before the app server's keepalive ends.
         member_options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5} addressttl=-1"
+        forwarded_for = (
+            "    # mod_proxy_http adds the client's address to X-Forwarded-For itself, after any\n"
+            "    # list the client sent: drop that first, so the address is the only value.\n"
+            "    # https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#x-headers\n"
+            "    RequestHeader unset X-Forwarded-For"
+        )
     else:
         scheme, module = "uwsgi", "proxy_uwsgi_module"
         member_options = "addressttl=-1"
+        forwarded_for = (
+            "    # mod_proxy_uwsgi passes the request's headers on and adds none of its own.\n"
+            "    # https://httpd.apache.org/docs/2.4/mod/mod_headers.html#requestheader\n"
+            '    RequestHeader set X-Forwarded-For "expr=%{REMOTE_ADDR}"'
+        )
     # addressttl=-1: resolve each member's name once and keep the address, as nginx does.
     # mod_proxy_uwsgi answers a failed DNS lookup (a stopped container's name) with 500
     # instead of failing over. https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
@@ -207,6 +281,7 @@ def render_apache_conf(settings: ProxySettings) -> str:
         f"connectiontimeout=5 timeout={settings.timeout_seconds} {member_options}"
         for u in settings.upstreams
     )
+    server_name, aliases = apache_server_names(settings.allowed_hosts)
     threads_per_child, server_limit = apache_event_processes(
         replicas=len(settings.upstreams),
         workers=settings.workers_per_upstream,
@@ -225,13 +300,23 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "server_limit": server_limit,
             "threads_per_child": threads_per_child,
             "max_request_workers": server_limit * threads_per_child,
+            "max_body_bytes": max_body_bytes(settings.max_body_mb),
+            "header_timeout": settings.client_header_timeout_seconds,
+            # A client still sending at MinRate may take twice as long, never more.
+            "header_timeout_max": 2 * settings.client_header_timeout_seconds,
+            "body_timeout": settings.client_body_timeout_seconds,
+            "min_rate": MIN_CLIENT_RATE,
+            "unknown_host_vhost": _unknown_host(settings, "apache/unknown-host.conf"),
+            "server_name": server_name,
+            "server_alias": f"    ServerAlias {' '.join(aliases)}" if aliases else "",
+            "forwarded_for": forwarded_for,
             "static_files": _static(settings, "apache/static.conf"),
             "media_files": _media(
                 settings,
                 "apache/media.conf",
                 {
                     "inline_types": "\n".join(
-                        f"    AddType {media_type} " + " ".join(f".{e}" for e in extensions)
+                        f"        AddType {media_type} " + " ".join(f".{e}" for e in extensions)
                         for media_type, extensions in INLINE_MEDIA_TYPES.items()
                     ),
                     "inline_extensions": "|".join(
@@ -239,7 +324,6 @@ def render_apache_conf(settings: ProxySettings) -> str:
                     ),
                 },
             ),
-            "max_body_bytes": settings.max_body_mb * MB,
             "static_url": settings.static_url,
             "balancer_members": members,
             "max_attempts": max(1, len(settings.upstreams) - 1),

@@ -9,11 +9,12 @@ master process.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from components.choices import AppServer, Proxy
 from components.render.app_server_config import APP_DIR, CONFIG_DIR, VENV, app_server_command
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL, proxy_command
+from components.render.release import release_commands as all_release_commands
 from components.render.templates import render_template
 
 APP_USER = "app"
@@ -45,11 +46,15 @@ _PROXY_SIGNALS = {Proxy.NGINX: ("HUP", "SIGQUIT"), Proxy.APACHE: ("USR1", "SIGWI
 _ABSOLUTE = {"apache2": "/usr/sbin/apache2", "nginx": "/usr/sbin/nginx"}
 
 
-def exec_line(argv: list[str]) -> str:
-    """A systemd Exec* line: words with spaces or quotes are double-quoted and escaped."""
+def exec_line(argv: Sequence[str]) -> str:
+    """A systemd Exec* line of literal words: `%` specifiers and `$` variables, which systemd
+    would expand, are doubled; words with spaces or quotes are double-quoted and escaped.
+    https://www.freedesktop.org/software/systemd/man/latest/systemd.service.html#Command%20lines
+    """
 
     def word(w: str) -> str:
-        if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", w):
+        w = w.replace("%", "%%").replace("$", "$$")
+        if re.fullmatch(r"[A-Za-z0-9_@%$+=:,./-]+", w):
             return w
         return '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -129,15 +134,22 @@ def render_app_unit(
     )
 
 
-def render_migrate_unit(*, settings_module: str) -> str:
-    """django-stack-migrate.service: `django-admin migrate` once, with the app's environment."""
+def render_migrate_unit(
+    *, settings_module: str, release_commands: Sequence[Sequence[str]] = ()
+) -> str:
+    """django-stack-migrate.service: `django-admin migrate`, then each release command, once,
+    with the app's environment (a oneshot unit runs its ExecStart= lines in order and stops
+    at the first that fails)."""
     return render_template(
         "systemd/django-stack-migrate.service",
         {
             "user": APP_USER,
             "app_dir": APP_DIR,
             "environment": _environment(settings_module=settings_module, replica="migrate"),
-            "venv": VENV,
+            "exec_start": "\n".join(
+                "ExecStart=" + exec_line([f"{VENV}/bin/django-admin", *argv])
+                for argv in all_release_commands(release_commands)
+            ),
             "data_dir": DATA_DIR,
         },
     )

@@ -18,7 +18,8 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from components.choices import AppServer, Proxy, upstream_protocol
+from components.choices import AppServer, DebianRelease, Proxy, upstream_protocol
+from components.dependencies import Dependencies
 from components.render.app_server_config import (
     APP_DIR,
     APP_PORT,
@@ -26,7 +27,12 @@ from components.render.app_server_config import (
     VENV,
     server_packages,
 )
-from components.render.build_context import BuildContext, project_files
+from components.render.build_context import (
+    DEPENDENCIES_DIR,
+    BuildContext,
+    dependency_files,
+    project_files,
+)
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL
 from components.render.systemd import (
     APP_USER,
@@ -66,14 +72,19 @@ def digest(text: str) -> str:
 
 
 def release_context(
-    *, app_path: Path, app_server: AppServer | None, extra_ca_bundle: bytes | None
+    *,
+    app_path: Path,
+    dependencies: Dependencies,
+    app_server: AppServer | None,
+    extra_ca_bundle: bytes | None,
 ) -> BuildContext:
-    """What a host needs to run the project: the code, the overlay, the requirements.
+    """What a host needs to run the project: the code, the overlay, the dependencies.
 
     `app_server` None: no server requirements (the proxy host only runs collectstatic). The
-    extra CA bundle is for pip only (release.sh deletes it after the install).
+    extra CA bundle is for pip and uv only (release.sh deletes it after the install).
     """
     files = {f"project/{k}": v for k, v in project_files(app_path).items()}
+    files.update(dependency_files(dependencies))
     requirements = (
         template_path(f"docker/server-requirements/{app_server.value}.txt").read_bytes()
         if app_server is not None
@@ -106,21 +117,32 @@ def as_root(script: str, *, ssh_user: str) -> str:
     return f"{runner} {shlex.quote(script)}"
 
 
-def app_packages(app_server: AppServer) -> list[str]:
-    """Debian packages of an app host."""
-    return [*BUILD_PACKAGES, *server_packages(app_server).split()]
+def app_packages(app_server: AppServer, system_packages: Sequence[str] = ()) -> list[str]:
+    """Debian packages of an app host: Python, the server's, and the project's own."""
+    return sorted({*BUILD_PACKAGES, *server_packages(app_server).split(), *system_packages})
 
 
-def proxy_packages(proxy: Proxy) -> list[str]:
-    """Debian packages of the proxy host (Python too: collectstatic runs there)."""
-    return [*PROXY_PACKAGES[proxy], *BUILD_PACKAGES]
+def proxy_packages(proxy: Proxy, system_packages: Sequence[str] = ()) -> list[str]:
+    """Debian packages of the proxy host (Python and the project's own too: the project is
+    installed there to collect its static files)."""
+    return sorted({*PROXY_PACKAGES[proxy], *BUILD_PACKAGES, *system_packages})
 
 
-def render_base_script(*, packages: Sequence[str], disable_services: Sequence[str]) -> str:
+def release_check(release: DebianRelease) -> str:
+    """Shell lines that stop a step on a host of another Debian release than the stack's."""
+    return render_template(
+        "vm/release-check.sh", {"codename": release.value, "version": release.version}
+    ).rstrip("\n")
+
+
+def render_base_script(
+    *, packages: Sequence[str], disable_services: Sequence[str], release: DebianRelease
+) -> str:
     """Packages, the app user and directories."""
     return render_template(
         "vm/base.sh",
         {
+            "release_check": release_check(release),
             "packages": " ".join(sorted(packages)),
             "disable_services": " ".join(disable_services) or "none",
             "user": APP_USER,
@@ -135,7 +157,13 @@ def render_release_script(*, release: str) -> str:
     """Installs the release bundle read from stdin."""
     return render_template(
         "vm/release.sh",
-        {"venv": VENV, "overlay_dir": OVERLAY_DIR, "app_dir": APP_DIR, "release": release},
+        {
+            "venv": VENV,
+            "overlay_dir": OVERLAY_DIR,
+            "app_dir": APP_DIR,
+            "dependencies_dir": DEPENDENCIES_DIR,
+            "release": release,
+        },
     )
 
 
@@ -150,9 +178,10 @@ def app_health_command(app_server: AppServer) -> str:
     return f"python3 {OVERLAY_DIR}/healthcheck.py {protocol} {APP_PORT} {HEALTH_PATH} localhost"
 
 
-def proxy_health_command(port: int) -> str:
-    """One request through the proxy to an app server."""
-    return f"python3 {OVERLAY_DIR}/healthcheck.py http {port} {HEALTH_PATH} localhost"
+def proxy_health_command(port: int, *, host: str) -> str:
+    """One request through the proxy to an app server, for `host`: the proxy answers any Host
+    that is not allowed itself, so this must be one it passes on (host_names.probe_host)."""
+    return f"python3 {OVERLAY_DIR}/healthcheck.py http {port} {HEALTH_PATH} {shlex.quote(host)}"
 
 
 def render_service_script(
@@ -198,8 +227,11 @@ def render_collectstatic_script(*, settings_module: str, release: str) -> str:
     )
 
 
-def render_postgres_script(*, database: str, role: str, port: int, clients: Sequence[str]) -> str:
-    """PostgreSQL for the app hosts `clients` (addresses); the password comes on stdin."""
+def render_postgres_script(
+    *, database: str, role: str, port: int, clients: Sequence[str], release: DebianRelease
+) -> str:
+    """The release's PostgreSQL for the app hosts `clients` (addresses); the password comes on
+    stdin."""
     for kind, name in (("database", database), ("role", role)):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"{kind} name {name!r} is not a plain SQL identifier")
@@ -209,6 +241,7 @@ def render_postgres_script(*, database: str, role: str, port: int, clients: Sequ
     return render_template(
         "vm/postgres.sh",
         {
+            "release_check": release_check(release),
             "database": database,
             "role": role,
             "port": port,

@@ -1,1 +1,1 @@
-"""The VM target: Debian 12 machines configured over SSH with pulumi-command."""
+"""The VM target: Debian machines configured over SSH with pulumi-command."""

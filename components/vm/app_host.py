@@ -12,7 +12,7 @@ from hashlib import sha256
 import pulumi
 from pulumi_command import remote
 
-from components.choices import AppServer
+from components.choices import AppServer, DebianRelease
 from components.render.app_server_config import config_file_path
 from components.render.build_context import BuildContext
 from components.render.systemd import APP_UNIT, ENV_FILE, MIGRATE_UNIT
@@ -41,6 +41,10 @@ class VmAppHostArgs:
     """The SSH user (root, or a user with passwordless sudo)."""
     app_server: AppServer
     """Gunicorn, uWSGI or mod_wsgi."""
+    debian_release: DebianRelease
+    """The Debian release the host must run."""
+    system_packages: tuple[str, ...]
+    """Debian packages the project needs."""
     release: BuildContext
     """The project, overlay and requirements to install."""
     app_server_config: str
@@ -69,8 +73,9 @@ class VmAppHost(pulumi.ComponentResource):
         super().__init__("django-stack:index:VmAppHost", name, None, opts)
         host, user = args.host, args.ssh_user
         base_script = render_base_script(
-            packages=app_packages(args.app_server),
+            packages=app_packages(args.app_server, args.system_packages),
             disable_services=["apache2"] if args.app_server is AppServer.MOD_WSGI else [],
+            release=args.debian_release,
         )
         base = remote_step(
             f"{name}-base", host=host, ssh_user=user, script=base_script, parent=self

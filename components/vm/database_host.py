@@ -1,4 +1,4 @@
-"""The database host of the VM target: Debian's PostgreSQL, open to the app hosts only."""
+"""The database host of the VM target: the release's PostgreSQL, open to the app hosts only."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hashlib import sha256
 import pulumi
 from pulumi_command import remote
 
+from components.choices import DebianRelease
 from components.config import DatabaseConfig
 from components.render.vm_scripts import render_postgres_script
 from components.vm.hosts import Host
@@ -24,6 +25,8 @@ class VmDatabaseHostArgs:
     """The SSH user (root, or a user with passwordless sudo)."""
     config: DatabaseConfig
     """Database name, role and port."""
+    debian_release: DebianRelease
+    """The Debian release the host must run (its PostgreSQL is the release's)."""
     password: pulumi.Output[str]
     """The role's password (a secret), sent on stdin."""
     clients: list[pulumi.Output[str]]
@@ -46,6 +49,7 @@ class VmDatabaseHost(pulumi.ComponentResource):
                 role=config.user,
                 port=config.port,
                 clients=[str(c) for c in clients],
+                release=args.debian_release,
             )
         )
         self.server = remote_step(

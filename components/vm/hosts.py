@@ -13,14 +13,13 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import remote
 
-from components.choices import VmProvider
+from components.choices import DebianRelease, VmProvider
 from components.config import VmConfig, VmHost
 from components.render.app_server_config import APP_PORT
 
-# Debian's own account on AWS publishes the official images.
-# https://wiki.debian.org/Cloud/AmazonEC2Image/Bookworm
+# Debian's own account on AWS publishes the official images, named after the release's
+# version: https://wiki.debian.org/Cloud/AmazonEC2Image
 DEBIAN_AMI_OWNER = "136693071363"
-DEBIAN_AMI_NAME = "debian-12-amd64-*"
 WORLD_V4 = "0.0.0.0/0"
 WORLD_V6 = "::/0"
 PUBLIC_PORTS = (80, 443)
@@ -66,6 +65,13 @@ class VmHostsArgs:
     """Prefix of names in the cloud, unique per stack."""
     stack: str
     """Stack name, for tags."""
+    debian_release: DebianRelease
+    """The release whose AMI the EC2 instances start from."""
+
+
+def debian_ami_name(release: DebianRelease) -> str:
+    """The name filter of Debian's own amd64 AMIs of `release`, e.g. `debian-13-amd64-*`."""
+    return f"debian-{release.version}-amd64-*"
 
 
 class VmHosts(pulumi.ComponentResource):
@@ -92,7 +98,9 @@ class VmHosts(pulumi.ComponentResource):
             most_recent=True,
             owners=[DEBIAN_AMI_OWNER],
             filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[DEBIAN_AMI_NAME]),
+                aws.ec2.GetAmiFilterArgs(
+                    name="name", values=[debian_ami_name(args.debian_release)]
+                ),
                 aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
             ],
             opts=pulumi.InvokeOptions(parent=self),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import remote
 
-from components.choices import Proxy
+from components.choices import DebianRelease, Proxy
 from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
 from components.render.systemd import PROXY_UNIT
@@ -39,12 +39,18 @@ class VmProxyHostArgs:
     """The SSH user (root, or a user with passwordless sudo)."""
     proxy: Proxy
     """nginx or Apache."""
+    debian_release: DebianRelease
+    """The Debian release the host must run."""
+    system_packages: tuple[str, ...]
+    """Debian packages the project needs (it is installed here for collectstatic)."""
     proxy_config: pulumi.Input[str]
     """The rendered config listing every app host's private address."""
     unit: str
     """The rendered django-stack-proxy.service."""
     http_port: int
     """The port the proxy listens on."""
+    health_host: str
+    """The Host of the health check through the proxy: one it passes on to the app."""
     release: BuildContext
     """The project, for collectstatic."""
     settings_module: str
@@ -68,9 +74,10 @@ class VmProxyHost(pulumi.ComponentResource):
             host=host,
             ssh_user=user,
             script=render_base_script(
-                packages=proxy_packages(args.proxy),
+                packages=proxy_packages(args.proxy, args.system_packages),
                 # Debian starts its own nginx/apache2 on port 80 at install.
                 disable_services=["nginx", "apache2", "apache-htcacheclean"],
+                release=args.debian_release,
             ),
             parent=self,
         )
@@ -104,7 +111,8 @@ class VmProxyHost(pulumi.ComponentResource):
             host=host,
             ssh_user=user,
             script=render_service_script(
-                unit=PROXY_UNIT, health_check=proxy_health_command(args.http_port)
+                unit=PROXY_UNIT,
+                health_check=proxy_health_command(args.http_port, host=args.health_host),
             ),
             stdin=files,
             triggers=[files.apply(digest), release_id],

@@ -14,7 +14,8 @@ import pulumi_random as random
 from components.choices import DatabaseKind
 from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
-from components.render.django_env import django_environment
+from components.render.django_env import database_url, django_environment
+from components.render.host_names import probe_host
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     environment_file,
@@ -40,7 +41,7 @@ class VmStackArgs:
 
 
 class VmStack(pulumi.ComponentResource):
-    """A Django app on N app hosts behind a proxy host, on Debian 12 machines over SSH."""
+    """A Django app on N app hosts behind a proxy host, on Debian machines over SSH."""
 
     url: pulumi.Output[str]
 
@@ -62,6 +63,7 @@ class VmStack(pulumi.ComponentResource):
                 database_port=db.port,
                 resource_prefix=config.resource_prefix,
                 stack=config.stack,
+                debian_release=config.debian_release,
             ),
             mine,
         ).hosts
@@ -82,6 +84,7 @@ class VmStack(pulumi.ComponentResource):
                     host=machines.database,
                     ssh_user=vm.ssh_user,
                     config=db,
+                    debian_release=config.debian_release,
                     password=password,
                     clients=[h.private_address for h in machines.apps],
                 ),
@@ -110,6 +113,9 @@ class VmStack(pulumi.ComponentResource):
                     **settings(v["host"]),
                     "DJANGO_SECRET_KEY": v["secret_key"],
                     **({"DJANGO_DB_PASSWORD": v["password"]} if v["password"] else {}),
+                    "DATABASE_URL": database_url(
+                        database=db, host=v["host"], password=v["password"]
+                    ),
                 }
             )
         )
@@ -119,8 +125,12 @@ class VmStack(pulumi.ComponentResource):
         )
         assert server_config is not None  # runserver is refused for the VM target
         ca = config.extra_ca_bundle.read_bytes() if config.extra_ca_bundle else None
+        pulumi.log.info(f"the project's dependencies: {config.dependencies.description}", self)
         app_release = release_context(
-            app_path=config.app_path, app_server=config.app_server, extra_ca_bundle=ca
+            app_path=config.app_path,
+            dependencies=config.dependencies,
+            app_server=config.app_server,
+            extra_ca_bundle=ca,
         )
         apps: list[VmAppHost] = []
         for i, host in enumerate(machines.apps):
@@ -132,6 +142,8 @@ class VmStack(pulumi.ComponentResource):
                         host=host,
                         ssh_user=vm.ssh_user,
                         app_server=config.app_server,
+                        debian_release=config.debian_release,
+                        system_packages=config.system_packages,
                         release=app_release,
                         app_server_config=server_config,
                         unit=render_app_unit(
@@ -151,7 +163,10 @@ class VmStack(pulumi.ComponentResource):
                         ),
                         settings=env_file,
                         # Migrations run once, from the first app host, before any reload.
-                        migrate_unit=render_migrate_unit(settings_module=config.settings_module)
+                        migrate_unit=render_migrate_unit(
+                            settings_module=config.settings_module,
+                            release_commands=config.release_commands,
+                        )
                         if first
                         else None,
                         database_ready=database_ready,
@@ -179,13 +194,19 @@ class VmStack(pulumi.ComponentResource):
                 host=machines.proxy,
                 ssh_user=vm.ssh_user,
                 proxy=config.proxy,
+                debian_release=config.debian_release,
+                system_packages=config.system_packages,
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),
                 unit=render_proxy_unit(config.proxy),
                 http_port=config.http_port,
+                health_host=probe_host(config.allowed_hosts),
                 release=release_context(
-                    app_path=config.app_path, app_server=None, extra_ca_bundle=ca
+                    app_path=config.app_path,
+                    dependencies=config.dependencies,
+                    app_server=None,
+                    extra_ca_bundle=ca,
                 ),
                 settings_module=config.settings_module,
                 after=[a.service for a in apps],

@@ -33,6 +33,11 @@ Environment contract (a comma list is split on "," with blanks dropped):
   project's values stay.
 - ``DJANGO_HTTPS``: ``"1"`` when clients reach the site over HTTPS; turns on secure
   cookies and HSTS.
+- ``DATABASE_URL`` is not read here: the stack sets it (``postgres://user:password@host:
+  port/name``, as Heroku, Render and Dokku do) for projects whose own settings read it, and
+  it is in the environment before they are imported. While the image is built it is
+  missing, so a build-only placeholder stands in (a project that requires it must import);
+  the DATABASES set here from the DJANGO_DB_* variables win either way.
 
 Only Django and the standard library are imported: the overlay must work for any project,
 whatever else it installs.
@@ -78,6 +83,17 @@ def _secret_key() -> str:
         "key from its settings file; pass a long random string in "
         f"{_secret_key_var} (only the image build, DJANGO_STACK_BUILD=1, may omit it)."
     )
+
+
+def _build_placeholders() -> None:
+    """While the image is built, the runtime-only variables that projects insist on.
+
+    DATABASE_URL names no real server (nothing connects during collectstatic); a project
+    branching on it (``django.contrib.postgres`` for a PostgreSQL URL) takes its PostgreSQL
+    branch, as it will at run time.
+    """
+    if _building and not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = "postgres://django-stack-build@build.invalid:5432/build"
 
 
 def _load_base_settings() -> dict[str, Any]:
@@ -137,6 +153,7 @@ def _database(engine: str) -> dict[str, Any]:
 # The key is checked before the project's settings are imported, so a missing key is
 # reported by the message above rather than by whatever the project's settings raise.
 _secret: str = _secret_key()
+_build_placeholders()
 globals().update(_load_base_settings())
 
 DEBUG: bool = os.environ.get("DJANGO_DEBUG") == "1"
@@ -164,6 +181,19 @@ MIDDLEWARE: list[str] = [
     *globals().get("MIDDLEWARE", []),
 ]
 
+# The proxy refuses a body over the stack's limit (413) and passes any smaller one, which
+# Django must then accept too: its own limit (2.5 MB by default) would refuse some of them
+# with a 400 after the proxy had taken the whole body in. It counts the body without its
+# uploaded files, so a file upload is bounded by the proxy alone.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+_upload_limit = os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", "").strip()
+if _upload_limit:
+    if not _upload_limit.isdigit():
+        raise ImproperlyConfigured(
+            f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={_upload_limit!r} is not a number of bytes."
+        )
+    DATA_UPLOAD_MAX_MEMORY_SIZE: int = int(_upload_limit)
+
 STATIC_URL: str = os.environ.get("DJANGO_STATIC_URL") or "/static/"
 if os.environ.get("DJANGO_STATIC_ROOT"):
     STATIC_ROOT: str = os.environ["DJANGO_STATIC_ROOT"]
@@ -178,9 +208,7 @@ if os.environ.get("DJANGO_MEDIA_ROOT"):
     FILE_UPLOAD_DIRECTORY_PERMISSIONS: int = 0o755
 if os.environ.get("DJANGO_FILE_UPLOAD_TEMP_DIR"):
     FILE_UPLOAD_TEMP_DIR: str = os.environ["DJANGO_FILE_UPLOAD_TEMP_DIR"]
-# What the proxy lets through, Django accepts; a file past the memory limit is spooled.
-if os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE"):
-    DATA_UPLOAD_MAX_MEMORY_SIZE: int = int(os.environ["DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE"])
+# A file past this memory limit is spooled to FILE_UPLOAD_TEMP_DIR.
 if os.environ.get("DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE"):
     FILE_UPLOAD_MAX_MEMORY_SIZE: int = int(os.environ["DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE"])
 

@@ -1,12 +1,16 @@
 # The app image: the Django project in a virtualenv, run by Gunicorn, uWSGI or mod_wsgi.
 # Rendered context from components/render/build_context.py. Two stages: the compiler and
 # headers needed to build wheels (uWSGI is C) stay in the build stage.
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 
 FROM ${BASE_IMAGE} AS build
+# Debian packages the project asks for (systemPackages), in both stages: what its wheels need
+# to build here (headers, a compiler's libraries) and to run in the final image. A name apt
+# does not know fails the build with apt's own message.
+ARG SYSTEM_PACKAGES=""
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 python3-venv python3-dev gcc libc6-dev ca-certificates \
+      python3 python3-venv python3-dev gcc libc6-dev ca-certificates ${SYSTEM_PACKAGES} \
  && rm -rf /var/lib/apt/lists/*
 # An optional extra CA bundle (builds behind an intercepting proxy) is trusted in this stage
 # only; the final stage never copies it.
@@ -17,15 +21,23 @@ ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_P
 # Server requirements first, then the project's: a change to the app rebuilds neither.
 COPY server-requirements.txt /tmp/server-requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/server-requirements.txt
-COPY project/requirements.txt /tmp/project-requirements.txt
-RUN /opt/venv/bin/pip install -r /tmp/project-requirements.txt
+# The project's dependencies as it declares them (requirements.txt and its includes,
+# pyproject.toml, or uv.lock: components/dependencies.py), from the declaration files only.
+COPY dependencies/ /tmp/dependencies/
+RUN cd /tmp/dependencies/project && ../install.sh /opt/venv
 
 FROM ${BASE_IMAGE}
-# Debian packages of the chosen app server, if it comes from Debian (mod_wsgi).
+# Debian packages of the chosen app server, if it comes from Debian (mod_wsgi), and the
+# project's own (systemPackages).
 ARG SERVER_PACKAGES=""
+ARG SYSTEM_PACKAGES=""
+# The base's own Python, and its shared library (uWSGI links to it), named after the version
+# that Python reports: no version is written here, so any Debian release builds.
 RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
+ && libpython=$(python3 -c 'import sys; print("libpython%d.%d" % sys.version_info[:2])') \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 libpython3.11 ${SERVER_PACKAGES} \
+      "$libpython" ${SERVER_PACKAGES} ${SYSTEM_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
  && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack \

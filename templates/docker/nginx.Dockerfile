@@ -1,6 +1,6 @@
 # The proxy image (nginx): Debian's nginx, the rendered config, and the app's static files
 # copied from the app image, where collectstatic ran at build time.
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 ARG APP_IMAGE
 
 FROM ${APP_IMAGE} AS app

@@ -32,6 +32,12 @@ max_requests_jitter = @@{max_requests_jitter}
 # https://docs.gunicorn.org/en/stable/faq.html#blocking-os-fchmod
 worker_tmp_dir = "/dev/shm"
 
+# No control socket: nothing here uses `gunicornc`, and its default place ($HOME/.gunicorn)
+# is not writable in a replica (the user's home is /nonexistent on a read-only root), so
+# Gunicorn logged "Control server error: [Errno 30] Read-only file system" at every start.
+# https://docs.gunicorn.org/en/stable/settings.html#control-socket-disable
+control_socket_disable = True
+
 # Only the proxy reaches the replicas (private network), so trust its X-Forwarded-* headers.
 forwarded_allow_ips = "*"
 proxy_allow_ips = "*"

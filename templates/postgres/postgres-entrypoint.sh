@@ -6,6 +6,15 @@ set -eu
 : "${POSTGRES_DB:?POSTGRES_DB is required}"
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
 
+# A data directory of another major version (a volume made on another baseImage) cannot be
+# opened by this server: say so, rather than let PostgreSQL fail on its files.
+server=$(postgres -V | awk '{print $3}' | cut -d. -f1)
+if [ -s "$PGDATA/PG_VERSION" ] && [ "$(cat "$PGDATA/PG_VERSION")" != "$server" ]; then
+  echo "the data in $PGDATA is PostgreSQL $(cat "$PGDATA/PG_VERSION")'s; this image runs" \
+    "PostgreSQL $server (from its base image): keep the baseImage the data was made with," \
+    "or dump it and restore it into a new volume" >&2
+  exit 1
+fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pwfile=$(mktemp)
   printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"

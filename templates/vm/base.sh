@@ -1,7 +1,8 @@
 #!/bin/bash
-# Prepares a Debian 12 host for django-stack: Debian packages, the app user, directories.
+# Prepares a Debian host for django-stack: Debian packages, the app user, directories.
 # Rendered by components/render/vm_scripts.py; safe to run again (idempotent).
 set -euo pipefail
+@@{release_check}
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s @@{packages} >/dev/null 2>&1; then
   apt-get update -qq

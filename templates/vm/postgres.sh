@@ -3,13 +3,21 @@
 # to the app hosts only, with the stack's database and role. The password is the first line
 # of stdin and is handed to psql through its environment, never on a command line.
 set -euo pipefail
+@@{release_check}
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v pg_ctlcluster >/dev/null || [ ! -d /etc/postgresql/15/main ]; then
+if ! dpkg -s postgresql >/dev/null 2>&1; then
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+# Debian's `postgresql` depends on the release's own major version (postgresql-<major>),
+# whose cluster `main` the package made: that is the server this stack configures.
+version=$(dpkg-query -W -f='${Depends}' postgresql | sed -n 's/^postgresql-\([0-9][0-9]*\).*/\1/p')
+conf=/etc/postgresql/$version/main
+if [ -z "$version" ] || [ ! -d "$conf" ]; then
+  echo "no PostgreSQL cluster 'main' of the release's version ${version:-?} ($conf)" >&2
+  exit 1
 fi
 IFS= read -r password
-conf=/etc/postgresql/15/main
 before="$(cat "$conf/conf.d/django-stack.conf" 2>/dev/null || true)"
 printf "listen_addresses = '*'\nport = @@{port}\n" > "$conf/conf.d/django-stack.conf"
 # Only the app hosts, only this database and role, only with the password.
@@ -22,9 +30,9 @@ sed -i '/^# django-stack begin$/,/^# django-stack end$/d' "$conf/pg_hba.conf"
   echo "# django-stack end"
 } >> "$conf/pg_hba.conf"
 if [ "$before" != "$(cat "$conf/conf.d/django-stack.conf")" ]; then
-  systemctl restart postgresql@15-main
+  systemctl restart "postgresql@$version-main"
 else
-  systemctl reload postgresql@15-main
+  systemctl reload "postgresql@$version-main"
 fi
 for _ in $(seq 1 30); do runuser -u postgres -- pg_isready -q && break; sleep 1; done
 DJANGO_STACK_DB_PASSWORD="$password" runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<'SQL'

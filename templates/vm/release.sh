@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs one release of the Django project: reads a base64 tar.gz on stdin (the project,
-# the settings overlay, the server requirements and, optionally, an extra CA bundle), fills
-# the virtualenv and swaps the code in. Rendered by components/render/vm_scripts.py.
+# its dependency declaration, the settings overlay, the server requirements and, optionally,
+# an extra CA bundle), fills the virtualenv and swaps the code in. Rendered by
+# components/render/vm_scripts.py.
 set -euo pipefail
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -9,11 +10,16 @@ base64 -d | tar -xz -C "$work"
 [ -x @@{venv}/bin/pip ] || python3 -m venv @@{venv}
 export PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ -s "$work/extra-ca.crt" ]; then
-  # Trusted by pip only, for this run: the bundle is deleted with $work on exit.
+  # Trusted by pip and uv only, for this run: the bundle is deleted with $work on exit.
   cat /etc/ssl/certs/ca-certificates.crt "$work/extra-ca.crt" > "$work/ca.pem"
   export PIP_CERT="$work/ca.pem"
 fi
-@@{venv}/bin/pip install --quiet -r "$work/server-requirements.txt" -r "$work/project/requirements.txt"
+# The server first, then the project's own dependencies, in runs of their own: a project's
+# hash-checking mode (--require-hashes) applies to its files only.
+if [ -s "$work/server-requirements.txt" ]; then
+  @@{venv}/bin/pip install --quiet -r "$work/server-requirements.txt"
+fi
+(cd "$work/@@{dependencies_dir}/project" && bash ../install.sh @@{venv})
 install -m 0644 "$work"/overlay/* @@{overlay_dir}/
 rm -rf @@{app_dir}.next @@{app_dir}.previous
 cp -a "$work/project" @@{app_dir}.next

@@ -335,6 +335,28 @@ def test_blank_message_is_not_stored(site: Site, postgres_server: PostgresServer
     assert _db_count(postgres_server) == before
 
 
+def test_request_json_shows_what_the_app_was_told_and_nothing_else(site: Site) -> None:
+    """The view the proxy tests read: the client's address, the forwarded headers and the
+    validated host, never cached; no other header a client sends comes back."""
+    sent = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "Cookie": "secret=do-not-echo",
+    }
+    response = site.request("GET", "/request.json", headers=sent)
+
+    assert response.status == 200
+    assert response.json() == {
+        "remote_addr": "127.0.0.1",
+        "x_forwarded_for": "203.0.113.9",
+        "x_forwarded_proto": "https",
+        "host": f"{HOST}:{site.port}",
+    }
+    assert "no-cache" in response.headers["Cache-Control"]
+    assert "do-not-echo" not in response.body
+    assert site.request("POST", "/request.json").status in (403, 405)
+
+
 def test_health_endpoints(site: Site) -> None:
     live = site.request("GET", "/health/")
     ready = site.request("GET", "/health/db/")
@@ -348,6 +370,7 @@ def test_health_endpoints(site: Site) -> None:
     [
         ("GET", "/", {}, 200),
         ("GET", "/entries.json", {}, 200),
+        ("GET", "/request.json", {}, 200),
         ("GET", "/health/", {}, 200),
         ("GET", "/no-such-page/", {}, 404),
         ("POST", "/", {}, 403),

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
+import socket
+import threading
 import time
+import urllib.parse
 from collections import Counter
+from typing import Any
 
+from components.render.proxy_config import HASHED_STATIC_CACHE, STATIC_CACHE
 from tests.e2e.http import Client
+from tests.support.slow_clients import slowloris
 from tests.support.stack_files import PROJECT_DIR
 
 CSS = PROJECT_DIR / "app" / "guestbook" / "static" / "guestbook" / "site.css"
 # How many migrations the sample app has: each must be recorded exactly once.
 GUESTBOOK_MIGRATIONS = len(list((PROJECT_DIR / "app" / "guestbook" / "migrations").glob("0*.py")))
+# What every pair's stack asks for besides the sample app: a Debian package of both releases
+# (Pillow's JPEG library) and a release command whose work can be seen (and which may run
+# again on a redeploy: it is idempotent, as release commands must be).
+SYSTEM_PACKAGE = "libjpeg62-turbo"
+RELEASE_ENTRY = "written-by-a-release-command"
+RELEASE_COMMAND = (
+    'shell -c "from guestbook.models import Entry; '
+    f"Entry.objects.get_or_create(text='{RELEASE_ENTRY}')\""
+)
+PROJECT_NEEDS: dict[str, Any] = {
+    "systemPackages": [SYSTEM_PACKAGE],
+    "releaseCommands": [RELEASE_COMMAND],
+}
 
 
 def assert_spread_over(url: str, replicas: set[str], *, requests: int = 40) -> None:
@@ -81,3 +102,68 @@ def assert_attachment_everywhere(
     assert served.body == content
     assert served.headers["x-content-type-options"] == "nosniff"
     return dict(found)
+
+
+def assert_the_edge_answers_for_itself(url: str, *, max_body_mb: int = 10) -> None:
+    """What the proxy answers itself (an unknown Host, a body over the limit) never reaches a
+    replica, and what it tells Django of the client it set itself (tests/unit/test_proxy_edge.py
+    checks the same on the host's own servers)."""
+    client = Client(url)
+    unknown = client.request("GET", "/", headers={"Host": "evil.example"})
+    assert (unknown.status, unknown.served_by) == (421, None)
+    told = client.request(
+        "GET",
+        "/request.json",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+    )
+    assert told.status == 200 and told.served_by is not None
+    seen = json.loads(told.body)
+    # The address the proxy saw (the engine's gateway here), alone: not the client's claim.
+    ipaddress.ip_address(seen["x_forwarded_for"])
+    assert seen["x_forwarded_for"] != "203.0.113.9" and seen["x_forwarded_proto"] == "http"
+    port = urllib.parse.urlsplit(url).port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (max_body_mb * 1024 * 1024 + 1)
+        )
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert (response.status, response.getheader("x-served-by")) == (413, None)
+    static = client.get("/static/guestbook/site.css")
+    assert static.headers.get("cache-control") == STATIC_CACHE
+    assert static.headers.get("x-content-type-options") == "nosniff"
+    assert HASHED_STATIC_CACHE != STATIC_CACHE
+
+
+def assert_slow_clients_do_not_stall_the_rest(url: str, *, connections: int = 300) -> None:
+    """A bounded slowloris (loopback, 20 s) is cut off by the proxy's header timeout (5 s)
+    while a page a second is still served, each within the client's 10 s."""
+    port = urllib.parse.urlsplit(url).port
+    assert port is not None
+    served: list[int | str] = []
+    duration = 20.0
+
+    def traffic() -> None:
+        end = time.monotonic() + duration - 2
+        for _ in range(int(duration)):
+            if time.monotonic() >= end:
+                break
+            try:
+                served.append(Client(url).get("/").status)
+            except (OSError, http.client.HTTPException) as error:
+                served.append(type(error).__name__)
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    run = slowloris(
+        port=port,
+        connections=connections,
+        interval=3.0,
+        duration=duration,
+        reconnects=2 * connections,
+    )
+    thread.join(timeout=duration + 15)
+    assert served and set(served) == {200}, served
+    assert run.failed_to_connect == 0 and run.cut >= connections, run

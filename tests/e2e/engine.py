@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -86,8 +87,23 @@ class EngineError(RuntimeError):
     """A docker command failed; the message says which and why (never a secret value)."""
 
 
-def docker(*args: str, check: bool = True, timeout: float = 900, env: dict | None = None) -> str:
-    """Run the docker CLI; return stdout. Arguments are never echoed (they may hold secrets)."""
+# The lines of a failed build that say why, wherever they are in its log: apt's `E:`, pip's
+# and uv's `ERROR:`/`error:`. BuildKit runs the stages side by side, so the failing step's
+# own words are often far from the end of the log.
+BUILD_ERRORS = re.compile(r"^#\d+ [\d.]+ (E: |ERROR: |error: ).*$", re.MULTILINE)
+
+
+def docker(
+    *args: str,
+    check: bool = True,
+    timeout: float = 900,
+    env: dict | None = None,
+    errors: re.Pattern[str] | None = None,
+) -> str:
+    """Run the docker CLI; return stdout. Arguments are never echoed (they may hold secrets).
+
+    A failure's message is the end of stderr, after any lines of it that match `errors`.
+    """
     result = subprocess.run(
         [DOCKER, *args],
         capture_output=True,
@@ -96,7 +112,12 @@ def docker(*args: str, check: bool = True, timeout: float = 900, env: dict | Non
         env={**os.environ, **(env or {})},
     )
     if check and result.returncode != 0:
-        raise EngineError(f"docker {args[0]} failed ({result.returncode}): {result.stderr[-4000:]}")
+        reasons = (
+            "".join(m.group(0) + "\n" for m in errors.finditer(result.stderr)) if errors else ""
+        )
+        raise EngineError(
+            f"docker {args[0]} failed ({result.returncode}): {reasons}{result.stderr[-4000:]}"
+        )
     return result.stdout
 
 
@@ -217,6 +238,7 @@ class DockerEngine(pulumi.runtime.Mocks):
                 build["context"],
                 env={"DOCKER_BUILDKIT": buildkit},
                 timeout=1800,
+                errors=BUILD_ERRORS,
             )
         image_id = docker("image", "inspect", "--format", "{{.Id}}", name).strip()
         return name, {"imageName": name, "repoDigest": image_id}

@@ -1,7 +1,8 @@
-"""End to end on a real Docker engine: all four server pairs, through the proxy's port.
+"""End to end on a real Docker engine: every server pair, through the proxy's port.
 
-Each pair is deployed by running the program with the DockerEngine harness (the program's
-own images and containers, for real), checked, and removed before the next pair.
+Each pair is deployed on the default base image (Debian 13), and one pair also on Debian 12, by
+running the program with the DockerEngine harness (the program's own images and containers,
+for real), checked, and removed before the next pair.
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.choices import AppServer, Proxy
+from components.choices import AppServer, DebianRelease, Proxy
 from components.config import parse_stack_config
+from components.debian import DEFAULT_RELEASE, release_image
 from components.render.django_env import django_environment
 from components.server_settings import media_url
 from tests.e2e.checks import (
     GUESTBOOK_MIGRATIONS,
+    PROJECT_NEEDS,
+    RELEASE_ENTRY,
+    SYSTEM_PACKAGE,
+    assert_slow_clients_do_not_stall_the_rest,
     assert_spread_over,
     assert_static_from_the_proxy,
+    assert_the_edge_answers_for_itself,
     assert_write_read_back,
 )
 from tests.e2e.conftest import Deployed, deploy_stack
@@ -31,7 +38,11 @@ from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_c
 pytestmark = pytest.mark.e2e
 
 SERVERS = [AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI]
-PAIRS = list(itertools.product(SERVERS, Proxy))
+# Every pair on the default base (Debian 13), and one on Debian 12.
+CASES = [
+    *((a, p, DEFAULT_RELEASE) for a, p in itertools.product(SERVERS, Proxy)),
+    (AppServer.GUNICORN, Proxy.NGINX, DebianRelease.BOOKWORM),
+]
 # How each server's worker processes show in `ps`, and how many besides the workers.
 WORKER_MARKER = {
     AppServer.GUNICORN: ("gunicorn", 1),  # one master
@@ -40,16 +51,30 @@ WORKER_MARKER = {
     AppServer.MOD_WSGI: ("(wsgi:", 0),
 }
 REPLICAS = 2
+# Each release's own Python: nothing in the templates names it.
+PYTHON_VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
+EXPECTED_PYTHON = {DebianRelease.TRIXIE: "3.13", DebianRelease.BOOKWORM: "3.11"}
 
 
-@pytest.fixture(scope="module", params=PAIRS, ids=[f"{a.value}-{p.value}" for a, p in PAIRS])
+def _case_id(app_server: AppServer, proxy: Proxy, release: DebianRelease) -> str:
+    suffix = "" if release is DEFAULT_RELEASE else f"-{release.value}"
+    return f"{app_server.value}-{proxy.value}{suffix}"
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[_case_id(*c) for c in CASES])
 def stack(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[Deployed]:
-    app_server, proxy = request.param
-    name = f"e2e-{app_server.value}-{proxy.value}"
+    app_server, proxy, release = request.param
+    name = f"e2e-{_case_id(app_server, proxy, release)}"
     started = time.monotonic()
     try:
         deployed = deploy_stack(
-            docker_engine, name, appServer=app_server.value, proxy=proxy.value, replicas=REPLICAS
+            docker_engine,
+            name,
+            appServer=app_server.value,
+            proxy=proxy.value,
+            replicas=REPLICAS,
+            baseImage=release_image(release),
+            **PROJECT_NEEDS,
         )
         print(f"\n[e2e] deployed {name} in {time.monotonic() - started:.0f}s")
         yield deployed
@@ -84,6 +109,14 @@ def test_static_files_come_from_the_proxy(stack: Deployed) -> None:
         assert "site.css" not in logs
 
 
+def test_the_edge_answers_for_itself(stack: Deployed) -> None:
+    assert_the_edge_answers_for_itself(stack.url)
+
+
+def test_slow_clients_do_not_stall_the_rest(stack: Deployed) -> None:
+    assert_slow_clients_do_not_stall_the_rest(stack.url)
+
+
 def test_a_write_is_read_back_on_every_replica(stack: Deployed) -> None:
     assert_write_read_back(stack.url, {f"app-{i}" for i in range(REPLICAS)}, tag=stack.name)
 
@@ -100,6 +133,22 @@ def test_migrations_ran_once_before_the_replicas(stack: Deployed) -> None:
     finished = migrate["State"]["FinishedAt"]
     for i in range(REPLICAS):
         assert inspect(stack.container(f"app-{i}"))["State"]["StartedAt"] > finished
+
+
+def test_the_release_has_what_the_stack_asked_for(stack: Deployed) -> None:
+    """The base's own Python, the system package in every replica, the release command run
+    once (after the migrations: it wrote to their table), DATABASE_URL set."""
+    (release,) = [c[2] for c in CASES if f"e2e-{_case_id(*c)}" == stack.name]
+    version = docker("exec", stack.container("app-0"), "python3", "-c", PYTHON_VERSION).strip()
+    assert version == EXPECTED_PYTHON[release]
+    for i in range(REPLICAS):
+        status = docker("exec", stack.container(f"app-{i}"), "dpkg-query", "-W", SYSTEM_PACKAGE)
+        assert status.startswith(SYSTEM_PACKAGE)
+    entries = f"SELECT count(*) FROM guestbook_entry WHERE text = '{RELEASE_ENTRY}'"
+    assert stack.psql(entries) == "1"
+    env = inspect(stack.container("app-0"))["Config"]["Env"]
+    (url,) = [e for e in env if e.startswith("DATABASE_URL=")]
+    assert url.startswith("DATABASE_URL=postgres://django:") and url.endswith("@db:5432/django")
 
 
 def _processes(container: str) -> list[tuple[int, str]]:

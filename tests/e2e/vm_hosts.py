@@ -1,6 +1,7 @@
 """Stand-ins for the VM target's machines: containers running systemd and sshd.
 
-Each stand-in is a Debian 12 container booted with /sbin/init (systemd as PID 1), sshd
+Each stand-in is a container of the stack's Debian release (debian:<codename>-slim, as
+scripts/start-docker-engine.sh builds them) booted with /sbin/init (systemd as PID 1), sshd
 listening, and one user with passwordless sudo that accepts a key pair made for the run, on a
 private Docker network of its own. The program then configures them over SSH exactly as it
 would configure real machines (components/vm/), through the DockerEngine harness.
@@ -13,16 +14,32 @@ import json
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from components.choices import DebianRelease
+from components.debian import release_image
 from components.render.vm_scripts import BUILD_PACKAGES
-from tests.e2e.engine import LABEL, SSH, EngineError, docker, ssh_flags
+from tests.e2e.engine import (
+    LABEL,
+    SSH,
+    DockerEngine,
+    EngineError,
+    docker,
+    remove_everything,
+    ssh_flags,
+)
+from tests.support.mocks import ProgramRun, run_program
+from tests.support.stack_files import stack_config
 
-# Debian's own packages, as on a fresh Debian 12 cloud image: systemd, sshd, sudo. The Python
+# Debian's own packages, as on a fresh Debian cloud image: systemd, sshd, sudo. The Python
 # build packages every host installs anyway come preinstalled to keep the suite fast; the
 # servers (nginx, Apache, PostgreSQL, mod_wsgi) are installed by the program's own steps.
-DOCKERFILE = f"""FROM debian:bookworm-slim
+DOCKERFILE = f"""ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
 ARG SSH_USER
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
@@ -47,9 +64,11 @@ SYSTEMD_FLAGS = [
 ]
 
 
-def standin_image(*, run_id: str, ssh_user: str) -> str:
-    """Build (once: the tag is a digest of the recipe) the stand-in image; return its tag."""
-    recipe = DOCKERFILE + ssh_user
+def standin_image(*, run_id: str, ssh_user: str, release: DebianRelease) -> str:
+    """Build (once: the tag is a digest of the recipe) the stand-in image of a Debian release;
+    return its tag."""
+    base = release_image(release)
+    recipe = DOCKERFILE + ssh_user + base
     tag = f"django-stack-e2e-vm:{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
     if docker("image", "ls", "-q", tag).strip():
         return tag
@@ -64,6 +83,8 @@ def standin_image(*, run_id: str, ssh_user: str) -> str:
             f"{LABEL}={run_id}",
             "--build-arg",
             f"SSH_USER={ssh_user}",
+            "--build-arg",
+            f"BASE_IMAGE={base}",
             context,
             env={"DOCKER_BUILDKIT": "0"},
             timeout=1200,
@@ -158,3 +179,107 @@ def wait_for_ssh(machine: Machine, *, key: KeyPair, ssh_user: str, timeout: floa
                 return
             time.sleep(1)
     raise EngineError(f"sshd on {machine.container} did not let the key in: {probe.stderr}")
+
+
+@dataclass(frozen=True)
+class VmDeployed:
+    """A stack deployed onto stand-in machines, and how to reach them."""
+
+    name: str
+    run_id: str
+    config: dict[str, str]
+    run: ProgramRun
+    port: int
+    proxy: Machine
+    apps: list[Machine]
+    database: Machine
+    key: KeyPair
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def psql(self, sql: str, *, database: str = "django") -> str:
+        """SQL on the database host, as the postgres superuser over the local socket."""
+        return self.database.run(
+            "runuser", "-u", "postgres", "--", "psql", "-d", database, "-At", "-c", sql
+        ).strip()
+
+
+@contextmanager
+def deployed_on_standins(
+    *,
+    run_id: str,
+    name: str,
+    release: DebianRelease,
+    port: int,
+    overrides: Mapping[str, Any],
+    app_hosts: int = 2,
+    ssh_user: str = "admin",
+) -> Iterator[VmDeployed]:
+    """Boot a proxy host, `app_hosts` app hosts and a database host of `release` on a network
+    of their own, run the program onto them over SSH (the dev stack file with `overrides`,
+    `platform: vm`), yield the deployment, then remove it all."""
+    prefix = f"django-stack-{run_id}-{name}"
+    engine = DockerEngine(run_id=run_id)
+    started = time.monotonic()
+    try:
+        image = standin_image(run_id=run_id, ssh_user=ssh_user, release=release)
+        network = f"{prefix}-net"
+        docker("network", "create", "--label", f"{LABEL}={run_id}", network)
+        key = new_key_pair()
+
+        def machine(role: str, publish: list[str] | None = None) -> Machine:
+            return start_machine(
+                run_id=run_id,
+                image=image,
+                name=f"{prefix}-{role}",
+                network=network,
+                ssh_user=ssh_user,
+                public_key=key.public,
+                publish=publish or [],
+            )
+
+        # Only the proxy host publishes a port (the stack's, on 127.0.0.1): every request of
+        # the checks goes through it. SSH reaches the machines on the private network.
+        proxy_host = machine("proxy", [f"127.0.0.1:{port}:{port}"])
+        apps = [machine(f"app-{i}") for i in range(app_hosts)]
+        database = machine("database")
+        for m in (proxy_host, *apps, database):
+            wait_for_ssh(m, key=key, ssh_user=ssh_user)
+        config = stack_config(
+            "dev",
+            {
+                **overrides,
+                "platform": "vm",
+                "debianRelease": release.value,
+                "replicas": app_hosts,
+                "httpPort": port,
+                "vm": {
+                    "provider": "hosts",
+                    "sshUser": ssh_user,
+                    "proxyHost": proxy_host.address,
+                    "appHosts": [m.address for m in apps],
+                    "databaseHost": database.address,
+                },
+                "sshPrivateKey": key.private,
+            },
+        )
+        run = run_program(config, stack=name, mocks=engine)
+        print(f"\n[e2e] deployed {name} on stand-in VMs in {time.monotonic() - started:.0f}s")
+        yield VmDeployed(
+            name=name,
+            run_id=run_id,
+            config=config,
+            run=run,
+            port=port,
+            proxy=proxy_host,
+            apps=apps,
+            database=database,
+            key=key,
+        )
+    finally:
+        try:
+            engine.delete_remote()
+        finally:
+            remove_everything(run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import zlib
 from collections.abc import Callable, Mapping
@@ -18,8 +19,8 @@ from tests.support.stack_files import PROJECT_DIR
 # How a secret input arrives in the wire format (pulumi's rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
-# What the mocked aws.ec2.get_ami answers (the Debian 12 image lookup).
-AMI_ID = "ami-0debian12mock0001"
+# What the mocked aws.ec2.get_ami answers (the Debian image lookup).
+AMI_ID = "ami-0debianmock00001"
 
 
 def is_wire_secret(value: Any) -> bool:
@@ -117,7 +118,7 @@ class FakeCloud(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         self.calls.append(args)
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": AMI_ID, "imageId": AMI_ID, "name": "debian-12-amd64-20260101-1"}, []
+            return {"id": AMI_ID, "imageId": AMI_ID, "name": "debian-13-amd64-20260101-1"}, []
         return {}, []
 
 
@@ -138,6 +139,19 @@ class ProgramRun:
     def by_urn(self, urn: str) -> Registration:
         (match,) = [r for r in self.registrations if r.urn == urn]
         return match
+
+
+def _finish_outstanding_work(timeout: float = 1800) -> None:
+    """Let every registration still in flight end, as the engine does when a program fails.
+
+    The SDK raises at the first failed RPC and leaves the others running: a program's process
+    exits then, but this one goes on, and those tasks would carry on inside the next run
+    (creating resources of a deployment that already failed, in another test's time).
+    """
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
 
 
 def run_program(
@@ -169,5 +183,9 @@ def run_program(
         for key, value in exports.items():
             resolved[key] = _sync_await(pulumi.Output.from_input(value).future())
 
-    _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+    try:
+        _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+    except BaseException:
+        _finish_outstanding_work()
+        raise
     return ProgramRun(registrations=list(monitor.registrations), outputs=resolved)

@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -213,11 +213,12 @@ def running_app_server(
     workers: int = 2,
     threads: int = 2,
     timeout_seconds: int = 10,
-    extra_env: dict[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningAppServer]:
     """Render the config, run `app_server_command()` and wait for the health check to pass.
 
-    `extra_env`: more of the overlay's settings (where uploads go)."""
+    `extra_env` adds to (or replaces in) the image's environment, e.g. a setting the stack
+    passes to the overlay."""
     require_server_binary(app_server)
     port = free_port()
     settings = AppServerSettings(
@@ -425,7 +426,16 @@ def test_gunicorn_resolves_the_rendered_values(tmp_path: Path, database: Path) -
     resolved = dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, flags=re.MULTILINE))
     assert {
         name: resolved.get(name)
-        for name in ("workers", "threads", "timeout", "bind", "worker_class", "wsgi_app", "chdir")
+        for name in (
+            "workers",
+            "threads",
+            "timeout",
+            "bind",
+            "worker_class",
+            "wsgi_app",
+            "chdir",
+            "control_socket_disable",
+        )
     } == {
         "workers": "3",
         "threads": "4",
@@ -434,7 +444,33 @@ def test_gunicorn_resolves_the_rendered_values(tmp_path: Path, database: Path) -
         "worker_class": "gthread",
         "wsgi_app": WSGI_CALLABLE,
         "chdir": str(APP_DIR),
+        "control_socket_disable": "True",
     }
+
+
+def test_gunicorn_starts_no_control_socket_where_it_cannot_write(
+    tmp_path: Path, database: Path
+) -> None:
+    """A replica's home is /nonexistent on a read-only root: Gunicorn's control socket (by
+    default under $HOME/.gunicorn) failed there at every start. Here HOME is a plain file, so
+    the same failure (a directory that cannot be made) shows in the log if the socket is on."""
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    with running_app_server(
+        app_server=AppServer.GUNICORN,
+        workdir=tmp_path / "server",
+        database=database,
+        replica="a",
+        extra_env={"HOME": str(home)},
+    ) as server:
+        # The master starts the control server in a thread once its workers are up.
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(child_pids(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        log = server.log.read_text(errors="replace")
+    assert "Booting worker" in log, log
+    assert "Control server error" not in log and "control socket" not in log.lower(), log
 
 
 # --- uWSGI reads the file strictly ------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.choices import AppServer, DatabaseKind, MediaKind, Platform, Proxy
+from components.choices import AppServer, DatabaseKind, DebianRelease, MediaKind, Platform, Proxy
 from components.config import ConfigError, StackConfig, config_warnings, parse_stack_config
 from tests.support.stack_files import (
     PROJECT_DIR,
@@ -50,6 +50,43 @@ def test_defaults_are_production_safe() -> None:
     assert config.database.kind is DatabaseKind.POSTGRES and config.database.shared
     # (2 x cores) + 1 for one CPU per replica.
     assert config.workers == 3
+    # Debian 13, the current stable release.
+    assert config.base_image == "debian:trixie-slim"
+    assert config.debian_release is DebianRelease.TRIXIE
+    # nginx's own default body limit, now on both proxies and in Django.
+    assert config.max_body_mb == 10
+    assert parse(maxBodyMb=64).max_body_mb == 64
+
+
+@pytest.mark.parametrize(
+    ("overrides", "release"),
+    [
+        ({"baseImage": "debian:bookworm-slim"}, DebianRelease.BOOKWORM),
+        ({"baseImage": "debian:12"}, DebianRelease.BOOKWORM),
+        (
+            {"baseImage": "registry.example.com:5000/debian:trixie-20260101-slim"},
+            DebianRelease.TRIXIE,
+        ),
+        ({"debianRelease": "bookworm"}, DebianRelease.BOOKWORM),
+        ({"debianRelease": "12"}, DebianRelease.BOOKWORM),
+        # An image that names no release: debianRelease says it, else the default is assumed.
+        ({"baseImage": "registry.example.com/base:2026"}, DebianRelease.TRIXIE),
+        (
+            {"baseImage": "registry.example.com/base:2026", "debianRelease": "bookworm"},
+            DebianRelease.BOOKWORM,
+        ),
+        ({"baseImage": "debian:stable-slim", "debianRelease": "trixie"}, DebianRelease.TRIXIE),
+    ],
+)
+def test_the_debian_release_follows_the_base_image(
+    overrides: dict[str, str], release: DebianRelease
+) -> None:
+    assert parse(**overrides).debian_release is release
+
+
+def test_debian_release_alone_picks_its_slim_image() -> None:
+    assert parse(debianRelease="bookworm").base_image == "debian:bookworm-slim"
+    assert parse(debianRelease="13").base_image == "debian:trixie-slim"
 
 
 def test_workers_follow_cpus_unless_overridden() -> None:
@@ -123,3 +160,16 @@ def test_no_media_on_a_production_stack_is_said_plainly() -> None:
     assert config_warnings(parse("staging")) == []
     assert config_warnings(parse("staging", media={"kind": "none"})) != []
     assert config_warnings(parse("dev", media={"kind": "none"})) == []  # production: false
+
+
+def test_system_packages_and_release_commands() -> None:
+    config = parse(
+        systemPackages=["libjpeg62-turbo", "libpq5", "g++", "libjpeg62-turbo"],
+        releaseCommands=["createcachetable", "loaddata 'seed data.json' --verbosity 0"],
+    )
+    assert config.system_packages == ("libjpeg62-turbo", "libpq5", "g++")
+    assert config.release_commands == (
+        ("createcachetable",),
+        ("loaddata", "seed data.json", "--verbosity", "0"),
+    )
+    assert parse().system_packages == () and parse().release_commands == ()

@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 
 from components.choices import AppServer, Proxy, UpstreamProtocol
+from components.render.host_names import probe_host
 from components.render.media import INLINE_MEDIA_TYPES, MEDIA_FILES
 from components.render.proxy_config import (
     ProxySettings,
@@ -78,6 +79,8 @@ APP_SERVER_FOR = {
 PROXY_ACCOUNT = "www-data"
 STATIC_ROOT = "/srv/static-under-test"
 STATIC_FILE = "guestbook/site.css"
+# What the sample app's replicas allow (tests/unit/test_app_server_config.py, django_env).
+ALLOWED_HOSTS = ("127.0.0.1", "localhost")
 START_TIMEOUT = 15.0
 FAILOVER_REQUESTS = 20
 
@@ -104,6 +107,8 @@ def settings(
         "workers_per_upstream": 3,
         "threads_per_worker": 2,
         "timeout_seconds": 30,
+        "allowed_hosts": ALLOWED_HOSTS,
+        "max_body_mb": 10,
         "static_root": STATIC_ROOT,
         **overrides,
     }
@@ -252,14 +257,14 @@ PASSING = {
     (Proxy.APACHE, UpstreamProtocol.HTTP): {
         "present": [
             r"^LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http\.so$",
-            r'^ProxyPass "/" "balancer://django_app/"$',
+            r'^\s*ProxyPass "/" "balancer://django_app/"$',
         ],
         "absent": [r"mod_proxy_uwsgi", r"uwsgi://"],
     },
     (Proxy.APACHE, UpstreamProtocol.UWSGI): {
         "present": [
             r"^LoadModule proxy_uwsgi_module /usr/lib/apache2/modules/mod_proxy_uwsgi\.so$",
-            r'^ProxyPass "/" "balancer://django_app/"$',
+            r'^\s*ProxyPass "/" "balancer://django_app/"$',
         ],
         "absent": [r"mod_proxy_http", r"http://"],
     },
@@ -389,18 +394,34 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
+    # Every header line as sent, in order: `headers` keeps only the last of a repeated name.
+    header_lines: tuple[tuple[str, str], ...] = ()
+
+    def all(self, name: str) -> list[str]:
+        """Every value of header `name`, one per line it was sent on."""
+        return [v for k, v in self.header_lines if k.lower() == name.lower()]
 
 
 def get(
-    port: int, path: str, *, method: str = "GET", body: bytes | None = None, **headers: str
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
 ) -> Reply:
-    """One request (a GET unless told) on a fresh connection, so each is balanced on its own."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """One request (a GET unless told) on a fresh connection, so each is balanced on its own.
+
+    `headers` may replace Host (http.client sends `127.0.0.1:<port>` otherwise)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers)
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        headers = {name.lower(): value for name, value in response.getheaders()}
-        return Reply(response.status, headers, response.read())
+        lines = tuple(response.getheaders())
+        return Reply(
+            response.status, {k.lower(): v for k, v in lines}, response.read(), header_lines=lines
+        )
     finally:
         conn.close()
 
@@ -461,31 +482,39 @@ def running_proxy(
     protocol: UpstreamProtocol,
     servers: list[RunningAppServer],
     workdir: Path,
+    static_files: dict[str, bytes] | None = None,
     media_root: Path | None = None,
-    max_body_mb: int = 10,
+    **overrides: Any,
 ) -> Iterator[RunningProxy]:
-    """The proxy, serving static files from the workdir and, given a media_root, `/media/`."""
+    """The proxy in front of `servers`, serving STATIC_FILE and `static_files` (relative path:
+    content) from its disk, and `/media/` from a media_root; `overrides` replace ProxySettings'
+    values."""
     binary = require_binary(proxy)
     user = proxy_user()
     port = free_port()
     static_root = workdir / "static"
     (static_root / STATIC_FILE).parent.mkdir(parents=True)
     shutil.copy(APP_DIR / "guestbook" / "static" / STATIC_FILE, static_root / STATIC_FILE)
-    rendered = render_proxy_config(
-        ProxySettings(
-            proxy=proxy,
-            protocol=protocol,
-            upstreams=tuple(Upstream("127.0.0.1", s.port) for s in servers),
-            workers_per_upstream=2,
-            threads_per_worker=2,
-            timeout_seconds=10,
-            listen_port=port,
-            static_root=str(static_root),
-            media_url=None if media_root is None else "/media/",
-            media_root=MEDIA_FILES if media_root is None else str(media_root),
-            max_body_mb=max_body_mb,
-        )
-    )
+    for relative, content in (static_files or {}).items():
+        (static_root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (static_root / relative).write_bytes(content)
+    values: dict[str, Any] = {
+        "proxy": proxy,
+        "protocol": protocol,
+        "upstreams": tuple(Upstream("127.0.0.1", s.port) for s in servers),
+        "workers_per_upstream": 2,
+        "threads_per_worker": 2,
+        "timeout_seconds": 10,
+        "allowed_hosts": ALLOWED_HOSTS,
+        "max_body_mb": 10,
+        "listen_port": port,
+        "static_root": str(static_root),
+        **({} if media_root is None else {"media_url": "/media/", "media_root": str(media_root)}),
+        **overrides,
+    }
+    rendered = render_proxy_config(ProxySettings(**values))
+    # A name the proxy serves, for the readiness check.
+    host = probe_host(values["allowed_hosts"])
     conf = workdir / config_file_name(proxy)
     conf.write_text(private_runtime_paths(proxy, rendered, workdir))
 
@@ -517,7 +546,8 @@ def running_proxy(
             if process.poll() is not None:
                 pytest.fail(f"{proxy.value} exited with {process.returncode}:\n{log_tail(log)}")
             with contextlib.suppress(OSError, http.client.HTTPException):
-                if get(port, f"/static/{STATIC_FILE}").status == 200:
+                ready = get(port, f"/static/{STATIC_FILE}", headers={"Host": host})
+                if ready.status == 200:
                     break
             if time.monotonic() > deadline:
                 pytest.fail(f"{proxy.value} not serving in {START_TIMEOUT}s:\n{log_tail(log)}")
@@ -684,7 +714,7 @@ def _post_entry(port: int, text: str, filename: str, content: bytes) -> Reply:
         "/",
         method="POST",
         body=body,
-        **{"Content-Type": content_type, "Cookie": cookie},
+        headers={"Content-Type": content_type, "Cookie": cookie},
     )
 
 

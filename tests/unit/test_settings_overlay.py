@@ -39,19 +39,35 @@ class Project:
     settings_module: str
     app_label: str
     css: str  # a static file of the project, relative to STATIC_ROOT
+    urlconf: str
 
 
-SAMPLE_APP = Project(REPO_ROOT / "app", "config.settings", "guestbook", "guestbook/site.css")
+SAMPLE_APP = Project(
+    REPO_ROOT / "app", "config.settings", "guestbook", "guestbook/site.css", "config.urls"
+)
 OTHERPROJECT = Project(
     REPO_ROOT / "tests" / "fixtures" / "otherproject",
     "shopfront.settings",
     "catalog",
     "catalog/shop.css",
+    "shopfront.urls",
+)
+# cookiecutter-django's layout: config/settings/{base,local,production}.py; its settings
+# require DATABASE_URL and DJANGO_SECRET_KEY, as on Heroku.
+SPLITSETTINGS = Project(
+    REPO_ROOT / "tests" / "fixtures" / "splitsettings",
+    "config.settings.production",
+    "newsroom",
+    "newsroom/newsroom.css",
+    "config.urls",
 )
 PROJECTS = [
     pytest.param(SAMPLE_APP, id="sample-app"),
     pytest.param(OTHERPROJECT, id="otherproject"),
+    pytest.param(SPLITSETTINGS, id="splitsettings"),
 ]
+# What the image build has none of: the runtime's secrets and database.
+RUNTIME_ONLY = ("DJANGO_SECRET_KEY", "DATABASE_URL")
 
 # Prints the settings the tests look at, as JSON, once Django has loaded them.
 PROBE = """
@@ -87,6 +103,8 @@ def _env(project: Project, tmp_path: Path, **overrides: str | None) -> dict[str,
         "DJANGO_DB_NAME": "proddb",
         "DJANGO_DB_USER": "produser",
         "DJANGO_DB_PASSWORD": "prodpass",
+        # What the stack sets beside them, for projects that read it themselves.
+        "DATABASE_URL": "postgres://produser:prodpass@db.internal:6543/proddb",
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         **overrides,
     }
@@ -142,7 +160,7 @@ def test_overlay_puts_the_project_in_production_mode(project: Project, tmp_path:
     assert settings["LOGGING"]["root"] == {"handlers": ["console"], "level": "INFO"}
     # What describes the application is the project's own.
     assert project.app_label in settings["INSTALLED_APPS"]
-    assert settings["ROOT_URLCONF"] == project.settings_module.replace("settings", "urls")
+    assert settings["ROOT_URLCONF"] == project.urlconf
 
 
 def test_https_turns_on_secure_cookies_and_hsts(tmp_path: Path) -> None:
@@ -151,6 +169,19 @@ def test_https_turns_on_secure_cookies_and_hsts(tmp_path: Path) -> None:
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["CSRF_COOKIE_SECURE"] is True
     assert settings["SECURE_HSTS_SECONDS"] > 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    # Unset: Django's own 2.5 MB stays (neither project changes it).
+    [(None, 2621440), ("10485760", 10485760), (" 26214400 ", 26214400)],
+)
+def test_the_upload_limit_is_the_proxys_body_limit(
+    value: str | None, expected: int, tmp_path: Path
+) -> None:
+    env = _env(OTHERPROJECT, tmp_path, DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE=value)
+
+    assert _settings(env, tmp_path)["DATA_UPLOAD_MAX_MEMORY_SIZE"] == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", False), ("0", False)])
@@ -201,7 +232,7 @@ def test_missing_secret_key_fails_with_a_clear_message(project: Project, tmp_pat
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_build_may_run_without_a_secret_key(project: Project, tmp_path: Path) -> None:
-    env = _env(project, tmp_path, DJANGO_SECRET_KEY=None, DJANGO_STACK_BUILD="1")
+    env = _env(project, tmp_path, DJANGO_STACK_BUILD="1", **dict.fromkeys(RUNTIME_ONLY))
 
     first = _settings(env, tmp_path)["SECRET_KEY"]
     second = _settings(env, tmp_path)["SECRET_KEY"]
@@ -217,6 +248,7 @@ def test_build_may_run_without_a_secret_key(project: Project, tmp_path: Path) ->
         ({"DJANGO_STACK_BASE_SETTINGS": None}, "DJANGO_STACK_BASE_SETTINGS is not set"),
         ({"DJANGO_DB_ENGINE": "mysql"}, "allowed values: 'postgresql', 'sqlite3'"),
         ({"DJANGO_DB_NAME": None}, "DJANGO_DB_NAME must be set"),
+        ({"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": "10m"}, "is not a number of bytes"),
     ],
 )
 def test_bad_configuration_is_named(
@@ -233,7 +265,7 @@ def test_bad_configuration_is_named(
 @pytest.mark.parametrize("project", PROJECTS)
 def test_collectstatic_at_build_time(project: Project, tmp_path: Path) -> None:
     # As in the image build: no secret key and no database variables.
-    env = _env(project, tmp_path, DJANGO_SECRET_KEY=None, DJANGO_STACK_BUILD="1")
+    env = _env(project, tmp_path, DJANGO_STACK_BUILD="1", **dict.fromkeys(RUNTIME_ONLY))
     for name in list(env):
         if name.startswith("DJANGO_DB_"):
             del env[name]
@@ -314,6 +346,20 @@ def test_without_media_the_projects_own_stays_and_limits_still_line_up(tmp_path:
     assert settings["FILE_UPLOAD_TEMP_DIR"] is None
     assert settings["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
     assert settings["FILE_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
+
+
+def test_a_build_only_database_url_stands_in_while_building(tmp_path: Path) -> None:
+    """A project that insists on DATABASE_URL still imports in the image build, where no
+    database exists; at run time the stack's own is used, never the placeholder."""
+    probe = "import os, django; django.setup(); print(os.environ['DATABASE_URL'])"
+    building = _env(SPLITSETTINGS, tmp_path, DJANGO_STACK_BUILD="1", DATABASE_URL=None)
+    result = _run([sys.executable, "-c", probe], env=building, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("postgres://django-stack-build@build.invalid")
+    running = _env(SPLITSETTINGS, tmp_path, DATABASE_URL=None)
+    result = _run([sys.executable, "-c", probe], env=running, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Set the DATABASE_URL environment variable" in result.stderr
 
 
 def test_overlay_imports_only_django_and_the_standard_library() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from components.tuning import apache_event_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
 from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config, stack_names
+from tests.unit.test_vm_stack import plain_outside_secrets
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -186,6 +188,21 @@ def test_image_tags_follow_content() -> None:
     assert changed["django-app-image"] != first["django-app-image"]
     assert changed["django-proxy-image"] != first["django-proxy-image"]
     assert changed["django-database-image"] == first["django-database-image"]
+
+
+def test_image_tags_follow_the_base_image() -> None:
+    """Another base is another image, though no file of the context changed: every tag moves,
+    or the containers would keep running what the old tag named."""
+    trixie = {
+        i.name: i.inputs["imageName"] for i in deploy(baseImage="debian:trixie-slim").of_type(IMAGE)
+    }
+    bookworm = {
+        i.name: i.inputs["imageName"]
+        for i in deploy(baseImage="debian:bookworm-slim").of_type(IMAGE)
+    }
+    assert set(trixie) == set(bookworm)
+    for name, tag in trixie.items():
+        assert bookworm[name] != tag, name
 
 
 def test_extra_ca_goes_into_the_build_stage_only(tmp_path: Path) -> None:
@@ -409,3 +426,148 @@ def test_the_app_image_makes_the_media_folders_for_a_new_volume() -> None:
     final_stage = final_stage.split("\nFROM ")[-1]
     assert f"install -d -o 10001 -g 10001 -m 755 {MEDIA_MOUNT} {MEDIA_FILES}" in final_stage
     assert f"install -d -o 10001 -g 10001 -m 700 {UPLOAD_TEMP_DIR}" in final_stage
+
+
+def test_dependencies_install_from_their_declaration_before_the_code_arrives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        run = deploy()
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    context = Path(app_image.inputs["build"]["context"])
+    assert (context / "dependencies" / "format").read_text() == "requirements\n"
+    assert (context / "dependencies" / "project" / "requirements.txt").read_bytes() == (
+        PROJECT_DIR / "app" / "requirements.txt"
+    ).read_bytes()
+    assert os.access(context / "dependencies" / "install.sh", os.X_OK)
+    dockerfile = (context / "Dockerfile").read_text()
+    build_stage, final_stage = dockerfile.split("\nFROM ")[1:]
+    install = "RUN cd /tmp/dependencies/project && ../install.sh /opt/venv"
+    # In the build stage, after the server's requirements, from the declaration files only.
+    assert install in build_stage and "COPY dependencies/ /tmp/dependencies/" in build_stage
+    assert build_stage.index("server-requirements") < build_stage.index(install)
+    instructions = [line for line in build_stage.splitlines() if not line.startswith("#")]
+    assert "project" not in "\n".join(instructions).replace("dependencies/project", "")
+    # The code comes last, in the final stage.
+    assert "source=project" in final_stage
+    # The deployment says which declaration it installs.
+    assert "the project's dependencies: requirements.txt, installed with pip" in caplog.text
+
+
+def test_a_code_change_leaves_the_dependency_files_alone(tmp_path: Path) -> None:
+    """The dependency layer's inputs are the declaration files: a new view changes the image
+    tag (a new release) but not one byte of what the install step sees."""
+    app = tmp_path / "app"
+    shutil.copytree(PROJECT_DIR / "app", app, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def contexts() -> tuple[str, dict[str, bytes]]:
+        run = deploy(appPath=str(app))
+        (image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+        root = Path(image.inputs["build"]["context"])
+        files = {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in (root / "dependencies").rglob("*")
+            if p.is_file()
+        }
+        return image.inputs["imageName"], files
+
+    before = contexts()
+    (app / "guestbook" / "views.py").write_text(
+        (app / "guestbook" / "views.py").read_text() + "\n# a change\n"
+    )
+    after = contexts()
+    assert after[0] != before[0]
+    assert "dependencies/project/requirements.txt" in after[1]
+    assert after[1] == before[1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "DATABASE_URL=postgres://django:" + "r" * 32 + "@db:5432/django"),
+        (
+            {
+                "database": {"kind": "external", "host": "db.internal", "port": 6432},
+                "databasePassword": "p@ss/word-0042",
+            },
+            "DATABASE_URL=postgres://django:p%40ss%2Fword-0042@db.internal:6432/django",
+        ),
+        (
+            {"replicas": 1, "database": {"kind": "sqlite"}},
+            "DATABASE_URL=sqlite:////var/lib/django-stack/db.sqlite3",
+        ),
+    ],
+    ids=["postgres", "external", "sqlite"],
+)
+def test_database_url_reaches_every_django_process_as_a_secret(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    run = deploy(**overrides)
+    for container in containers(run, "app") + containers(run, "migrate"):
+        envs = container.inputs["envs"]
+        assert is_wire_secret(envs), container.name
+        assert expected in unwrap_secrets(envs), container.name
+    # Nowhere outside a secret: not in another input, not in an output (but the generated
+    # password's own, which the provider marks secret and these mocks cannot).
+    password = expected.partition(":")[2].partition("@")[0].rpartition(":")[2]
+    if password:
+        for registration in run.registrations:
+            own = registration.typ == "random:index/randomPassword:RandomPassword"
+            for value in (registration.inputs, {} if own else registration.outputs):
+                assert password not in plain_outside_secrets(value), registration.name
+
+
+def test_system_packages_go_into_both_stages_of_the_app_image() -> None:
+    plain = deploy()
+    run = deploy(systemPackages=["libjpeg62-turbo", "libpq-dev"])
+    (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
+    assert app_image.inputs["build"]["args"]["SYSTEM_PACKAGES"] == "libjpeg62-turbo libpq-dev"
+    dockerfile = (Path(app_image.inputs["build"]["context"]) / "Dockerfile").read_text()
+    for stage in dockerfile.split("\nFROM ")[1:]:
+        assert 'ARG SYSTEM_PACKAGES=""' in stage
+        install = stage[stage.index("RUN apt-get update") :]
+        assert "${SYSTEM_PACKAGES}" in install[: install.index("rm -rf /var/lib/apt/lists")]
+    # Other packages are another image: every container of the app moves to it.
+    (before,) = [i for i in plain.of_type(IMAGE) if i.name.endswith("app-image")]
+    assert before.inputs["imageName"] != app_image.inputs["imageName"]
+
+
+def test_release_commands_run_in_the_migration_job_after_migrate() -> None:
+    run = deploy(releaseCommands=["createcachetable", "loaddata 'seed data.json'"])
+    (migrate,) = containers(run, "migrate")
+    assert migrate.inputs["command"] == [
+        "sh",
+        "-exc",
+        "django-admin migrate --noinput\n"
+        "django-admin createcachetable\n"
+        "django-admin loaddata 'seed data.json'",
+    ]
+    # Still the one job before every replica, failing the deployment when it fails.
+    assert migrate.inputs["attach"] is True and migrate.inputs["restart"] == "no"
+    assert all(migrate.urn in c.dependencies for c in containers(run, "app"))
+
+
+def test_replicas_accept_every_body_the_proxy_passes() -> None:
+    """Django's DATA_UPLOAD_MAX_MEMORY_SIZE is the proxy's body limit (maxBodyMb, in MiB)."""
+    for given, expected in ((None, 10 * 1024 * 1024), (25, 25 * 1024 * 1024)):
+        run = deploy() if given is None else deploy(maxBodyMb=given)
+        env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+        assert f"DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE={expected}" in env
+
+
+@pytest.mark.parametrize("proxy", list(Proxy))
+def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(proxy: Proxy) -> None:
+    """allowedHosts and maxBodyMb reach both: the proxy answers the rest itself."""
+    hosts = ["www.example.com", ".example.org"]
+    run = deploy(proxy=proxy.value, allowedHosts=hosts, maxBodyMb=25)
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    conf = (Path(proxy_image.inputs["build"]["context"]) / "proxy.conf").read_text()
+    if proxy is Proxy.NGINX:
+        assert "server_name www.example.com .example.org;" in conf
+        assert "client_max_body_size 25m;" in conf and "return 421;" in conf
+    else:
+        assert "ServerName www.example.com" in conf
+        assert "ServerAlias example.org *.example.org" in conf
+        assert f"LimitRequestBody {25 * 1024 * 1024}" in conf and 'Redirect 421 "/"' in conf
+    env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
+    assert "DJANGO_ALLOWED_HOSTS=www.example.com,.example.org" in env

@@ -9,14 +9,15 @@ import subprocess
 
 import pytest
 
-from components.choices import AppServer, Proxy
+from components.choices import AppServer, DebianRelease, Proxy
 from components.render.systemd import (
     environment_file,
     exec_line,
     render_app_unit,
+    render_migrate_unit,
     render_proxy_unit,
 )
-from components.render.vm_scripts import bundle, render_postgres_script
+from components.render.vm_scripts import bundle, release_check, render_postgres_script
 from tests.support.mocks import unwrap_secrets
 from tests.unit.test_vm_stack import CASES, commands, deploy
 
@@ -83,12 +84,52 @@ def test_bundles_are_deterministic() -> None:
 
 
 def test_postgres_names_must_be_plain_identifiers() -> None:
+    trixie = DebianRelease.TRIXIE
     with pytest.raises(ValueError, match="identifier"):
-        render_postgres_script(database="x'; DROP", role="django", port=5432, clients=["10.0.0.1"])
+        render_postgres_script(
+            database="x'; DROP", role="django", port=5432, clients=["10.0.0.1"], release=trixie
+        )
     script = render_postgres_script(
-        database="django", role="django", port=5432, clients=["10.0.0.1", "fd00::1"]
+        database="django", role="django", port=5432, clients=["10.0.0.1", "fd00::1"], release=trixie
     )
     assert "10.0.0.1/32" in script and "fd00::1/128" in script
+
+
+def test_postgres_is_the_releases_own() -> None:
+    """Debian's `postgresql` metapackage, its cluster found from what it depends on."""
+    script = render_postgres_script(
+        database="django",
+        role="django",
+        port=5432,
+        clients=["10.0.0.1"],
+        release=DebianRelease.BOOKWORM,
+    )
+    assert "install -y -qq --no-install-recommends postgresql >" in script
+    assert "dpkg-query -W -f='${Depends}' postgresql" in script
+    assert 'systemctl restart "postgresql@$version-main"' in script
+    assert "VERSION_CODENAME" in script and "!= bookworm" in script
+
+
+def _os_release() -> dict[str, str]:
+    with open("/etc/os-release") as f:
+        pairs = (line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        return {k: v.strip('"') for k, v in pairs}
+
+
+@pytest.mark.skipif(
+    shutil.which("bash") is None or _os_release().get("ID") != "debian",
+    reason="needs bash on a Debian host",
+)
+def test_release_check_stops_on_a_host_of_another_release() -> None:
+    """Run for real on this (Debian) machine: its own release passes, the other one stops."""
+    here = DebianRelease(_os_release()["VERSION_CODENAME"])
+    (other,) = [r for r in DebianRelease if r is not here]
+    ok = subprocess.run(["bash", "-euc", release_check(here)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    refused = subprocess.run(["bash", "-euc", release_check(other)], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert f"not Debian {other.value} ({other.version})" in refused.stderr
+    assert "django-stack:debianRelease" in refused.stderr
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
@@ -107,3 +148,26 @@ def test_every_remote_script_is_valid_bash(case: dict, preview: bool) -> None:
         assert inner.startswith("#!/bin/bash\n") and "set -euo pipefail" in inner, name
         check = subprocess.run(["bash", "-n"], input=inner, capture_output=True, text=True)
         assert check.returncode == 0, (name, check.stderr)
+
+
+def test_exec_line_keeps_percent_and_dollar_literal() -> None:
+    """systemd expands %-specifiers and $VARIABLES in command lines: doubled, they stay."""
+    line = exec_line(["/opt/venv/bin/django-admin", "shell", "-c", "print('100%', '$HOME')"])
+    assert line == "/opt/venv/bin/django-admin shell -c \"print('100%%', '$$HOME')\""
+    assert exec_line(["echo", "50%"]) == "echo 50%%"
+
+
+def test_migrate_unit_runs_the_release_commands_after_migrate() -> None:
+    unit = render_migrate_unit(
+        settings_module="config.settings",
+        release_commands=[("createcachetable",), ("loaddata", "seed data.json")],
+    )
+    starts = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert starts == [
+        "ExecStart=/opt/venv/bin/django-admin migrate --noinput",
+        "ExecStart=/opt/venv/bin/django-admin createcachetable",
+        'ExecStart=/opt/venv/bin/django-admin loaddata "seed data.json"',
+    ]
+    assert "Type=oneshot" in unit
+    default = render_migrate_unit(settings_module="config.settings")
+    assert [line for line in default.splitlines() if line.startswith("ExecStart=")] == starts[:1]

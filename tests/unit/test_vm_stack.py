@@ -12,6 +12,7 @@ import json
 import tarfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -164,6 +165,15 @@ def test_secrets_stay_secret(case: dict[str, Any]) -> None:
         assert is_wire_secret(settings)
         assert f'DJANGO_SECRET_KEY="{SECRET_KEY}"' in unwrap_secrets(settings)
         assert f'DJANGO_DB_PASSWORD="{db_password}"' in unwrap_secrets(settings)
+        # The platforms' variable, beside the overlay's, in the same secret file.
+        host = case["overrides"].get("database", {}).get("host")
+        if host is None:
+            host = case["overrides"]["vm"].get("databaseHost")
+        if host is None:  # EC2: the database instance's private address
+            (db,) = [i for i in run.of_type(INSTANCE) if i.name.endswith("-database")]
+            host = db.outputs["privateIp"]
+        url = f'DATABASE_URL="postgres://django:{quote(db_password, safe="")}@{host}:5432/django"'
+        assert url in unwrap_secrets(settings)
     if case["database_host"]:
         assert is_wire_secret(steps["django-database-postgres"].inputs["stdin"])
     # A secret never reaches a command's visible text through a trigger either.
@@ -193,12 +203,23 @@ def test_aws_firewall_opens_only_http_to_the_world(case_id: str) -> None:
     assert all(not r.get("cidrBlocks") for r in db_rules.values())
 
 
-def test_aws_instances_come_from_the_debian_12_ami() -> None:
+@pytest.mark.parametrize(
+    ("extra", "ami_name"),
+    [
+        ({}, "debian-13-amd64-*"),
+        ({"debianRelease": "bookworm"}, "debian-12-amd64-*"),
+        ({"baseImage": "debian:bookworm-slim"}, "debian-12-amd64-*"),
+    ],
+    ids=["default-trixie", "debianRelease-bookworm", "baseImage-bookworm"],
+)
+def test_aws_instances_come_from_the_chosen_releases_ami(
+    extra: dict[str, str], ami_name: str
+) -> None:
     cloud = FakeCloud()
-    run = deploy(by_id("aws-gunicorn-nginx"), mocks=cloud)
+    run = deploy(by_id("aws-gunicorn-nginx"), mocks=cloud, **extra)
     (lookup,) = [c for c in cloud.calls if c.token == "aws:ec2/getAmi:getAmi"]
     assert lookup.args["owners"] == ["136693071363"]
-    assert {"name": "name", "values": ["debian-12-amd64-*"]} in lookup.args["filters"]
+    assert {"name": "name", "values": [ami_name]} in lookup.args["filters"]
     instances = run.of_type(INSTANCE)
     assert len(instances) == 4  # proxy, two app hosts, database
     for instance in instances:
@@ -287,3 +308,77 @@ def test_extra_ca_goes_to_pip_only(tmp_path: Path) -> None:
     for name, command in commands(run).items():
         if not name.endswith("-release"):
             assert "MIIBunique" not in json.dumps(unwrap_secrets(command.inputs)), name
+
+
+@pytest.mark.parametrize("release", ["trixie", "bookworm"])
+def test_every_host_checks_it_runs_the_stacks_release(release: str) -> None:
+    """A host of another release would get another Python and PostgreSQL: its first step
+    stops there (the base step, or the database host's only one)."""
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx"), debianRelease=release))
+    first_steps = [n for n in steps if n.endswith(("-base", "-postgres"))]
+    assert len(first_steps) == 3 + 1 + 1  # three app hosts, the proxy host, the database host
+    for name in first_steps:
+        script = unwrap_secrets(steps[name].inputs["create"])
+        assert f'"$os_codename" != {release} ]' in script, name
+        assert script.index("os_codename") < script.index("apt-get"), name
+
+
+def test_the_release_installs_the_project_as_it_declares_its_dependencies() -> None:
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx")))
+    for name in ("django-app-0-release", "django-proxy-release"):
+        files = unpack(unwrap_secrets(steps[name].inputs["stdin"]))
+        assert files["dependencies/format"] == "requirements\n"
+        assert files["dependencies/project/requirements.txt"] == "Django==5.2.19\n"
+        assert "dependencies/install.sh" in files
+        script = unwrap_secrets(steps[name].inputs["create"])
+        # The server's requirements and the project's are separate pip runs, so a project's
+        # hash-checking mode covers its own files only.
+        assert '-r "$work/server-requirements.txt" -r' not in script
+        assert 'cd "$work/dependencies/project" && bash ../install.sh /opt/venv' in script
+
+
+def test_system_packages_reach_the_app_and_proxy_hosts_only() -> None:
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx"), systemPackages=["libjpeg62-turbo"]))
+    for name, command in steps.items():
+        script = unwrap_secrets(command.inputs["create"])
+        if name.endswith("-base"):
+            assert "libjpeg62-turbo" in script, name
+        else:
+            assert "libjpeg62-turbo" not in script, name
+
+
+def test_release_commands_run_once_from_the_first_app_host_after_migrate() -> None:
+    steps = commands(deploy(by_id("hosts-gunicorn-nginx"), releaseCommands=["createcachetable"]))
+    files = unpack(unwrap_secrets(steps["django-app-0-migrate"].inputs["stdin"]))
+    unit = files["etc/systemd/system/django-stack-migrate.service"]
+    starts = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert starts == [
+        "ExecStart=/opt/venv/bin/django-admin migrate --noinput",
+        "ExecStart=/opt/venv/bin/django-admin createcachetable",
+    ]
+    assert [n for n in steps if n.endswith("-migrate")] == ["django-app-0-migrate"]
+
+
+@pytest.mark.parametrize("case_id", ["hosts-gunicorn-nginx", "hosts-uwsgi-apache-external-db"])
+def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(case_id: str) -> None:
+    """allowedHosts and maxBodyMb reach the proxy host and the app hosts alike, and the
+    proxy's health check asks for a host it passes on (any other it answers itself)."""
+    case = by_id(case_id)
+    steps = commands(deploy(case, allowedHosts=[".example.org", "www.example.com"], maxBodyMb=25))
+    proxy = Proxy(case["overrides"]["proxy"])
+    service = steps["django-proxy-service"]
+    conf = unpack(unwrap_secrets(service.inputs["stdin"]))[
+        f"etc/django-stack/{config_file_name(proxy)}"
+    ]
+    names = {
+        Proxy.NGINX: "server_name .example.org www.example.com;",
+        Proxy.APACHE: "ServerAlias *.example.org www.example.com",
+    }[proxy]
+    assert names in conf
+    limit = {Proxy.NGINX: "client_max_body_size 25m;", Proxy.APACHE: "LimitRequestBody 26214400"}
+    assert limit[proxy] in conf
+    health = unwrap_secrets(service.inputs["create"])
+    assert "/_stack/health example.org" in health and " localhost" not in health
+    env = unwrap_secrets(steps["django-app-0-settings"].inputs["stdin"])
+    assert 'DJANGO_ALLOWED_HOSTS=".example.org,www.example.com"' in env
+    assert 'DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE="26214400"' in env

@@ -1,0 +1,61 @@
+"""End to end: a release whose migration fails stops there, with the migration's error.
+
+The sample app plus one migration that raises: the deployment must fail with that error in
+its message, and no replica of the release may exist.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.docker.container_spec import LABEL_ROLE, LABEL_STACK
+from tests.e2e.conftest import deploy_stack
+from tests.e2e.engine import docker, remove_everything
+from tests.support.stack_files import PROJECT_DIR
+
+pytestmark = pytest.mark.e2e
+
+BROKEN_MIGRATION = """
+from django.db import migrations
+
+
+def fail(apps, schema_editor):
+    raise RuntimeError("this migration is broken on purpose (django-stack e2e)")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("guestbook", "0001_initial")]
+    operations = [migrations.RunPython(fail)]
+"""
+
+
+@pytest.fixture(scope="module")
+def broken_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("broken") / "app"
+    shutil.copytree(PROJECT_DIR / "app", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    (directory / "guestbook" / "migrations" / "0002_broken.py").write_text(BROKEN_MIGRATION)
+    return directory
+
+
+def test_a_failed_migration_fails_the_deployment_and_starts_no_replica(
+    docker_engine: str, broken_app: Path
+) -> None:
+    name = "e2e-broken-migration"
+    try:
+        with pytest.raises(Exception, match="migration job") as failure:
+            deploy_stack(docker_engine, name, appPath=str(broken_app), replicas=2)
+        assert "this migration is broken on purpose" in str(failure.value)
+        replicas = docker(
+            "ps",
+            "-aq",
+            "--filter",
+            f"label={LABEL_STACK}={name}",
+            "--filter",
+            f"label={LABEL_ROLE}=app",
+        ).split()
+        assert replicas == []
+    finally:
+        remove_everything(docker_engine)
