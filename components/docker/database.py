@@ -1,4 +1,9 @@
-"""The database every replica shares: a PostgreSQL container, or an existing server."""
+"""The database every replica shares: a PostgreSQL container, or an existing server.
+
+The container's app role (`database.user`) is a plain role that owns its database; the
+replicas and the migration job connect as it, and nothing outside the container can act as
+the superuser (templates/postgres/postgres-entrypoint.sh).
+"""
 
 from __future__ import annotations
 
@@ -95,10 +100,13 @@ class Database(pulumi.ComponentResource):
             f"{name}-server",
             name=f"{args.target.resource_prefix}-db",
             image=image.image_name,
+            # Only the app role's name, database and password: the entrypoint makes the role a
+            # plain one that owns the database, and the superuser has no password at all
+            # (templates/postgres/postgres-entrypoint.sh, also what an existing volume gets).
             envs=[
-                f"POSTGRES_USER={config.user}",
-                f"POSTGRES_DB={config.name}",
-                pulumi.Output.concat("POSTGRES_PASSWORD=", password),
+                f"APP_DB_USER={config.user}",
+                f"APP_DB_NAME={config.name}",
+                pulumi.Output.concat("APP_DB_PASSWORD=", password),
             ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(

@@ -122,7 +122,7 @@ def test_secrets_stay_secret_into_the_container_env(given: bool) -> None:
         assert any(v.startswith("DJANGO_DB_PASSWORD=") and len(v) > 19 for v in values)
     (database,) = containers(run, "database")
     assert is_wire_secret(database.inputs["envs"])
-    assert any(e.startswith("POSTGRES_PASSWORD=") for e in unwrap_secrets(database.inputs["envs"]))
+    assert any(e.startswith("APP_DB_PASSWORD=") for e in unwrap_secrets(database.inputs["envs"]))
 
 
 def test_no_secret_is_written_into_a_build_context() -> None:
@@ -571,3 +571,30 @@ def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(proxy: Proxy) -
         assert f"LimitRequestBody {25 * 1024 * 1024}" in conf and 'Redirect 421 "/"' in conf
     env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
     assert "DJANGO_ALLOWED_HOSTS=www.example.com,.example.org" in env
+
+
+def test_the_app_connects_as_a_plain_role_and_no_superuser_password_exists() -> None:
+    """The database container is told the app role's name, database and password only; the
+    replicas and the migration job connect as that role, and the image's entrypoint makes it
+    a plain one, leaving the superuser without a password (tests/unit/
+    test_postgres_entrypoint.py runs that entrypoint)."""
+    run = deploy(databasePassword="app-role-password-42", database={"user": "shop", "name": "s"})
+    (database,) = containers(run, "database")
+    db_env = dict(e.split("=", 1) for e in unwrap_secrets(database.inputs["envs"]))
+    assert db_env == {
+        "APP_DB_USER": "shop",
+        "APP_DB_NAME": "s",
+        "APP_DB_PASSWORD": "app-role-password-42",
+    }
+    for container in containers(run, "app") + containers(run, "migrate"):
+        env = dict(e.split("=", 1) for e in unwrap_secrets(container.inputs["envs"]))
+        assert (env["DJANGO_DB_USER"], env["DJANGO_DB_PASSWORD"]) == (
+            "shop",
+            "app-role-password-42",
+        ), container.name
+        assert env["DATABASE_URL"].startswith("postgres://shop:app-role-password-42@")
+        assert not [k for k in env if k.startswith(("POSTGRES", "APP_DB_", "PG"))], container.name
+    (image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("database-image")]
+    entrypoint = (Path(image.inputs["build"]["context"]) / "postgres-entrypoint.sh").read_text()
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in entrypoint
+    assert "initdb --username=postgres" in entrypoint and "--pwfile" not in entrypoint
