@@ -121,6 +121,9 @@ def app_build_context(
                 "django/django_stack_settings.py"
             ).read_bytes(),
             "django_stack_health.py": template_path("django/django_stack_health.py").read_bytes(),
+            "django_stack_precompress.py": template_path(
+                "django/django_stack_precompress.py"
+            ).read_bytes(),
             "healthcheck.py": template_path("docker/healthcheck.py").read_bytes(),
             # Always present (maybe empty) so the Dockerfile's COPY never fails.
             "extra-ca.crt": extra_ca_bundle or b"",

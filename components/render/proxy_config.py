@@ -54,9 +54,40 @@ MIN_CLIENT_RATE = 500
 # content (`site.0123456789ab.css`), which therefore never changes: cached for a year and
 # never revalidated. Any other name may change with the next deploy: an hour.
 # https://docs.djangoproject.com/en/5.2/ref/contrib/staticfiles/#manifeststaticfilesstorage
-HASHED_STATIC_NAME = r"\.[0-9a-f]{12}(\.[A-Za-z0-9]+)?$"
+# A precompressed copy (`.gz`, below) is named after the file and cached the same way.
+HASHED_STATIC_NAME = r"\.[0-9a-f]{12}(\.[A-Za-z0-9]+)?(\.gz)?$"
 HASHED_STATIC_CACHE = "public, max-age=31536000, immutable"
 STATIC_CACHE = "public, max-age=3600"
+# Compression: gzip of what the proxy serves from its own disk (the static files), never of
+# Django's responses. A response that carries a secret (a CSRF token, a user's data) beside
+# text a third party can put into it (a query string echoed back) gives the secret away
+# through its compressed size (BREACH: https://www.breachattack.com/); static files carry no
+# secret, so compressing them is safe, and they are most of the bytes. A project that wants
+# its pages compressed adds Django's GZipMiddleware, which pads each response against that
+# since Django 4.2. https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.gzip
+# The types compressed on the fly (images, fonts in woff2 and archives are compressed
+# already). Both spellings of JavaScript: nginx's mime.types and Debian's /etc/mime.types
+# (Apache) name it differently.
+COMPRESSED_TYPES = (
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "image/svg+xml",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "text/html",
+)
+# The files collectstatic's output gets a precompressed `<name>.gz` of, at build time
+# (templates/django/django_stack_precompress.py keeps the same list): text, of the types above.
+PRECOMPRESSED_EXTENSIONS = (".css", ".js", ".mjs", ".json", ".svg", ".xml", ".txt", ".html")
+# Smaller bodies gain less than the header costs.
+GZIP_MIN_BYTES = 256
+# On the fly, once per request: a middle level (nginx's default is 1, zlib's 6); the
+# precompressed copies are made once, at 9 (templates/django/django_stack_precompress.py).
+GZIP_LEVEL = 5
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,10 @@ def _static(settings: ProxySettings, template: str) -> str:
         "static_cache": STATIC_CACHE,
         "hashed_static_cache": HASHED_STATIC_CACHE,
         "hashed_static_name": HASHED_STATIC_NAME,
+        "compressed_types": " ".join(COMPRESSED_TYPES),
+        "gzip_min_bytes": GZIP_MIN_BYTES,
+        "gzip_level": GZIP_LEVEL,
+        "precompressed_extensions": "|".join(e.lstrip(".") for e in PRECOMPRESSED_EXTENSIONS),
     }
     return render_template(template, values).rstrip("\n")
 

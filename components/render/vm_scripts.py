@@ -99,6 +99,9 @@ def release_context(
             "overlay/django_stack_health.py": template_path(
                 "django/django_stack_health.py"
             ).read_bytes(),
+            "overlay/django_stack_precompress.py": template_path(
+                "django/django_stack_precompress.py"
+            ).read_bytes(),
             "overlay/healthcheck.py": template_path("docker/healthcheck.py").read_bytes(),
             "extra-ca.crt": extra_ca_bundle or b"",
         }

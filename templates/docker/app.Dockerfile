@@ -44,7 +44,8 @@ RUN apt-get update \
  && install -d -o 10001 -g 10001 -m 755 /srv/media /srv/media/files \
  && install -d -o 10001 -g 10001 -m 700 /srv/media/tmp
 COPY --from=build /opt/venv /opt/venv
-COPY django_stack_settings.py django_stack_health.py healthcheck.py /opt/django-stack/
+COPY django_stack_settings.py django_stack_health.py django_stack_precompress.py healthcheck.py \
+     /opt/django-stack/
 COPY app-server/ /etc/django-stack/
 ARG SETTINGS_MODULE
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -58,11 +59,12 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 WORKDIR /srv/app
 # The project changes most often, so it comes last, in one layer with what is derived from it
 # (a layer costs a copy of the whole filesystem on some storage drivers: docs/benchmarks.md).
-# Static files are collected once, at build time; the proxy image copies them from here.
-# Bytecode is compiled now because the root filesystem is read-only at run time.
+# Static files are collected once, at build time, with a gzip copy of each text file beside
+# it (django_stack_precompress.py says why); the proxy image copies them from here. Bytecode is compiled now because the root filesystem is read-only at run time.
 RUN --mount=type=bind,source=project,target=/tmp/project \
     cp -R /tmp/project/. /srv/app/ \
  && DJANGO_STACK_BUILD=1 django-admin collectstatic --noinput --verbosity 0 \
+ && python3 /opt/django-stack/django_stack_precompress.py /srv/static \
  && python3 -m compileall -q /srv/app /opt/django-stack
 USER 10001:10001
 EXPOSE 8000

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Collects the project's static files on the proxy host, as the app image's build does: with
-# a build-only key and no database, then swaps the new tree in.
+# a build-only key and no database, precompresses them, then swaps the new tree in.
 set -euo pipefail
 next=@@{static_root}.next
 rm -rf "$next" @@{static_root}.previous
@@ -11,6 +11,8 @@ runuser -u @@{user} -- env -i PATH=@@{venv}/bin:/usr/bin:/bin \
   DJANGO_STACK_BASE_SETTINGS=@@{settings_module} DJANGO_STATIC_ROOT="$next" \
   DJANGO_STATIC_URL=@@{static_url} \
   @@{venv}/bin/django-admin collectstatic --noinput --verbosity 0
+# A gzip copy of each text file beside it, as in the app image (the overlay's script says why).
+runuser -u @@{user} -- @@{venv}/bin/python3 @@{overlay_dir}/django_stack_precompress.py "$next"
 chown -R root:root "$next"
 chmod -R a+rX,go-w "$next"
 if [ -d @@{static_root} ]; then mv @@{static_root} @@{static_root}.previous; fi
