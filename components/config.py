@@ -32,7 +32,7 @@ from components.debian import DEFAULT_RELEASE, parse_release, release_image, rel
 from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, detect_dependencies
 from components.docker.provider_forms import container_cpus, cpus_kept_exactly
 from components.render.media import DEFAULT_MAX_BODY_MB, DEFAULT_MEDIA_URL
-from components.render.proxy_config import STATIC_URL
+from components.render.proxy_config import DEFAULT_RATE_LIMIT, STATIC_URL, RateLimit
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -149,6 +149,8 @@ class StackConfig:
     max_requests: int
     max_body_mb: int
     media: MediaConfig
+    rate_limit: RateLimit = DEFAULT_RATE_LIMIT
+    """Per-client request rate and connections at the proxy (components/render/proxy_config.py)."""
     system_packages: tuple[str, ...] = ()
     """Debian packages the project needs, in the build and runtime images and on the hosts."""
     release_commands: tuple[tuple[str, ...], ...] = ()
@@ -200,6 +202,7 @@ KNOWN_KEYS = (
     "systemPackages",
     "releaseCommands",
     "maxBodyMb",
+    "rateLimit",
     "vm",
     "sshPrivateKey",
 )
@@ -221,6 +224,7 @@ VM_HOSTS_ONLY = ("proxyHost", "appHosts", "databaseHost")
 VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
 DATABASE_KEYS = ("kind", "host", "port", "name", "user")
 MEDIA_KEYS = ("kind", "url", "retainOnDelete")
+RATE_LIMIT_KEYS = ("requestsPerSecond", "burst", "connectionsPerClient")
 # A request body Django spools to /tmp must fit twice in the replicas' 64 MB /tmp tmpfs
 # (components/docker/container_spec.py); with media.kind 'volume' it goes to the volume.
 TMPFS_BODY_LIMIT_MB = 32
@@ -399,6 +403,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         replicas = count
     database = _database(r, replicas=replicas)
     media = _media(r, platform=platform)
+    rate_limit = _rate_limit(r)
     if (
         platform is Platform.DOCKER
         and media.kind is MediaKind.NONE
@@ -508,6 +513,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         system_packages=system_packages,
         release_commands=release_commands,
         max_body_mb=max_body_mb,
+        rate_limit=rate_limit,
         vm=vm,
     )
 
@@ -724,6 +730,41 @@ def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
             f"not {kind.value!r}"
         )
     return MediaConfig(kind=kind, url=url, retain_on_delete=retain)
+
+
+def _rate_limit(r: _Reader) -> RateLimit:
+    """The `rateLimit` object: each limit an integer, 0 to turn it off."""
+    default = DEFAULT_RATE_LIMIT
+    value = r.structured("rateLimit")
+    if value is None:
+        return default
+    if not isinstance(value, dict):
+        r.problem("rateLimit", value, "an object with keys " + ", ".join(RATE_LIMIT_KEYS))
+        return default
+    for key in sorted(set(value) - set(RATE_LIMIT_KEYS)):
+        r.problems.append(
+            f"{NAMESPACE}:rateLimit.{key}: unknown key; known keys are "
+            + ", ".join(RATE_LIMIT_KEYS)
+        )
+    sub = _Reader({k: None if v is None else v for k, v in value.items()})
+    rate = sub.integer("requestsPerSecond", default.requests_per_second, 0, 10_000)
+    burst = sub.integer("burst", default.burst, 0, 100_000)
+    connections = sub.integer("connectionsPerClient", default.connections_per_client, 0, 10_000)
+    if rate == 0 and value.get("burst") not in (None, 0, "0"):
+        sub.problems.append(
+            f"{NAMESPACE}:burst: {value['burst']!r} is not allowed with requestsPerSecond 0 "
+            "(no request limit); expected 0 or no burst"
+        )
+    r.problems.extend(
+        p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:rateLimit.", 1) for p in sub.problems
+    )
+    return RateLimit(
+        requests_per_second=default.requests_per_second if rate is None else rate,
+        burst=default.burst if burst is None else burst,
+        connections_per_client=(
+            default.connections_per_client if connections is None else connections
+        ),
+    )
 
 
 def config_warnings(config: StackConfig) -> list[str]:

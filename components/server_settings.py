@@ -51,6 +51,7 @@ def proxy_settings(
         serve_static=config.app_server is not AppServer.RUNSERVER,
         syslog_tag=syslog_tag,
         media_url=media_url(config),
+        rate_limit=config.rate_limit,
     )
 
 

@@ -49,6 +49,14 @@ if [ "$with_tests" = 1 ]; then
     log "installing ${missing[*]} from Debian"
     apt_install "${missing[@]}"
   fi
+  # mod_qos, which the Apache proxy's per-client limits need: the proxy image's own script
+  # (on Debian 12 it comes from bookworm-backports; the script says why).
+  if ! dpkg-query -W -f='${Version}' libapache2-mod-qos 2>/dev/null | grep -q . \
+    || { grep -q bookworm /etc/os-release && ! dpkg-query -W -f='${Version}' libapache2-mod-qos | grep -q bpo12; }; then
+    [ "$(id -u)" = 0 ] || { log "mod_qos missing: run this as root (sudo)"; exit 1; }
+    log "installing libapache2-mod-qos"
+    sh templates/apache/install-mod-qos.sh
+  fi
 fi
 
 # A deployment needs the default base; the tests also run a pair on Debian 12.

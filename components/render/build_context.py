@@ -140,13 +140,15 @@ def proxy_build_context(*, proxy: Proxy, proxy_config: str, app_image: str) -> B
 
     The app image's name goes into the digest too: the proxy image carries its static files.
     """
-    return BuildContext(
-        {
-            "Dockerfile": template_path(f"docker/{proxy.value}.Dockerfile").read_bytes(),
-            "proxy.conf": proxy_config.encode(),
-            ".app-image": app_image.encode(),
-        }
-    )
+    files = {
+        "Dockerfile": template_path(f"docker/{proxy.value}.Dockerfile").read_bytes(),
+        "proxy.conf": proxy_config.encode(),
+        ".app-image": app_image.encode(),
+    }
+    if proxy is Proxy.APACHE:
+        # mod_qos, for the per-client limits (the script says why it is not one apt line).
+        files["install-mod-qos.sh"] = template_path("apache/install-mod-qos.sh").read_bytes()
+    return BuildContext(files)
 
 
 def database_build_context() -> BuildContext:

@@ -90,6 +90,55 @@ GZIP_MIN_BYTES = 256
 GZIP_LEVEL = 5
 
 
+# Per-client limits (the `rateLimit` key), keyed on the address the connection comes from.
+# The defaults leave ordinary browsing far below them: a page view is one request to Django
+# (the static files it loads are not counted), and a browser opens at most 6 connections to a
+# site; an office or a mobile carrier's NAT puts many people behind one address, hence the
+# room. A client over the request rate gets 429 until it slows down; one over its connections
+# gets 429 (nginx) or its extra connections closed (Apache).
+DEFAULT_REQUESTS_PER_SECOND = 20
+DEFAULT_BURST = 100
+DEFAULT_CONNECTIONS_PER_CLIENT = 128
+# Apache's mod_qos counts a client's requests per window and refuses it for the rest of the
+# window once over (nginx's leaky bucket has no window): a window of this many seconds lets
+# through the rate times the window, plus the burst.
+APACHE_RATE_WINDOW_SECONDS = 10
+# What both proxies answer a client over its limits (RFC 6585, 4).
+TOO_MANY_REQUESTS = 429
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-client (per source address) limits; 0 turns one off."""
+
+    requests_per_second: int = DEFAULT_REQUESTS_PER_SECOND
+    """Requests to Django a client may make per second, on average."""
+    burst: int = DEFAULT_BURST
+    """Requests a client may make at once above that rate."""
+    connections_per_client: int = DEFAULT_CONNECTIONS_PER_CLIENT
+    """nginx: requests of one client in progress at once; Apache: its open connections,
+    idle keep-alive ones and, for a moment, ones it is closing (its lingering close)."""
+
+    def __post_init__(self) -> None:
+        for name, high in (
+            ("requests_per_second", 10_000),
+            ("burst", 100_000),
+            ("connections_per_client", 10_000),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= high:
+                raise ValueError(f"{name} must be an integer from 0 to {high}: {value!r}")
+
+    @property
+    def apache_window_limit(self) -> int:
+        """Requests mod_qos lets a client make per APACHE_RATE_WINDOW_SECONDS."""
+        return self.requests_per_second * APACHE_RATE_WINDOW_SECONDS + self.burst
+
+
+DEFAULT_RATE_LIMIT = RateLimit()
+NO_RATE_LIMIT = RateLimit(requests_per_second=0, burst=0, connections_per_client=0)
+
+
 @dataclass(frozen=True)
 class Upstream:
     """One app server replica as the proxy reaches it."""
@@ -130,6 +179,7 @@ class ProxySettings:
     # None: no uploaded files to serve. A path: Django's MEDIA_URL, served from media_root.
     media_url: str | None = None
     media_root: str = MEDIA_FILES
+    rate_limit: RateLimit = DEFAULT_RATE_LIMIT
 
     def __post_init__(self) -> None:
         if not self.upstreams:
@@ -246,6 +296,7 @@ def render_nginx_conf(settings: ProxySettings) -> str:
     return render_template(
         "nginx/nginx.conf",
         {
+            **_nginx_rate_limit(settings.rate_limit),
             "worker_processes": settings.worker_processes,
             "worker_connections": proxy_worker_connections(**capacity),
             "upstream_servers": servers,
@@ -288,6 +339,72 @@ def render_nginx_conf(settings: ProxySettings) -> str:
     )
 
 
+def _nginx_rate_limit(limit: RateLimit) -> dict[str, str]:
+    """The zones (http level), the connection limit (the server) and the request limit
+    (Django's location only): https://nginx.org/en/docs/http/ngx_http_limit_req_module.html
+    and https://nginx.org/en/docs/http/ngx_http_limit_conn_module.html"""
+    zones: list[str] = []
+    connection_limit = request_limit = ""
+    if limit.requests_per_second:
+        zones += [
+            "    # A client's requests to Django: a bucket of `burst` that refills at the rate.",
+            "    # 10 MB of 64-byte states: 160,000 addresses at once.",
+            f"    limit_req_zone $binary_remote_addr zone=django_stack_requests:10m "
+            f"rate={limit.requests_per_second}r/s;",
+            f"    limit_req_status {TOO_MANY_REQUESTS};",
+        ]
+        # nodelay: a burst within the bucket is served at once, not spread out over time.
+        request_limit = (
+            f"            limit_req zone=django_stack_requests burst={limit.burst} nodelay;"
+        )
+    if limit.connections_per_client:
+        zones += [
+            "    # A client's requests in progress at once (an idle keep-alive connection, or one",
+            "    # still sending its header, is not counted: the header timeout cuts those).",
+            "    limit_conn_zone $binary_remote_addr zone=django_stack_connections:10m;",
+            f"    limit_conn_status {TOO_MANY_REQUESTS};",
+        ]
+        connection_limit = (
+            f"        limit_conn django_stack_connections {limit.connections_per_client};"
+        )
+    return {
+        "rate_limit_zones": "\n".join(zones),
+        "connection_limit": connection_limit,
+        "request_limit": request_limit,
+    }
+
+
+def _apache_rate_limit(limit: RateLimit, settings: ProxySettings) -> str:
+    """mod_qos's per-client limits (Debian's libapache2-mod-qos), server-wide: it keeps them
+    per server, not per name-based VirtualHost. https://mod-qos.sourceforge.net/"""
+    if not (limit.requests_per_second or limit.connections_per_client):
+        return ""
+    lines = [
+        "LoadModule qos_module /usr/lib/apache2/modules/mod_qos.so",
+        "# A request over a limit is answered 429, as nginx does (mod_qos's default is 500).",
+        f"QS_ErrorResponseCode {TOO_MANY_REQUESTS}",
+    ]
+    if limit.connections_per_client:
+        lines += [
+            "# A client's open TCP connections (idle keep-alive ones too): one more is closed",
+            "# by mod_qos at once (it may answer 500 first: it refuses at connection level).",
+            f"QS_SrvMaxConnPerIP {limit.connections_per_client}",
+        ]
+    if limit.requests_per_second:
+        exempt = "|".join(
+            re.escape(url) for url in (settings.static_url, settings.media_url) if url is not None
+        )
+        lines += [
+            "# A client's requests to Django, counted per window; once over, it is refused for",
+            "# the rest of the window (components/render/proxy_config.py). Static and media files",
+            "# are not counted: a page loads many, and the proxy serves them from its disk.",
+            f'SetEnvIf Request_URI "^(?!{exempt})" django_stack_request=1',
+            f"QS_ClientEventLimitCount {limit.apache_window_limit} "
+            f"{APACHE_RATE_WINDOW_SECONDS} django_stack_request",
+        ]
+    return "\n".join(lines)
+
+
 def render_apache_conf(settings: ProxySettings) -> str:
     """httpd.conf: a mod_proxy_balancer group of every replica, `/static/` from disk."""
     if settings.protocol is UpstreamProtocol.HTTP:
@@ -325,6 +442,7 @@ def render_apache_conf(settings: ProxySettings) -> str:
     return render_template(
         "apache/httpd.conf",
         {
+            "rate_limit": _apache_rate_limit(settings.rate_limit, settings),
             "listen_port": settings.listen_port,
             "proxy_module": module,
             "proxy_module_file": f"mod_proxy_{scheme}.so",

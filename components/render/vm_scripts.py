@@ -139,12 +139,24 @@ def release_check(release: DebianRelease) -> str:
 
 
 def render_base_script(
-    *, packages: Sequence[str], disable_services: Sequence[str], release: DebianRelease
+    *,
+    packages: Sequence[str],
+    disable_services: Sequence[str],
+    release: DebianRelease,
+    mod_qos: bool = False,
 ) -> str:
-    """Packages, the app user and directories."""
+    """Packages, the app user and directories; `mod_qos` for an Apache proxy host (its
+    per-client limits), by the same script as the proxy image's build."""
+    extra = ""
+    if mod_qos:
+        body = template_path("apache/install-mod-qos.sh").read_text()
+        lines = [line for line in body.splitlines() if not line.startswith("#!")]
+        extra = "# mod_qos, in a subshell of its own (its `exit 0` is for itself):\n(\n"
+        extra += "\n".join(lines) + "\n)"
     return render_template(
         "vm/base.sh",
         {
+            "extra_packages": extra,
             "release_check": release_check(release),
             "packages": " ".join(sorted(packages)),
             "disable_services": " ".join(disable_services) or "none",

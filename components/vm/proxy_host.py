@@ -78,6 +78,7 @@ class VmProxyHost(pulumi.ComponentResource):
                 # Debian starts its own nginx/apache2 on port 80 at install.
                 disable_services=["nginx", "apache2", "apache-htcacheclean"],
                 release=args.debian_release,
+                mod_qos=args.proxy is Proxy.APACHE,
             ),
             parent=self,
         )

@@ -6,9 +6,12 @@ ARG APP_IMAGE
 FROM ${APP_IMAGE} AS app
 
 FROM ${BASE_IMAGE}
+# mod_qos (the per-client limits) from the release's own packages, or Debian 12's backports.
+COPY install-mod-qos.sh /tmp/install-mod-qos.sh
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends apache2 curl \
- && rm -rf /var/lib/apt/lists/*
+ && sh /tmp/install-mod-qos.sh \
+ && rm -rf /var/lib/apt/lists/* /tmp/install-mod-qos.sh
 COPY --from=app /srv/static /srv/static
 COPY proxy.conf /etc/django-stack/httpd.conf
 USER www-data

@@ -8,6 +8,7 @@ if ! dpkg -s @@{packages} >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends @@{packages} >/dev/null
 fi
+@@{extra_packages}
 # Debian starts the packaged servers on install; the stack runs its own units instead.
 for service in @@{disable_services}; do
   systemctl disable --now "$service" >/dev/null 2>&1 || true

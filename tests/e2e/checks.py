@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import ipaddress
 import json
@@ -10,9 +11,15 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from components.render.proxy_config import HASHED_STATIC_CACHE, STATIC_CACHE
+from components.render.proxy_config import (
+    APACHE_RATE_WINDOW_SECONDS,
+    HASHED_STATIC_CACHE,
+    STATIC_CACHE,
+    RateLimit,
+)
 from tests.e2e.http import Client
 from tests.support.slow_clients import slowloris
 from tests.support.stack_files import PROJECT_DIR
@@ -32,6 +39,11 @@ RELEASE_COMMAND = (
 PROJECT_NEEDS: dict[str, Any] = {
     "systemPackages": [SYSTEM_PACKAGE],
     "releaseCommands": [RELEASE_COMMAND],
+    # Every client of these checks is one address (the test host, or Docker's port forwarder),
+    # and the slowloris check opens 300 connections from it: Apache's per-client connection
+    # limit (128 by default) would close those before the header timeout does, and the page
+    # traffic the check expects served with them. The request rate keeps its default.
+    "rateLimit": {"connectionsPerClient": 1000},
 }
 
 
@@ -167,3 +179,45 @@ def assert_slow_clients_do_not_stall_the_rest(url: str, *, connections: int = 30
     thread.join(timeout=duration + 15)
     assert served and set(served) == {200}, served
     assert run.failed_to_connect == 0 and run.cut >= connections, run
+
+
+def assert_static_text_is_gzipped(url: str) -> None:
+    """The sample app's CSS, to a client that accepts gzip: the build's precompressed copy
+    (gzip at level 9 with no time in it, so it decompresses to the file); plain otherwise."""
+    client = Client(url)
+    compressed = client.request(
+        "GET", "/static/guestbook/site.css", headers={"Accept-Encoding": "gzip"}
+    )
+    assert compressed.status == 200 and compressed.served_by is None
+    assert compressed.headers.get("content-encoding") == "gzip", compressed.headers
+    assert "accept-encoding" in compressed.headers.get("vary", "").lower(), compressed.headers
+    assert gzip.decompress(compressed.body) == CSS.read_bytes()
+    # Level 9, as the build makes it, and no time: the header's mtime field is zero.
+    assert compressed.body[4:8] == b"\0\0\0\0" and compressed.body[8] == 2
+    plain = client.get("/static/guestbook/site.css")
+    assert plain.headers.get("content-encoding") is None and plain.body == CSS.read_bytes()
+    page = client.request("GET", "/", headers={"Accept-Encoding": "gzip"})
+    assert page.status == 200 and page.headers.get("content-encoding") is None
+
+
+def assert_a_flood_of_requests_is_refused(url: str, *, limit: RateLimit | None = None) -> None:
+    """Requests to Django from one client, 8 at a time, as fast as it can (at most 15 s or
+    3 x what the proxy lets through): some are answered 429 by the proxy itself. Then the
+    client waits out the penalty (Apache's window) and is served again."""
+    limit = limit or RateLimit()
+    most = 3 * (limit.apache_window_limit + limit.burst)
+    deadline = time.monotonic() + 15.0
+    client = Client(url)
+
+    def one(_: int) -> tuple[int, str | None]:
+        if time.monotonic() > deadline:
+            return 0, None
+        response = client.get("/_stack/health")
+        return response.status, response.served_by
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(one, range(most)))
+    statuses = Counter(status for status, _ in outcomes if status)
+    assert statuses[429] > 0 and set(statuses) <= {200, 429}, statuses
+    time.sleep(APACHE_RATE_WINDOW_SECONDS + 1)
+    assert client.get("/").status == 200

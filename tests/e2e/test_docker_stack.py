@@ -24,9 +24,11 @@ from tests.e2e.checks import (
     PROJECT_NEEDS,
     RELEASE_ENTRY,
     SYSTEM_PACKAGE,
+    assert_a_flood_of_requests_is_refused,
     assert_slow_clients_do_not_stall_the_rest,
     assert_spread_over,
     assert_static_from_the_proxy,
+    assert_static_text_is_gzipped,
     assert_the_edge_answers_for_itself,
     assert_write_read_back,
 )
@@ -107,6 +109,10 @@ def test_static_files_come_from_the_proxy(stack: Deployed) -> None:
     for i in range(REPLICAS):
         logs = docker("logs", stack.container(f"app-{i}"))
         assert "site.css" not in logs
+
+
+def test_static_text_is_gzipped(stack: Deployed) -> None:
+    assert_static_text_is_gzipped(stack.url)
 
 
 def test_the_edge_answers_for_itself(stack: Deployed) -> None:
@@ -226,3 +232,8 @@ def test_failover_when_a_replica_stops(stack: Deployed) -> None:
     responses = [client.get("/") for _ in range(50)]
     assert [r.status for r in responses] == [200] * 50
     assert {r.served_by for r in responses} == {"app-0"}
+
+
+def test_a_flood_of_requests_is_refused(stack: Deployed) -> None:
+    """Last: the client is refused for a while after it (the check waits that out)."""
+    assert_a_flood_of_requests_is_refused(stack.url)

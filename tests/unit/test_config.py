@@ -10,6 +10,7 @@ import pytest
 
 from components.choices import AppServer, DatabaseKind, DebianRelease, MediaKind, Platform, Proxy
 from components.config import ConfigError, StackConfig, config_warnings, parse_stack_config
+from components.render.proxy_config import RateLimit
 from tests.support.stack_files import (
     PROJECT_DIR,
     shipped_stack_config,
@@ -56,6 +57,13 @@ def test_defaults_are_production_safe() -> None:
     # nginx's own default body limit, now on both proxies and in Django.
     assert config.max_body_mb == 10
     assert parse(maxBodyMb=64).max_body_mb == 64
+    # Per-client limits that ordinary browsing never reaches (proxy_config.py says why).
+    assert config.rate_limit == RateLimit(
+        requests_per_second=20, burst=100, connections_per_client=128
+    )
+    assert parse(rateLimit={"requestsPerSecond": 5, "connectionsPerClient": 0}).rate_limit == (
+        RateLimit(requests_per_second=5, burst=100, connections_per_client=0)
+    )
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from components.render.proxy_config import (
     CLIENT_BODY_TIMEOUT_SECONDS,
     CLIENT_HEADER_TIMEOUT_SECONDS,
     HASHED_STATIC_CACHE,
+    NO_RATE_LIMIT,
     STATIC_CACHE,
     Upstream,
     render_proxy_config,
@@ -318,6 +319,9 @@ def edge(
                 max_body_mb=EDGE_MAX_BODY_MB,
                 client_header_timeout_seconds=EDGE_HEADER_TIMEOUT,
                 client_body_timeout_seconds=EDGE_BODY_TIMEOUT,
+                # Every client here is 127.0.0.1, and these tests send more than a person
+                # would (400 slow connections): tests/unit/test_proxy_limits.py has the limits.
+                rate_limit=NO_RATE_LIMIT,
             )
         )
         yield Edge(proxy, protocol, front.port, front.log)

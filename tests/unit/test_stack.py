@@ -598,3 +598,20 @@ def test_the_app_connects_as_a_plain_role_and_no_superuser_password_exists() -> 
     entrypoint = (Path(image.inputs["build"]["context"]) / "postgres-entrypoint.sh").read_text()
     assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in entrypoint
     assert "initdb --username=postgres" in entrypoint and "--pwfile" not in entrypoint
+
+
+@pytest.mark.parametrize("proxy", list(Proxy))
+def test_rate_limits_reach_the_proxy_and_apache_gets_mod_qos(proxy: Proxy) -> None:
+    run = deploy(proxy=proxy.value, rateLimit={"requestsPerSecond": 7, "connectionsPerClient": 9})
+    (proxy_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
+    context = Path(proxy_image.inputs["build"]["context"])
+    conf = (context / "proxy.conf").read_text()
+    if proxy is Proxy.NGINX:
+        assert "rate=7r/s" in conf and "limit_conn django_stack_connections 9;" in conf
+        assert not (context / "install-mod-qos.sh").exists()
+    else:
+        assert "QS_SrvMaxConnPerIP 9" in conf and "QS_ClientEventLimitCount 170 10" in conf
+        # The image installs mod_qos with the script the VM hosts run too.
+        dockerfile = (context / "Dockerfile").read_text()
+        assert "sh /tmp/install-mod-qos.sh" in dockerfile
+        assert "libapache2-mod-qos" in (context / "install-mod-qos.sh").read_text()

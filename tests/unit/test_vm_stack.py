@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -382,3 +383,26 @@ def test_the_proxy_and_django_share_the_hosts_and_the_body_limit(case_id: str) -
     env = unwrap_secrets(steps["django-app-0-settings"].inputs["stdin"])
     assert 'DJANGO_ALLOWED_HOSTS=".example.org,www.example.com"' in env
     assert 'DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE="26214400"' in env
+
+
+@pytest.mark.parametrize(
+    ("case_id", "qos"),
+    [("hosts-gunicorn-nginx", False), ("hosts-uwsgi-apache-external-db", True)],
+)
+def test_an_apache_proxy_host_gets_mod_qos_and_its_limits(case_id: str, qos: bool) -> None:
+    """mod_qos (Apache's per-client limits) on the proxy host, from the proxy image's own
+    script; the limits set in rateLimit reach the rendered config."""
+    run = deploy(by_id(case_id), rateLimit={"requestsPerSecond": 7, "burst": 3})
+    steps = commands(run)
+    base = unwrap_secrets(steps["django-proxy-base"].inputs["create"])
+    assert ("libapache2-mod-qos" in base) is qos
+    assert ("bookworm-backports" in base) is qos
+    checked = subprocess.run(["bash", "-n"], input=base, text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stderr
+    proxy = Proxy(by_id(case_id)["overrides"]["proxy"])
+    files = unpack(unwrap_secrets(steps["django-proxy-service"].inputs["stdin"]))
+    conf = files[f"etc/django-stack/{config_file_name(proxy)}"]
+    if qos:
+        assert "QS_ClientEventLimitCount 73 10 django_stack_request" in conf
+    else:
+        assert "rate=7r/s" in conf and "burst=3 nodelay" in conf
