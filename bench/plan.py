@@ -118,6 +118,9 @@ def stack_overrides(*, pair: Pair, variant: Variant) -> dict[str, Any]:
         "replicas": REPLICAS,
         "cpusPerReplica": CPUS_PER_REPLICA,
         "memoryMbPerReplica": MEMORY_MB_PER_REPLICA,
+        # wrk is one client, from one address, at thousands of requests a second: the
+        # per-client limits would measure themselves (429s), not the servers.
+        "rateLimit": {"requestsPerSecond": 0, "connectionsPerClient": 0},
     }
     if variant is Variant.DEFAULTS:
         # One worker (Gunicorn's sync worker, uWSGI's one process), one nginx worker, a new

@@ -455,6 +455,9 @@ def test_pairs_and_variants() -> None:
     assert defaults["proxyWorkers"] == 1 and defaults["upstreamKeepalive"] is False
     mod_wsgi = stack_overrides(pair=Pair.parse("mod_wsgi-apache"), variant=Variant.DEFAULTS)
     assert mod_wsgi["workers"] == 1 and mod_wsgi["threads"] == 15
+    # One load generator is one client: no per-client limit may refuse it.
+    for overrides in (tuned, defaults, mod_wsgi):
+        assert overrides["rateLimit"] == {"requestsPerSecond": 0, "connectionsPerClient": 0}
 
 
 # --- CPU accounting -----------------------------------------------------------------------
