@@ -20,8 +20,9 @@ esac
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
   if ! apt-cache policy libapache2-mod-qos 2>/dev/null | grep -q 'bpo12' \
     && [ ! -s /etc/apt/sources.list.d/django-stack-backports.list ]; then
+    # `|| true`: no match is not an error (the default mirror is), also under pipefail.
     mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-      | grep -v security | head -n 1 | tr -d ' ')
+      | grep -v security | head -n 1 | tr -d ' ' || true)
     echo "deb ${mirror:-http://deb.debian.org/debian} bookworm-backports main" \
       > /etc/apt/sources.list.d/django-stack-backports.list
   fi
