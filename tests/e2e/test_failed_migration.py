@@ -27,7 +27,7 @@ def fail(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("guestbook", "0001_initial")]
+    dependencies = [("guestbook", "{latest}")]
     operations = [migrations.RunPython(fail)]
 """
 
@@ -36,7 +36,10 @@ class Migration(migrations.Migration):
 def broken_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("broken") / "app"
     shutil.copytree(PROJECT_DIR / "app", directory, ignore=shutil.ignore_patterns("__pycache__"))
-    (directory / "guestbook" / "migrations" / "0002_broken.py").write_text(BROKEN_MIGRATION)
+    migrations = directory / "guestbook" / "migrations"
+    # After the app's last migration: a second leaf would fail as a conflict instead.
+    latest = max(p.stem for p in migrations.glob("0*.py"))
+    (migrations / "9999_broken.py").write_text(BROKEN_MIGRATION.replace("{latest}", latest))
     return directory
 
 

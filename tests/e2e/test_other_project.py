@@ -87,8 +87,8 @@ def splitsettings_checks(target: Target) -> None:
     assert status["environment"] == "production" and status["database_vendor"] == "postgresql"
     # requirements/production.txt and what it includes are installed; local.txt is not.
     probe = (
-        "import importlib.util as u; "
-        "print([u.find_spec(m) is not None for m in ('psycopg', 'debug_toolbar')])"
+        "import importlib.util as u, json; "
+        "print(json.dumps([u.find_spec(m) is not None for m in ('psycopg', 'debug_toolbar')]))"
     )
     assert json.loads(django_python(target, probe)) == [True, False]
 
@@ -110,8 +110,9 @@ def uvproject_checks(target: Target) -> None:
     assert badge.body.startswith(b"\x89PNG\r\n\x1a\n")
     # The lock's versions, and not its dev group.
     probe = (
-        "import importlib.util as u; "
-        "print([u.find_spec(m) is not None for m in ('PIL', 'dj_database_url', 'pytest')])"
+        "import importlib.util as u, json; "
+        "print(json.dumps([u.find_spec(m) is not None "
+        "for m in ('PIL', 'dj_database_url', 'pytest')]))"
     )
     assert json.loads(django_python(target, probe)) == [True, True, False]
 
