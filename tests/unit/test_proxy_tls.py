@@ -28,21 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sslyze import (
-    CertificateInfoExtraArgument,
-    ScanCommand,
-    ScanCommandsExtraArguments,
-    Scanner,
-    ServerNetworkConfiguration,
-    ServerNetworkLocation,
-    ServerScanRequest,
-    ServerScanResult,
-    ServerScanStatusEnum,
-)
 
-from components.choices import Proxy, UpstreamProtocol
+from components.choices import DatabaseKind, Proxy, UpstreamProtocol
+from components.config import DatabaseConfig
+from components.render.django_env import django_environment
 from components.render.proxy_config import ProxyTls
-from components.render.tls import TLS12_CIPHERS, TlsMaterial, self_signed
+from components.render.tls import TlsMaterial, self_signed
+from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
 from tests.unit.test_app_server_config import (
     free_port,
     log_tail,
@@ -90,6 +82,25 @@ def write_material(workdir: Path, material: TlsMaterial) -> tuple[Path, Path]:
             os.chown(partial, user.pw_uid, user.pw_gid)
         partial.replace(path)
     return chain, key
+
+
+def stack_environment() -> dict[str, str]:
+    """What the stack tells Django of hosts and HTTPS (components/render/django_env.py)."""
+    env = django_environment(
+        allowed_hosts=HOSTS,
+        http_port=8000,
+        database=DatabaseConfig(
+            kind=DatabaseKind.SQLITE, name="unused", user="", host=None, port=5432, password=None
+        ),
+        database_host=None,
+        debug=False,
+        media_url=None,
+        max_body_mb=10,
+        https_port=8443,
+    )
+    assert env["DJANGO_HTTPS"] == "1"
+    wanted = ("DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_HTTPS")
+    return {k: v for k, v in env.items() if k in wanted}
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,7 @@ def edge(
                 workdir=workdir / "a",
                 database=tls_database,
                 replica="a",
-                extra_env={"DJANGO_ALLOWED_HOSTS": ",".join(HOSTS)},
+                extra_env=stack_environment(),
             )
         )
         yield stack.enter_context(
@@ -196,69 +207,15 @@ def edge(
         )
 
 
-def sslyze_scan(edge: TlsEdge) -> ServerScanResult:
-    request = ServerScanRequest(
-        server_location=ServerNetworkLocation("localhost", edge.https_port, ip_address="127.0.0.1"),
-        network_configuration=ServerNetworkConfiguration(tls_server_name_indication="localhost"),
-        scan_commands={
-            ScanCommand.SSL_2_0_CIPHER_SUITES,
-            ScanCommand.SSL_3_0_CIPHER_SUITES,
-            ScanCommand.TLS_1_0_CIPHER_SUITES,
-            ScanCommand.TLS_1_1_CIPHER_SUITES,
-            ScanCommand.TLS_1_2_CIPHER_SUITES,
-            ScanCommand.TLS_1_3_CIPHER_SUITES,
-            ScanCommand.CERTIFICATE_INFO,
-        },
-        scan_commands_extra_arguments=ScanCommandsExtraArguments(
-            certificate_info=CertificateInfoExtraArgument(custom_ca_file=edge.ca_file)
-        ),
-    )
-    scanner = Scanner()
-    scanner.queue_scans([request])
-    (result,) = scanner.get_results()
-    assert result.scan_status is ServerScanStatusEnum.COMPLETED, result.connectivity_error_trace
-    return result
-
-
-def accepted(result: ServerScanResult, name: str) -> list[str]:
-    assert result.scan_result is not None
-    attempt = getattr(result.scan_result, name)
-    assert attempt.result is not None, attempt.error_trace
-    return [c.cipher_suite.openssl_name for c in attempt.result.accepted_cipher_suites]
-
-
 def test_only_tls_12_and_13_with_mozillas_ciphers_and_a_chain_that_validates(
     edge: TlsEdge,
 ) -> None:
-    result = sslyze_scan(edge)
-    for old in ("ssl_2_0", "ssl_3_0", "tls_1_0", "tls_1_1"):
-        assert accepted(result, f"{old}_cipher_suites") == [], (old, edge.logs())
-    tls12 = accepted(result, "tls_1_2_cipher_suites")
-    assert tls12, edge.logs()
-    assert set(tls12) <= set(TLS12_CIPHERS), tls12
-    assert accepted(result, "tls_1_3_cipher_suites")
-    assert result.scan_result is not None
-    info = result.scan_result.certificate_info.result
-    assert info is not None
-    (deployment,) = info.certificate_deployments
-    # The chain as sent: leaf first, in order (validation checks the name too).
-    assert deployment.received_chain_has_valid_order
-    custom = [v for v in deployment.path_validation_results if v.trust_store.path == edge.ca_file]
-    assert custom and custom[0].was_validation_successful, custom
-    # The public stores do not know the stack's own CA.
-    others = [v for v in deployment.path_validation_results if v.trust_store.path != edge.ca_file]
-    assert others and not any(v.was_validation_successful for v in others)
+    result = scan(port=edge.https_port, ca_file=edge.ca_file)
+    assert_mozilla_intermediate(result, ca_file=edge.ca_file)
 
 
 def test_http2_is_negotiated_by_alpn(edge: TlsEdge) -> None:
-    context = edge.context()
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    with (
-        socket.create_connection(("127.0.0.1", edge.https_port), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname="localhost") as conn,
-    ):
-        assert conn.selected_alpn_protocol() == "h2"
-        assert conn.version() in ("TLSv1.3", "TLSv1.2")
+    assert negotiated_alpn(port=edge.https_port, ca_file=edge.ca_file) == "h2"
 
 
 def test_plain_http_redirects_to_https_with_host_and_path(edge: TlsEdge) -> None:
@@ -282,6 +239,11 @@ def test_hsts_is_sent_over_https_once(edge: TlsEdge) -> None:
         assert status == 200, (path, edge.logs())
         # One header, the proxy's (Django's own, from DJANGO_HTTPS, is dropped).
         assert headers.get_all("Strict-Transport-Security") == [f"max-age={HSTS}"], path
+    # Django is told https (DJANGO_HTTPS): its cookies are Secure.
+    status, headers, body = edge.https("/", context=None)
+    assert b'name="csrfmiddlewaretoken"' in body
+    (cookie,) = headers.get_all("Set-Cookie") or [""]
+    assert cookie.startswith("csrftoken=") and "; secure" in cookie.lower(), cookie
 
 
 def test_django_is_told_https_by_the_proxy_whatever_the_client_says(edge: TlsEdge) -> None:
@@ -327,7 +289,7 @@ def test_a_new_certificate_is_served_after_a_graceful_reload_without_a_failed_re
                 workdir=tmp_path / "a",
                 database=tls_database,
                 replica="a",
-                extra_env={"DJANGO_ALLOWED_HOSTS": ",".join(HOSTS)},
+                extra_env=stack_environment(),
             )
         )
         edge = stack.enter_context(
