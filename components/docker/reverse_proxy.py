@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -40,6 +41,11 @@ class ProxyTlsArgs:
     """The PEM key (a secret)."""
     https_port: int
     """Host port HTTPS is published on."""
+
+
+def _one_line(pem: str) -> str:
+    """PEM text as one line of base64 (the start script decodes it)."""
+    return base64.b64encode(pem.encode()).decode()
 
 
 def tls_start_command(command: list[str]) -> list[str]:
@@ -119,8 +125,8 @@ class ReverseProxy(pulumi.ComponentResource):
             # Output.all keeps secretness: with the key in it, the environment is a secret.
             envs = pulumi.Output.all(chain=args.tls.chain, key=args.tls.key).apply(
                 lambda v: [
-                    f"DJANGO_STACK_TLS_CHAIN={v['chain']}",
-                    f"DJANGO_STACK_TLS_KEY={v['key']}",
+                    f"DJANGO_STACK_TLS_CHAIN={_one_line(v['chain'])}",
+                    f"DJANGO_STACK_TLS_KEY={_one_line(v['key'])}",
                 ]
             )
         self.container = docker.Container(

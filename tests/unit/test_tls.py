@@ -11,6 +11,7 @@ import datetime
 import io
 import ipaddress
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from cryptography.x509.verification import PolicyBuilder, Store
 
 from components.choices import DebianRelease, Proxy, TlsMode, UpstreamProtocol
 from components.config import ConfigError, config_warnings, parse_stack_config
+from components.docker.reverse_proxy import TLS_DIR
 from components.render.proxy_config import ProxyTls, render_proxy_config
 from components.render.tls import (
     DEFAULT_HSTS_MAX_AGE,
@@ -250,7 +252,25 @@ def test_binary_accepts_the_tls_config(
 # --- Wiring: Docker ---------------------------------------------------------------------------
 
 
-def test_docker_proxy_publishes_https_and_gets_the_key_as_a_secret() -> None:
+def started_proxy_files(command: list[str], envs: list[str], workdir: Path) -> tuple[str, str]:
+    """Run the proxy container's start (its shell, with `/tmp/tls` moved to `workdir`) with
+    the container's environment, the proxy replaced by a look at what it would get: the
+    files' contents, the key's mode, and what is left of the environment."""
+    assert command[:2] == ["sh", "-c"]
+    script = command[2].replace(TLS_DIR, str(workdir / "tls"))
+    look = 'stat -c %a "$1"; env | grep -c ^DJANGO_STACK_TLS_ || true'
+    result = subprocess.run(
+        ["sh", "-c", script, command[3], "sh", "-c", look, "look", str(workdir / "tls/key.pem")],
+        env=dict(e.split("=", 1) for e in envs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["600", "0"], result.stdout
+    return (workdir / "tls/chain.pem").read_text(), (workdir / "tls/key.pem").read_text()
+
+
+def test_docker_proxy_publishes_https_and_gets_the_key_as_a_secret(tmp_path: Path) -> None:
     run = deploy_docker(tls={"mode": "self-signed"}, httpsPort=8449)
     assert run.outputs["url"] == "https://127.0.0.1:8449/"
     (proxy,) = containers(run, "proxy")
@@ -258,17 +278,14 @@ def test_docker_proxy_publishes_https_and_gets_the_key_as_a_secret() -> None:
     assert ports == {(8080, 8000, "127.0.0.1"), (8443, 8449, "127.0.0.1")}
     envs = proxy.inputs["envs"]
     assert is_wire_secret(envs)
-    values = unwrap_secrets(envs)
-    assert any(v.startswith("DJANGO_STACK_TLS_KEY=-----BEGIN PRIVATE KEY-----") for v in values)
-    assert proxy.inputs["command"][:2] == ["sh", "-c"]
+    chain, key = started_proxy_files(proxy.inputs["command"], unwrap_secrets(envs), tmp_path)
+    assert key.startswith("-----BEGIN PRIVATE KEY-----")
     assert proxy.inputs["command"][4:6] == ["nginx", "-c"]
     # The CA is an output to trust; it is public, and so is the chain.
     ca = run.outputs["tlsCaCertificate"]
     assert ca.startswith("-----BEGIN CERTIFICATE-----")
-    (chain,) = [v.split("=", 1)[1] for v in values if v.startswith("DJANGO_STACK_TLS_CHAIN=")]
     verify(chain, ca, "localhost", at=datetime.datetime.now(datetime.UTC))
     # Nothing of the key in any image's build context (those are digested into state).
-    key = next(v for v in values if v.startswith("DJANGO_STACK_TLS_KEY=")).split("=", 1)[1]
     body = key.splitlines()[1]
     for image in run.of_type(IMAGE):
         for path in Path(image.inputs["build"]["context"]).rglob("*"):
@@ -300,13 +317,15 @@ def test_a_second_run_gives_the_proxy_the_same_inputs() -> None:
     assert unwrap_secrets(first.inputs) == unwrap_secrets(second.inputs)
 
 
-def test_files_mode_serves_the_users_certificate_with_stapling() -> None:
+def test_files_mode_serves_the_users_certificate_with_stapling(tmp_path: Path) -> None:
     m = material(seed="the-users-own-" + "z" * 40)
     run = deploy_docker(tls={"mode": "files", "certificate": m.chain_pem, "key": m.key_pem})
     (proxy,) = containers(run, "proxy")
-    values = unwrap_secrets(proxy.inputs["envs"])
-    assert f"DJANGO_STACK_TLS_KEY={m.key_pem}" in values
-    assert f"DJANGO_STACK_TLS_CHAIN={m.chain_pem}" in values
+    envs = unwrap_secrets(proxy.inputs["envs"])
+    assert started_proxy_files(proxy.inputs["command"], envs, tmp_path) == (
+        m.chain_pem,
+        m.key_pem,
+    )
     assert run.outputs["tlsCaCertificate"] == ""
     (image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
     conf = (Path(image.inputs["build"]["context"]) / "proxy.conf").read_text()
