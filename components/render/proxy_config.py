@@ -5,7 +5,9 @@ server's own protocol, fail over passively, serve `/static/` from the proxy's di
 media volume, the uploaded files under `MEDIA_URL` from it (components/render/media.py). Both
 are the stack's edge: they answer a Host that is not allowed, a body over the limit and a
 client too slow to send its request themselves, and tell Django the client's address and
-scheme in headers they set (never ones a client sent).
+scheme in headers they set (never ones a client sent). With `tls`, they terminate HTTPS with
+Mozilla's intermediate profile (components/render/tls.py), send HSTS over it, and plain HTTP
+only redirects there (the stack's health check aside).
 """
 
 from __future__ import annotations
