@@ -210,8 +210,10 @@ def edge(
 def test_only_tls_12_and_13_with_mozillas_ciphers_and_a_chain_that_validates(
     edge: TlsEdge,
 ) -> None:
-    result = scan(port=edge.https_port, ca_file=edge.ca_file)
-    assert_mozilla_intermediate(result, ca_file=edge.ca_file)
+    # Both names the stack allows, a DNS name and an address, are in the certificate.
+    for host in HOSTS:
+        result = scan(port=edge.https_port, ca_file=edge.ca_file, host=host)
+        assert_mozilla_intermediate(result, ca_file=edge.ca_file)
 
 
 def test_http2_is_negotiated_by_alpn(edge: TlsEdge) -> None:
