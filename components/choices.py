@@ -84,3 +84,12 @@ class UpstreamProtocol(str, Enum):
 def upstream_protocol(app_server: AppServer) -> UpstreamProtocol:
     """uWSGI speaks its binary protocol to the proxy (less parsing); Gunicorn speaks HTTP."""
     return UpstreamProtocol.UWSGI if app_server is AppServer.UWSGI else UpstreamProtocol.HTTP
+
+
+class TlsMode(str, Enum):
+    """Where the proxy's TLS certificate comes from (the `tls.mode` key)."""
+
+    OFF = "off"  # plain HTTP only
+    SELF_SIGNED = "self-signed"  # a CA of the stack's own, made by the program (render/tls.py)
+    FILES = "files"  # the user's certificate chain and key
+    ACME = "acme"  # from an ACME CA (Let's Encrypt): not implemented yet

@@ -26,6 +26,7 @@ from components.choices import (
     MediaKind,
     Platform,
     Proxy,
+    TlsMode,
     VmProvider,
 )
 from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
@@ -33,6 +34,7 @@ from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, d
 from components.docker.provider_forms import container_cpus, cpus_kept_exactly
 from components.render.media import DEFAULT_MAX_BODY_MB, DEFAULT_MEDIA_URL
 from components.render.proxy_config import DEFAULT_RATE_LIMIT, STATIC_URL, RateLimit
+from components.render.tls import DEFAULT_HSTS_MAX_AGE, check_pair
 from components.tuning import default_threads, default_workers
 
 NAMESPACE = "django-stack"
@@ -80,6 +82,29 @@ class MediaConfig:
     """Django's MEDIA_URL, served by the proxy from the volume."""
     retain_on_delete: bool
     """Whether `pulumi destroy` leaves the volume (and the files) on the engine."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS on the proxy (the `tls`, `httpsPort` and `hstsMaxAge` keys)."""
+
+    mode: TlsMode
+    https_port: int
+    """The port HTTPS is published on (Docker) or listened on (VM)."""
+    hsts_max_age: int
+    """Strict-Transport-Security's max-age, in seconds, sent over HTTPS only."""
+    certificate: str | None = None
+    """`files`: the PEM chain, leaf first."""
+    key: Secret | None = None
+    """`files`: the PEM private key."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the proxy serves HTTPS (and sends plain HTTP there)."""
+        return self.mode is not TlsMode.OFF
+
+
+TLS_OFF = TlsConfig(mode=TlsMode.OFF, https_port=8443, hsts_max_age=DEFAULT_HSTS_MAX_AGE)
 
 
 @dataclass(frozen=True)
@@ -156,6 +181,7 @@ class StackConfig:
     release_commands: tuple[tuple[str, ...], ...] = ()
     """manage.py commands (argv after `django-admin`) run once per release, after migrate."""
     vm: VmConfig | None = None
+    tls: TlsConfig = TLS_OFF
 
     @property
     def resource_prefix(self) -> str:
@@ -183,6 +209,9 @@ KNOWN_KEYS = (
     "wsgiModule",
     "settingsModule",
     "httpPort",
+    "httpsPort",
+    "hstsMaxAge",
+    "tls",
     "bindAddress",
     "allowedHosts",
     "secretKey",
@@ -225,6 +254,7 @@ VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
 DATABASE_KEYS = ("kind", "host", "port", "name", "user")
 MEDIA_KEYS = ("kind", "url", "retainOnDelete")
 RATE_LIMIT_KEYS = ("requestsPerSecond", "burst", "connectionsPerClient")
+TLS_KEYS = ("mode", "certificate", "key")
 # A request body Django spools to /tmp must fit twice in the replicas' 64 MB /tmp tmpfs
 # (components/docker/container_spec.py); with media.kind 'volume' it goes to the volume.
 TMPFS_BODY_LIMIT_MB = 32
@@ -473,6 +503,15 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
             "'aws'; expected 80 (the security group opens only 80 and 443 to the world)"
         )
 
+    tls = _tls(
+        r,
+        production=production,
+        http_port=http_port,
+        allowed_hosts=allowed_hosts,
+        project_dir=project_dir,
+        aws=vm is not None and vm.provider is VmProvider.AWS,
+    )
+
     if r.problems:
         raise ConfigError(
             f"Invalid configuration for stack {stack!r}:\n  - " + "\n  - ".join(r.problems)
@@ -515,6 +554,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
         max_body_mb=max_body_mb,
         rate_limit=rate_limit,
         vm=vm,
+        tls=tls,
     )
 
 
@@ -767,6 +807,118 @@ def _rate_limit(r: _Reader) -> RateLimit:
     )
 
 
+def _tls(
+    r: _Reader,
+    *,
+    production: bool,
+    http_port: int,
+    allowed_hosts: tuple[str, ...],
+    project_dir: Path,
+    aws: bool,
+) -> TlsConfig:
+    """The `tls` object, `httpsPort` and `hstsMaxAge`.
+
+    A production stack gets HTTPS unless it opts out: `self-signed` by default, so that it is
+    encrypted from its first `up` with nothing to prepare, and its cookies are Secure. Browsers
+    do not trust that CA, so config_warnings says so on every preview until `files` (a real
+    certificate) is set; requiring `files` instead would stop every new production stack
+    until a certificate exists, and leave the choice between no deployment and plain HTTP.
+    A dev stack stays on plain HTTP (its URL is http://127.0.0.1:8000/).
+    """
+    value = r.structured("tls")
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        r.problem("tls", value, "an object with keys " + ", ".join(TLS_KEYS))
+        value = {}
+    for unknown in sorted(set(value) - set(TLS_KEYS)):
+        r.problems.append(
+            f"{NAMESPACE}:tls.{unknown}: unknown key; known keys are " + ", ".join(TLS_KEYS)
+        )
+    default = TlsMode.SELF_SIGNED if production else TlsMode.OFF
+    given = value.get("mode")
+    # YAML 1.1 (PyYAML, and many editors' idea of YAML) reads a bare `off` as false.
+    if given is False or (isinstance(given, str) and given.strip().lower() == "false"):
+        given = TlsMode.OFF.value
+    sub = _Reader({} if given is None else {"mode": str(given)})
+    mode = sub.choice("mode", TlsMode, default)
+    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:tls.", 1) for p in sub.problems)
+    # 443 where a production stack is reached by browsers; a dev stack's engine binds what
+    # it likes, but a port over 1024 is what a user can also bind without root elsewhere.
+    https_port = r.integer("httpsPort", 443 if production else 8443, 1, 65535) or 443
+    # Up to two years (Mozilla's value, and what the HSTS preload list asks for).
+    hsts = r.integer("hstsMaxAge", DEFAULT_HSTS_MAX_AGE, 0, 2 * DEFAULT_HSTS_MAX_AGE)
+    hsts = DEFAULT_HSTS_MAX_AGE if hsts is None else hsts
+    certificate: str | None = None
+    key: Secret | None = None
+
+    if mode is TlsMode.ACME:
+        r.problems.append(
+            f"{NAMESPACE}:tls.mode: 'acme' is not yet supported; expected 'off', "
+            "'self-signed' or 'files' (a certificate from an ACME CA can be given as files)"
+        )
+    for name in ("certificate", "key"):
+        if mode is not TlsMode.FILES and value.get(name) is not None:
+            r.problems.append(
+                f"{NAMESPACE}:tls.{name}: only allowed with tls.mode 'files', not {mode.value!r}"
+            )
+    if mode is TlsMode.FILES:
+        certificate = _tls_certificate(r, value.get("certificate"), project_dir)
+        key_text = value.get("key")
+        if not isinstance(key_text, str) or "PRIVATE KEY-----" not in key_text:
+            # The value is a secret: never repeated in the message.
+            r.problems.append(
+                f"{NAMESPACE}:tls.key: required with tls.mode 'files': the PEM private key "
+                f"('-----BEGIN ... PRIVATE KEY-----'), as a secret: pulumi config set "
+                f"--secret --path {NAMESPACE}:tls.key < KEYFILE"
+            )
+        else:
+            key = Secret(key_text)
+            if certificate is not None:
+                why = check_pair(chain_pem=certificate, key_pem=key_text)
+                if why is not None:
+                    r.problems.append(f"{NAMESPACE}:tls.key: {why}; expected the chain's key")
+    if mode is not TlsMode.OFF:
+        if https_port == http_port:
+            r.problem(
+                "httpsPort", https_port, f"a port other than {NAMESPACE}:httpPort ({http_port})"
+            )
+        if aws and https_port != 443:
+            r.problem(
+                "httpsPort",
+                https_port,
+                "443 with vm.provider 'aws' (the security group opens only 80 and 443)",
+            )
+        if mode is TlsMode.SELF_SIGNED and allowed_hosts == ("*",):
+            r.problems.append(
+                f"{NAMESPACE}:allowedHosts: ['*'] is not allowed with tls.mode 'self-signed'; "
+                "expected the names the stack's certificate is to be made for (a certificate "
+                "cannot name any host)"
+            )
+    return TlsConfig(
+        mode=mode, https_port=https_port, hsts_max_age=hsts, certificate=certificate, key=key
+    )
+
+
+def _tls_certificate(r: _Reader, given: Any, project_dir: Path) -> str | None:
+    """`tls.certificate`: PEM text, or the path of a PEM file (relative to the project)."""
+    expected = "a PEM certificate chain, leaf first: the text itself, or the path of a PEM file"
+    if not isinstance(given, str) or not given.strip():
+        r.problem("tls.certificate", given, f"{expected} (required with tls.mode 'files')")
+        return None
+    text = given
+    if "-----BEGIN" not in given:
+        path = (project_dir / given.strip()).resolve()
+        if not path.is_file():
+            r.problem("tls.certificate", given, f"{expected}; no such file")
+            return None
+        text = path.read_text()
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        r.problem("tls.certificate", given, expected)
+        return None
+    return text
+
+
 def config_warnings(config: StackConfig) -> list[str]:
     """What a valid config still leaves undone, for the preview's output (pulumi.log.warn)."""
     warnings: list[str] = []
@@ -777,6 +929,12 @@ def config_warnings(config: StackConfig) -> list[str]:
             "to disk fails every upload (the replicas' root filesystem is read-only), and "
             "nothing is shared between replicas. Set media.kind 'volume' (Docker) if the "
             "project takes uploads."
+        )
+    if config.production and config.tls.mode is TlsMode.SELF_SIGNED:
+        warnings.append(
+            f"{NAMESPACE}:tls.mode is 'self-signed' on a production stack: HTTPS works, but "
+            "browsers do not trust the stack's own CA (the tlsCaCertificate output) and warn "
+            "every visitor. Give the site's certificate with tls.mode 'files'."
         )
     return warnings
 

@@ -52,6 +52,9 @@ def run(project_dir: Path) -> dict[str, pulumi.Input[object]]:
         )
     return {
         "url": stack.url,
+        # The stack's own CA when tls.mode is self-signed (trust it to browse without a
+        # warning); empty otherwise.
+        "tlsCaCertificate": stack.tls_ca,
         "appServer": config.app_server.value,
         "proxy": config.proxy.value,
         "replicas": config.replicas,

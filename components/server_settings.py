@@ -7,10 +7,16 @@ config reaches both the same way.
 
 from __future__ import annotations
 
-from components.choices import AppServer, MediaKind, upstream_protocol
+from components.choices import AppServer, DebianRelease, MediaKind, TlsMode, upstream_protocol
 from components.config import StackConfig
 from components.render.app_server_config import AppServerSettings
-from components.render.proxy_config import PROXY_PORT, ProxySettings, Upstream
+from components.render.proxy_config import (
+    PROXY_PORT,
+    PROXY_TLS_PORT,
+    ProxySettings,
+    ProxyTls,
+    Upstream,
+)
 
 
 def app_server_settings(config: StackConfig, *, syslog_tag: str | None = None) -> AppServerSettings:
@@ -32,9 +38,12 @@ def proxy_settings(
     upstream_hosts: list[str],
     worker_processes: str,
     listen_port: int = PROXY_PORT,
+    tls_listen_port: int = PROXY_TLS_PORT,
+    tls_files: tuple[str, str] = ("", ""),
     syslog_tag: str | None = None,
 ) -> ProxySettings:
-    """The proxy's settings for this stack, balancing over `upstream_hosts`."""
+    """The proxy's settings for this stack, balancing over `upstream_hosts`; with TLS on,
+    the proxy reads (certificate chain, key) from `tls_files`."""
     return ProxySettings(
         proxy=config.proxy,
         protocol=upstream_protocol(config.app_server),
@@ -52,9 +61,27 @@ def proxy_settings(
         syslog_tag=syslog_tag,
         media_url=media_url(config),
         rate_limit=config.rate_limit,
+        tls=ProxyTls(
+            listen_port=tls_listen_port,
+            public_port=config.tls.https_port,
+            certificate_file=tls_files[0],
+            key_file=tls_files[1],
+            hsts_max_age=config.tls.hsts_max_age,
+            # The stack's own CA has no OCSP responder to ask.
+            ocsp_stapling=config.tls.mode is TlsMode.FILES,
+            # Debian 12 has nginx 1.22, Debian 13 1.26 (which has `http2 on;`).
+            nginx_http2_directive=config.debian_release is not DebianRelease.BOOKWORM,
+        )
+        if config.tls.enabled
+        else None,
     )
 
 
 def media_url(config: StackConfig) -> str | None:
     """The URL uploaded files are stored under and the proxy serves; None: no media."""
     return config.media.url if config.media.kind is MediaKind.VOLUME else None
+
+
+def https_port(config: StackConfig) -> int | None:
+    """The port clients reach HTTPS on; None: the stack serves plain HTTP."""
+    return config.tls.https_port if config.tls.enabled else None

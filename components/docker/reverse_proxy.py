@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -18,12 +19,42 @@ from components.docker.container_spec import (
 from components.docker.images import local_image
 from components.docker.target import DockerTarget
 from components.render.build_context import proxy_build_context
-from components.render.proxy_config import PROXY_PORT, proxy_command
+from components.render.proxy_config import PROXY_PORT, PROXY_TLS_PORT, proxy_command
+from components.render.templates import render_template
 from components.tuning import proxy_sysctls
 
 # The proxy's own liveness: any HTTP answer counts (no `curl -f`), so a proxy whose replicas
 # are all down is still a healthy proxy, answering 502 until they are back.
 HEALTH_URL = f"http://127.0.0.1:{PROXY_PORT}/_stack/health"
+# Where the container's start writes the chain and key (the root filesystem is read-only).
+TLS_DIR = "/tmp/tls"
+TLS_FILES = (f"{TLS_DIR}/chain.pem", f"{TLS_DIR}/key.pem")
+
+
+@dataclass(frozen=True)
+class ProxyTlsArgs:
+    """What the proxy serves HTTPS with."""
+
+    chain: pulumi.Input[str]
+    """The PEM certificate chain, leaf first."""
+    key: pulumi.Input[str]
+    """The PEM key (a secret)."""
+    https_port: int
+    """Host port HTTPS is published on."""
+
+
+def _one_line(pem: str) -> str:
+    """PEM text as one line of base64 (the start script decodes it)."""
+    return base64.b64encode(pem.encode()).decode()
+
+
+def tls_start_command(command: list[str]) -> list[str]:
+    """`command` preceded by a shell that writes the chain and key from the environment."""
+    script = render_template(
+        "docker/proxy-tls-start.sh",
+        {"tls_dir": TLS_DIR, "chain_file": TLS_FILES[0], "key_file": TLS_FILES[1]},
+    )
+    return ["sh", "-c", script, "django-stack-proxy", *command]
 
 
 @dataclass(frozen=True)
@@ -52,6 +83,8 @@ class ReverseProxyArgs:
     """What it serves besides its image's static files (the media volume, read-only)."""
     target: DockerTarget
     """The stack's engine-side context (names, network, base image, build dir)."""
+    tls: ProxyTlsArgs | None = None
+    """HTTPS, or None for plain HTTP only."""
 
 
 class ReverseProxy(pulumi.ComponentResource):
@@ -75,20 +108,38 @@ class ReverseProxy(pulumi.ComponentResource):
             build_args={"BASE_IMAGE": args.target.base_image, "APP_IMAGE": args.app_image},
             opts=child(self),
         )
+        ports = [
+            docker.ContainerPortArgs(
+                internal=PROXY_PORT, external=args.http_port, ip=args.bind_address
+            )
+        ]
+        command = proxy_command(args.proxy)
+        envs: pulumi.Output[list[str]] | None = None
+        if args.tls is not None:
+            ports.append(
+                docker.ContainerPortArgs(
+                    internal=PROXY_TLS_PORT, external=args.tls.https_port, ip=args.bind_address
+                )
+            )
+            command = tls_start_command(command)
+            # Output.all keeps secretness: with the key in it, the environment is a secret.
+            envs = pulumi.Output.all(chain=args.tls.chain, key=args.tls.key).apply(
+                lambda v: [
+                    f"DJANGO_STACK_TLS_CHAIN={_one_line(v['chain'])}",
+                    f"DJANGO_STACK_TLS_KEY={_one_line(v['key'])}",
+                ]
+            )
         self.container = docker.Container(
             f"{name}-server",
             name=f"{args.target.resource_prefix}-proxy",
             image=image.image_name,
-            command=proxy_command(args.proxy),
+            command=command,
+            envs=envs,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.target.network),
                 docker.ContainerNetworksAdvancedArgs(name=args.public_network),
             ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=PROXY_PORT, external=args.http_port, ip=args.bind_address
-                )
-            ],
+            ports=ports,
             healthcheck=health_check(["curl", "-sS", "-o", "/dev/null", HEALTH_URL]),
             sysctls=proxy_sysctls(),
             # None rather than []: a proxy without media keeps the inputs it always had.
@@ -107,5 +158,11 @@ class ReverseProxy(pulumi.ComponentResource):
             opts=child(self, *args.after),
         )
         host = "localhost" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
-        self.url = pulumi.Output.from_input(f"http://{host}:{args.http_port}/")
+        if args.tls is None:
+            self.url = pulumi.Output.from_input(f"http://{host}:{args.http_port}/")
+        else:
+            port = args.tls.https_port
+            self.url = pulumi.Output.from_input(
+                f"https://{host}/" if port == 443 else f"https://{host}:{port}/"
+            )
         self.register_outputs({"url": self.url})

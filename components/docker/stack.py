@@ -13,6 +13,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from components.certificate import StackCertificate, StackCertificateArgs
 from components.choices import AppServer as AppServerKind
 from components.choices import DatabaseKind, MediaKind
 from components.config import DatabaseConfig, StackConfig
@@ -21,12 +22,12 @@ from components.docker.container_spec import LABEL_STACK, Limits
 from components.docker.database import DATABASE_ALIAS, Database, DatabaseArgs
 from components.docker.django_app import DjangoApp, DjangoAppArgs
 from components.docker.media import MediaStorage, MediaStorageArgs
-from components.docker.reverse_proxy import ReverseProxy, ReverseProxyArgs
+from components.docker.reverse_proxy import TLS_FILES, ProxyTlsArgs, ReverseProxy, ReverseProxyArgs
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment
 from components.render.proxy_config import render_proxy_config
-from components.server_settings import app_server_settings, media_url, proxy_settings
+from components.server_settings import app_server_settings, https_port, media_url, proxy_settings
 from components.tuning import app_max_processes, proxy_max_processes
 
 
@@ -51,6 +52,7 @@ class DockerStack(pulumi.ComponentResource):
     """A Django app on N app server replicas behind a reverse proxy, on Docker."""
 
     url: pulumi.Output[str]
+    tls_ca: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: DockerStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -117,6 +119,7 @@ class DockerStack(pulumi.ComponentResource):
                     debug=config.debug,
                     media_url=media_url(config),
                     max_body_mb=config.max_body_mb,
+                    https_port=https_port(config),
                 ),
                 secret_key=config.secret_key,
                 database_password=database.password,
@@ -156,6 +159,17 @@ class DockerStack(pulumi.ComponentResource):
             ),
             mine,
         )
+        certificate = (
+            StackCertificate(
+                f"{name}-certificate",
+                StackCertificateArgs(
+                    tls=config.tls, stack=config.stack, allowed_hosts=config.allowed_hosts
+                ),
+                mine,
+            )
+            if config.tls.enabled
+            else None
+        )
         proxy = ReverseProxy(
             f"{name}-proxy",
             ReverseProxyArgs(
@@ -169,6 +183,7 @@ class DockerStack(pulumi.ComponentResource):
                         worker_processes=str(math.ceil(config.proxy_cpus))
                         if config.proxy_workers == "auto"
                         else config.proxy_workers,
+                        tls_files=TLS_FILES,
                     )
                 ),
                 app_image=app.image_name,
@@ -185,8 +200,17 @@ class DockerStack(pulumi.ComponentResource):
                 ),
                 after=list(servers.containers),
                 volumes=[media.proxy_mount] if media else [],
+                tls=ProxyTlsArgs(
+                    chain=certificate.chain,
+                    key=certificate.key,
+                    https_port=config.tls.https_port,
+                )
+                if certificate
+                else None,
             ),
             mine,
         )
         self.url = proxy.url
-        self.register_outputs({"url": self.url})
+        # The stack's own CA (self-signed), for clients to trust; empty otherwise.
+        self.tls_ca = certificate.ca if certificate else pulumi.Output.from_input("")
+        self.register_outputs({"url": self.url, "tlsCaCertificate": self.tls_ca})

@@ -17,15 +17,21 @@ from components.config import DatabaseConfig
 from components.render.media import MEDIA_FILES, UPLOAD_TEMP_DIR, upload_limits
 
 
-def csrf_trusted_origins(*, allowed_hosts: tuple[str, ...], http_port: int) -> list[str]:
+def csrf_trusted_origins(
+    *, allowed_hosts: tuple[str, ...], http_port: int, https_port: int | None = None
+) -> list[str]:
     """The origins browsers send for this stack's own pages.
 
     The proxy passes Host without the port, so on a non-default port Django could not match
-    the browser's Origin header by itself.
+    the browser's Origin header by itself. With TLS (`https_port`) pages are only served
+    over HTTPS, on that port.
     https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
     """
-    suffix = "" if http_port in (80, 443) else f":{http_port}"
     hosts = [h.lstrip(".") for h in allowed_hosts if h != "*"]
+    if https_port is not None:
+        suffix = "" if https_port == 443 else f":{https_port}"
+        return [f"https://{host}{suffix}" for host in hosts]
+    suffix = "" if http_port in (80, 443) else f":{http_port}"
     return [f"{scheme}://{host}{suffix}" for host in hosts for scheme in ("http", "https")]
 
 
@@ -38,17 +44,22 @@ def django_environment(
     debug: bool,
     media_url: str | None,
     max_body_mb: int,
+    https_port: int | None = None,
 ) -> dict[str, str]:
     """Non-secret settings for every replica and the migration job.
 
     `media_url` None: the stack stores no uploads (the project's MEDIA_* settings stay);
     else they go to the media volume (components/render/media.py), served under it.
+    `https_port` None: plain HTTP; else the proxy serves HTTPS there, and the overlay's
+    Secure cookies turn on (DJANGO_HTTPS).
     """
     limits = upload_limits(max_body_mb)
     env = {
         "DJANGO_ALLOWED_HOSTS": ",".join(allowed_hosts),
         "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(
-            csrf_trusted_origins(allowed_hosts=allowed_hosts, http_port=http_port)
+            csrf_trusted_origins(
+                allowed_hosts=allowed_hosts, http_port=http_port, https_port=https_port
+            )
         ),
         "DJANGO_DEBUG": "1" if debug else "0",
         "DJANGO_DB_ENGINE": "sqlite3" if database.kind is DatabaseKind.SQLITE else "postgresql",
@@ -56,6 +67,8 @@ def django_environment(
         "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": str(limits.data_memory_bytes),
         "DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE": str(limits.file_memory_bytes),
     }
+    if https_port is not None:
+        env["DJANGO_HTTPS"] = "1"
     if media_url is not None:
         env.update(
             {

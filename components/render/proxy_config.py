@@ -5,7 +5,9 @@ server's own protocol, fail over passively, serve `/static/` from the proxy's di
 media volume, the uploaded files under `MEDIA_URL` from it (components/render/media.py). Both
 are the stack's edge: they answer a Host that is not allowed, a body over the limit and a
 client too slow to send its request themselves, and tell Django the client's address and
-scheme in headers they set (never ones a client sent).
+scheme in headers they set (never ones a client sent). With `tls`, they terminate HTTPS with
+Mozilla's intermediate profile (components/render/tls.py), send HSTS over it, and plain HTTP
+only redirects there (the stack's health check aside).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from components.render.media import (
     MEDIA_FILES,
 )
 from components.render.templates import render_template
+from components.render.tls import CURVES, TLS12_CIPHERS
 from components.tuning import apache_event_processes, proxy_worker_connections, upstream_keepalive
 
 PROXY_PORT = 8080
+# Inside the proxy container the TLS listener's port (Docker publishes httpsPort onto it).
+PROXY_TLS_PORT = 8443
 STATIC_URL = "/static/"
 STATIC_ROOT = "/srv/static"
 CONFIG_DIR = "/etc/django-stack"
@@ -148,6 +153,46 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class ProxyTls:
+    """The proxy's HTTPS listener."""
+
+    listen_port: int
+    """Where the proxy listens for HTTPS."""
+    public_port: int
+    """The port clients reach it on (what the plain-HTTP redirect names)."""
+    certificate_file: str
+    """The PEM chain, leaf first."""
+    key_file: str
+    """The PEM key."""
+    hsts_max_age: int
+    """Strict-Transport-Security's max-age in seconds (0: the header tells browsers to
+    forget it)."""
+    ocsp_stapling: bool
+    """Staple the CA's OCSP answer: only for a CA that has a responder (not the stack's own)."""
+    nginx_http2_directive: bool = True
+    """nginx 1.25.1 and later (Debian 13) say `http2 on;`; 1.22 (Debian 12) only knows
+    `listen ... http2`, which the later ones warn about.
+    https://nginx.org/en/docs/http/ngx_http_v2_module.html#http2"""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.hsts_max_age <= 2 * 63072000:
+            raise ValueError(f"hsts_max_age must be 0 to two years: {self.hsts_max_age!r}")
+        for path in (self.certificate_file, self.key_file):
+            if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path):
+                raise ValueError(f"a TLS file must be an absolute plain path: {path!r}")
+
+    @property
+    def hsts(self) -> str:
+        """The Strict-Transport-Security value."""
+        return f"max-age={self.hsts_max_age}"
+
+    @property
+    def port_suffix(self) -> str:
+        """`:port` in an https:// URL, empty for 443."""
+        return "" if self.public_port == 443 else f":{self.public_port}"
+
+
+@dataclass(frozen=True)
 class ProxySettings:
     """What the proxy is told."""
 
@@ -180,6 +225,8 @@ class ProxySettings:
     media_url: str | None = None
     media_root: str = MEDIA_FILES
     rate_limit: RateLimit = DEFAULT_RATE_LIMIT
+    # None: plain HTTP only. Else HTTPS on its own port, and plain HTTP redirects there.
+    tls: ProxyTls | None = None
 
     def __post_init__(self) -> None:
         if not self.upstreams:
@@ -244,6 +291,8 @@ def _static(settings: ProxySettings, template: str) -> str:
         "gzip_min_bytes": GZIP_MIN_BYTES,
         "gzip_level": GZIP_LEVEL,
         "precompressed_extensions": "|".join(e.lstrip(".") for e in PRECOMPRESSED_EXTENSIONS),
+        # add_header in a location replaces the server's: nginx's files need their own.
+        "hsts": _nginx_hsts(settings, "            "),
     }
     return render_template(template, values).rstrip("\n")
 
@@ -256,15 +305,112 @@ def _media(settings: ProxySettings, template: str, values: dict[str, str]) -> st
         "media_url": settings.media_url,
         "media_root": settings.media_root,
         "download_type": DOWNLOAD_TYPE,
+        "hsts": _nginx_hsts(settings, "            "),
     }
     return render_template(template, {**common, **values}).rstrip("\n")
+
+
+def _nginx_tls_listen(tls: ProxyTls, default_server: str) -> str:
+    """The `listen` line of a TLS server (and `http2 on;` where nginx has it)."""
+    if tls.nginx_http2_directive:
+        return f"        listen {tls.listen_port} ssl{default_server};\n        http2 on;"
+    return f"        listen {tls.listen_port} ssl http2{default_server};"
+
+
+def _nginx_hsts(settings: ProxySettings, indent: str) -> str:
+    """HSTS over TLS only: on plain HTTP browsers ignore it (RFC 6797, 8.1)."""
+    if settings.tls is None:
+        return ""
+    value = settings.tls.hsts
+    return f'{indent}add_header Strict-Transport-Security "{value}" always;'
+
+
+def _apache_vhost_tls(settings: ProxySettings, *, hsts: bool) -> str:
+    if settings.tls is None:
+        return ""
+    lines = ["    SSLEngine on"]
+    if hsts:
+        # `unset` drops Django's own header (passed on with the response), so there is one.
+        lines += [
+            "    Header unset Strict-Transport-Security",
+            f'    Header always set Strict-Transport-Security "{settings.tls.hsts}"',
+        ]
+    return "\n".join(lines)
 
 
 def _unknown_host(settings: ProxySettings, template: str) -> str:
     """The default server that answers every Host not allowed, or nothing when all are."""
     if any_host(settings.allowed_hosts):
         return ""
-    return render_template(template, {"listen_port": settings.listen_port})
+    if settings.proxy is Proxy.NGINX:
+        listen = f"        listen {settings.listen_port} default_server;"
+        if settings.tls is not None:
+            listen += "\n" + _nginx_tls_listen(settings.tls, " default_server")
+        return render_template(template, {"listen": listen})
+    blocks = [render_template(template, {"listen_port": settings.listen_port, "vhost_tls": ""})]
+    if settings.tls is not None:
+        blocks.append(
+            render_template(
+                template,
+                {
+                    "listen_port": settings.tls.listen_port,
+                    "vhost_tls": _apache_vhost_tls(settings, hsts=False),
+                },
+            )
+        )
+    return "\n".join(blocks)
+
+
+def _ocsp(tls: ProxyTls, lines: tuple[str, ...]) -> str:
+    return "\n".join(lines) if tls.ocsp_stapling else ""
+
+
+def _nginx_tls(settings: ProxySettings) -> str:
+    tls = settings.tls
+    if tls is None:
+        return ""
+    return render_template(
+        "nginx/tls.conf",
+        {
+            "certificate_file": tls.certificate_file,
+            "key_file": tls.key_file,
+            "curves": ":".join(CURVES),
+            "ciphers": ":".join(TLS12_CIPHERS),
+            # https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_stapling
+            "ocsp_stapling": _ocsp(
+                tls,
+                (
+                    "    # The CA's OCSP answer, sent with the certificate (a CA of the user's).",
+                    "    ssl_stapling on;",
+                    "    ssl_stapling_verify on;",
+                ),
+            ),
+        },
+    ).rstrip("\n")
+
+
+def _apache_tls(settings: ProxySettings) -> str:
+    tls = settings.tls
+    if tls is None:
+        return ""
+    return render_template(
+        "apache/tls.conf",
+        {
+            "certificate_file": tls.certificate_file,
+            "key_file": tls.key_file,
+            "curves": ":".join(CURVES),
+            "ciphers": ":".join(TLS12_CIPHERS),
+            # https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#sslusestapling
+            "ocsp_stapling": _ocsp(
+                tls,
+                (
+                    "# The CA's OCSP answer, sent with the certificate (a CA of the user's).",
+                    "SSLUseStapling On",
+                    'SSLStaplingCache "shmcb:/tmp/apache2-ocsp-cache(128000)"',
+                ),
+            ),
+        },
+    ).rstrip("\n")
 
 
 def render_nginx_conf(settings: ProxySettings) -> str:
@@ -293,6 +439,23 @@ def render_nginx_conf(settings: ProxySettings) -> str:
     upstream_pass = render_template(
         pass_template, {"timeout": settings.timeout_seconds, "tries": _tries(settings)}
     ).rstrip("\n")
+    # With every Host allowed there is no other server: this one is the default.
+    default = " default_server" if any_host(settings.allowed_hosts) else ""
+    redirect = ""
+    if settings.tls is None:
+        app_listen = f"        listen {settings.listen_port}{default};"
+    else:
+        app_listen = _nginx_tls_listen(settings.tls, default)
+        redirect = render_template(
+            "nginx/redirect.conf",
+            {
+                "listen_port": settings.listen_port,
+                "default_server": default,
+                "server_names": nginx_server_names(settings.allowed_hosts),
+                "upstream_pass": upstream_pass,
+                "port_suffix": settings.tls.port_suffix,
+            },
+        )
     return render_template(
         "nginx/nginx.conf",
         {
@@ -308,10 +471,11 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "hashed_static_name": HASHED_STATIC_NAME,
             "hashed_static_cache": HASHED_STATIC_CACHE,
             "static_cache": STATIC_CACHE,
-            "listen_port": settings.listen_port,
             "unknown_host_server": _unknown_host(settings, "nginx/unknown-host.conf"),
-            # With every Host allowed there is no other server: this one is the default.
-            "app_server_default": " default_server" if any_host(settings.allowed_hosts) else "",
+            "redirect_server": redirect,
+            "app_listen": app_listen,
+            "tls": _nginx_tls(settings),
+            "hsts": _nginx_hsts(settings, "        "),
             "server_names": nginx_server_names(settings.allowed_hosts),
             "static_location": _static(settings, "nginx/static.conf"),
             "media_map": _media(settings, "nginx/media-map.conf", {}),
@@ -322,7 +486,7 @@ def render_nginx_conf(settings: ProxySettings) -> str:
                     "inline_types": "\n".join(
                         f"                {media_type} {' '.join(extensions)};"
                         for media_type, extensions in INLINE_MEDIA_TYPES.items()
-                    )
+                    ),
                 },
             ),
             "upstream_pass": upstream_pass,
@@ -439,11 +603,30 @@ def render_apache_conf(settings: ProxySettings) -> str:
         workers=settings.workers_per_upstream,
         threads=settings.threads_per_worker,
     )
+    redirect = ""
+    if settings.tls is not None:
+        redirect = render_template(
+            "apache/redirect.conf",
+            {
+                "listen_port": settings.listen_port,
+                "server_name": server_name,
+                "server_alias": f"    ServerAlias {' '.join(aliases)}" if aliases else "",
+                "port_suffix": settings.tls.port_suffix,
+                "forwarded_for": forwarded_for,
+            },
+        )
     return render_template(
         "apache/httpd.conf",
         {
             "rate_limit": _apache_rate_limit(settings.rate_limit, settings),
             "listen_port": settings.listen_port,
+            "tls_listen": f"Listen {settings.tls.listen_port}" if settings.tls else "",
+            "tls": _apache_tls(settings),
+            "redirect_vhost": redirect,
+            "app_port": settings.tls.listen_port if settings.tls else settings.listen_port,
+            "vhost_tls": _apache_vhost_tls(settings, hsts=True),
+            # Set by the proxy from the listener, replacing whatever a client sent.
+            "scheme": "https" if settings.tls else "http",
             "proxy_module": module,
             "proxy_module_file": f"mod_proxy_{scheme}.so",
             "timeout": settings.timeout_seconds,

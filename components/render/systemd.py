@@ -24,6 +24,13 @@ ENV_FILE = f"{CONFIG_DIR}/django.env"
 APP_UNIT = "django-stack-app.service"
 MIGRATE_UNIT = "django-stack-migrate.service"
 PROXY_UNIT = "django-stack-proxy.service"
+# The VM proxy's TLS files: the chain readable by all, the key root's alone (0600). systemd
+# hands the key to the unprivileged proxy as a credential, a copy only that service reads.
+# https://systemd.io/CREDENTIALS/
+TLS_CHAIN_FILE = f"{CONFIG_DIR}/tls/chain.pem"
+TLS_KEY_FILE = f"{CONFIG_DIR}/tls/key.pem"
+TLS_KEY_CREDENTIAL = "tls-key"
+TLS_KEY_CREDENTIAL_PATH = f"/run/credentials/{PROXY_UNIT}/{TLS_KEY_CREDENTIAL}"
 UNIT_DIR = "/etc/systemd/system"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -155,8 +162,9 @@ def render_migrate_unit(
     )
 
 
-def render_proxy_unit(proxy: Proxy) -> str:
-    """django-stack-proxy.service: nginx or Apache with the stack's rendered config."""
+def render_proxy_unit(proxy: Proxy, *, tls: bool = False) -> str:
+    """django-stack-proxy.service: nginx or Apache with the stack's rendered config; with
+    `tls`, the key as a credential (read when the unit starts: a new key is a restart)."""
     reload_signal, kill_signal = _PROXY_SIGNALS[proxy]
     return render_template(
         "systemd/django-stack-proxy.service",
@@ -165,5 +173,6 @@ def render_proxy_unit(proxy: Proxy) -> str:
             "exec_start": exec_line(_absolute(proxy_command(proxy))),
             "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
             "kill_signal": kill_signal,
+            "credentials": f"LoadCredential={TLS_KEY_CREDENTIAL}:{TLS_KEY_FILE}" if tls else "",
         },
     )

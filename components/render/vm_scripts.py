@@ -15,7 +15,7 @@ import io
 import re
 import shlex
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from components.choices import AppServer, DebianRelease, Proxy, upstream_protocol
@@ -52,14 +52,15 @@ STATE_DIR = "/var/lib/django-stack-deploy"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-def bundle(files: Mapping[str, bytes]) -> str:
-    """A base64 tar.gz of `files` (relative paths), byte-identical for identical content."""
+def bundle(files: Mapping[str, bytes], *, private: Collection[str] = ()) -> str:
+    """A base64 tar.gz of `files` (relative paths), byte-identical for identical content;
+    the `private` ones are root's alone (0600)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(files):
             info = tarfile.TarInfo(path)
             info.size = len(files[path])
-            info.mode = 0o755 if path.endswith(".sh") else 0o644
+            info.mode = 0o600 if path in private else 0o755 if path.endswith(".sh") else 0o644
             info.mtime = 0
             tar.addfile(info, io.BytesIO(files[path]))
     packed = gzip.compress(raw.getvalue(), mtime=0)
@@ -109,9 +110,12 @@ def release_context(
     return BuildContext(files)
 
 
-def root_files(files: Mapping[str, str]) -> str:
-    """A bundle of absolute paths (`/etc/...`) to unpack at `/`."""
-    return bundle({path.lstrip("/"): content.encode() for path, content in files.items()})
+def root_files(files: Mapping[str, str], *, private: Collection[str] = ()) -> str:
+    """A bundle of absolute paths (`/etc/...`) to unpack at `/`; `private` ones are 0600."""
+    return bundle(
+        {path.lstrip("/"): content.encode() for path, content in files.items()},
+        private={p.lstrip("/") for p in private},
+    )
 
 
 def as_root(script: str, *, ssh_user: str) -> str:

@@ -14,7 +14,7 @@ from pulumi_command import remote
 from components.choices import DebianRelease, Proxy
 from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
-from components.render.systemd import PROXY_UNIT
+from components.render.systemd import PROXY_UNIT, TLS_CHAIN_FILE, TLS_KEY_FILE
 from components.render.vm_scripts import (
     digest,
     proxy_health_command,
@@ -57,6 +57,10 @@ class VmProxyHostArgs:
     """The project's own settings module."""
     after: list[pulumi.Resource] = field(default_factory=list)
     """What must be up before the proxy (re)loads (the app servers)."""
+    tls_chain: pulumi.Input[str] | None = None
+    """The PEM certificate chain for HTTPS, or None for plain HTTP only."""
+    tls_key: pulumi.Input[str] | None = None
+    """Its PEM key (a secret)."""
 
 
 class VmProxyHost(pulumi.ComponentResource):
@@ -102,9 +106,21 @@ class VmProxyHost(pulumi.ComponentResource):
             parent=self,
             after=[release],
         )
-        files = pulumi.Output.from_input(args.proxy_config).apply(
-            lambda conf: root_files(
-                {config_file_path(args.proxy): conf, unit_path(PROXY_UNIT): args.unit}
+        # Output.all keeps secretness: with the key in them, the files are a secret (stdin).
+        files = pulumi.Output.all(
+            conf=args.proxy_config, chain=args.tls_chain, key=args.tls_key
+        ).apply(
+            lambda v: root_files(
+                {
+                    config_file_path(args.proxy): v["conf"],
+                    unit_path(PROXY_UNIT): args.unit,
+                    **(
+                        {TLS_CHAIN_FILE: v["chain"], TLS_KEY_FILE: v["key"]}
+                        if v["key"] is not None
+                        else {}
+                    ),
+                },
+                private=[TLS_KEY_FILE],
             )
         )
         self.service = remote_step(
@@ -114,6 +130,8 @@ class VmProxyHost(pulumi.ComponentResource):
             script=render_service_script(
                 unit=PROXY_UNIT,
                 health_check=proxy_health_command(args.http_port, host=args.health_host),
+                # The key reaches the proxy as a credential, copied when the unit starts.
+                restart_on=[TLS_KEY_FILE] if args.tls_key is not None else [],
             ),
             stdin=files,
             triggers=[files.apply(digest), release_id],

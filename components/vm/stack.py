@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
+from components.certificate import StackCertificate, StackCertificateArgs
 from components.choices import DatabaseKind
 from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
@@ -18,13 +19,15 @@ from components.render.django_env import database_url, django_environment
 from components.render.host_names import probe_host
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
+    TLS_CHAIN_FILE,
+    TLS_KEY_CREDENTIAL_PATH,
     environment_file,
     render_app_unit,
     render_migrate_unit,
     render_proxy_unit,
 )
 from components.render.vm_scripts import release_context
-from components.server_settings import app_server_settings, media_url, proxy_settings
+from components.server_settings import app_server_settings, https_port, media_url, proxy_settings
 from components.tuning import app_max_processes
 from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
@@ -44,6 +47,7 @@ class VmStack(pulumi.ComponentResource):
     """A Django app on N app hosts behind a proxy host, on Debian machines over SSH."""
 
     url: pulumi.Output[str]
+    tls_ca: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: VmStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -102,6 +106,7 @@ class VmStack(pulumi.ComponentResource):
                 debug=config.debug,
                 media_url=media_url(config),
                 max_body_mb=config.max_body_mb,
+                https_port=https_port(config),
             )
 
         # Output.all keeps secretness: the environment file is a secret from here on.
@@ -183,11 +188,24 @@ class VmStack(pulumi.ComponentResource):
                     upstream_hosts=list(addresses),
                     worker_processes=config.proxy_workers,
                     listen_port=config.http_port,
+                    tls_listen_port=config.tls.https_port,
+                    tls_files=(TLS_CHAIN_FILE, TLS_KEY_CREDENTIAL_PATH),
                     # The unit's stdout is the journal's socket: log through syslog instead.
                     syslog_tag="django_stack_proxy",
                 )
             )
 
+        certificate = (
+            StackCertificate(
+                f"{name}-certificate",
+                StackCertificateArgs(
+                    tls=config.tls, stack=config.stack, allowed_hosts=config.allowed_hosts
+                ),
+                mine,
+            )
+            if config.tls.enabled
+            else None
+        )
         proxy = VmProxyHost(
             f"{name}-proxy",
             VmProxyHostArgs(
@@ -199,7 +217,7 @@ class VmStack(pulumi.ComponentResource):
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),
-                unit=render_proxy_unit(config.proxy),
+                unit=render_proxy_unit(config.proxy, tls=certificate is not None),
                 http_port=config.http_port,
                 health_host=probe_host(config.allowed_hosts),
                 release=release_context(
@@ -210,13 +228,20 @@ class VmStack(pulumi.ComponentResource):
                 ),
                 settings_module=config.settings_module,
                 after=[a.service for a in apps],
+                tls_chain=certificate.chain if certificate else None,
+                tls_key=certificate.key if certificate else None,
             ),
             mine,
         )
-        suffix = "" if config.http_port == 80 else f":{config.http_port}"
-        self.url = machines.proxy.public_address.apply(lambda a: f"http://{a}{suffix}/")
+        if certificate is None:
+            suffix = "" if config.http_port == 80 else f":{config.http_port}"
+            self.url = machines.proxy.public_address.apply(lambda a: f"http://{a}{suffix}/")
+        else:
+            suffix = "" if config.tls.https_port == 443 else f":{config.tls.https_port}"
+            self.url = machines.proxy.public_address.apply(lambda a: f"https://{a}{suffix}/")
+        self.tls_ca = certificate.ca if certificate else pulumi.Output.from_input("")
         self.proxy_service = proxy.service
-        self.register_outputs({"url": self.url})
+        self.register_outputs({"url": self.url, "tlsCaCertificate": self.tls_ca})
 
     def _secret(self, name: str, given: Secret | None, *, length: int) -> pulumi.Output[str]:
         """The configured secret, or one generated once and kept in state."""

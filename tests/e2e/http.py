@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import ssl
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -33,14 +34,25 @@ class Client:
     base_url: str
     cookies: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    ssl_context: ssl.SSLContext | None = None
+    """For an https:// URL: what the client trusts (the stack's own CA)."""
 
     def request(
         self, method: str, path: str, *, body: bytes | None = None, headers: dict | None = None
     ) -> Response:
         url = urllib.parse.urlsplit(self.base_url)
-        conn = http.client.HTTPConnection(
-            url.hostname or "127.0.0.1", url.port, timeout=self.timeout
-        )
+        conn: http.client.HTTPConnection
+        if url.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                url.hostname or "127.0.0.1",
+                url.port,
+                timeout=self.timeout,
+                context=self.ssl_context,
+            )
+        else:
+            conn = http.client.HTTPConnection(
+                url.hostname or "127.0.0.1", url.port, timeout=self.timeout
+            )
         try:
             sent = {"Connection": "close", **(headers or {})}
             if self.cookies:

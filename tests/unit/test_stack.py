@@ -45,7 +45,9 @@ def test_every_stack_file_evaluates(stack: str, preview: bool) -> None:
     run = run_program(shipped_stack_config(stack), stack=stack, preview=preview)
     # An EC2 proxy's address is only known once the instance exists: unknown in a preview.
     if not (preview and run.outputs["platform"] == "vm"):
-        assert run.outputs["url"].startswith("http://")
+        # Production stacks serve HTTPS; dev stays on plain HTTP (the README's URL).
+        scheme = "http://" if stack == "dev" else "https://"
+        assert run.outputs["url"].startswith(scheme), run.outputs["url"]
     if run.outputs["platform"] == "vm":
         replicas = len(run.of_type("django-stack:index:VmAppHost"))
     else:
