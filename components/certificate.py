@@ -15,7 +15,7 @@ import pulumi
 import pulumi_random as random
 
 from components.choices import TlsMode
-from components.config import TlsConfig
+from components.config import StackConfig, TlsConfig
 from components.render.tls import TlsMaterial, self_signed
 
 
@@ -66,3 +66,18 @@ class StackCertificate(pulumi.ComponentResource):
             self.key = pulumi.Output.secret(material.apply(lambda m: m.key_pem))
             self.ca = pulumi.Output.unsecret(material.apply(lambda m: m.ca_pem or ""))
         self.register_outputs({"chain": self.chain, "ca": self.ca})
+
+
+def stack_certificate(
+    name: str, config: StackConfig, opts: pulumi.ResourceOptions
+) -> StackCertificate | None:
+    """The stack's certificate when its `tls` is on (either target), else None."""
+    if not config.tls.enabled:
+        return None
+    return StackCertificate(
+        f"{name}-certificate",
+        StackCertificateArgs(
+            tls=config.tls, stack=config.stack, allowed_hosts=config.allowed_hosts
+        ),
+        opts,
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.certificate import StackCertificate, StackCertificateArgs
+from components.certificate import stack_certificate
 from components.choices import AppServer as AppServerKind
 from components.choices import DatabaseKind, MediaKind
 from components.config import DatabaseConfig, StackConfig
@@ -159,17 +159,7 @@ class DockerStack(pulumi.ComponentResource):
             ),
             mine,
         )
-        certificate = (
-            StackCertificate(
-                f"{name}-certificate",
-                StackCertificateArgs(
-                    tls=config.tls, stack=config.stack, allowed_hosts=config.allowed_hosts
-                ),
-                mine,
-            )
-            if config.tls.enabled
-            else None
-        )
+        certificate = stack_certificate(name, config, mine)
         proxy = ReverseProxy(
             f"{name}-proxy",
             ReverseProxyArgs(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.certificate import StackCertificate, StackCertificateArgs
+from components.certificate import stack_certificate
 from components.choices import DatabaseKind
 from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
@@ -195,17 +195,7 @@ class VmStack(pulumi.ComponentResource):
                 )
             )
 
-        certificate = (
-            StackCertificate(
-                f"{name}-certificate",
-                StackCertificateArgs(
-                    tls=config.tls, stack=config.stack, allowed_hosts=config.allowed_hosts
-                ),
-                mine,
-            )
-            if config.tls.enabled
-            else None
-        )
+        certificate = stack_certificate(name, config, mine)
         proxy = VmProxyHost(
             f"{name}-proxy",
             VmProxyHostArgs(
