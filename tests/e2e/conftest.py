@@ -90,7 +90,8 @@ class Deployed:
         return f"django-stack-{self.name}-{role}"
 
     def psql(self, sql: str) -> str:
-        """Run SQL in the database container (local socket, as the database owner)."""
+        """Run SQL in the database container, as its superuser: over the local socket, the
+        only way in for it (peer authentication as the container's user)."""
         return docker(
             "exec",
             self.container("db"),
@@ -98,7 +99,7 @@ class Deployed:
             "-h",
             "/tmp",
             "-U",
-            "django",
+            "postgres",
             "-d",
             "django",
             "-At",

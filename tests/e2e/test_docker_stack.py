@@ -98,6 +98,12 @@ def test_page_renders_data_from_postgresql(stack: Deployed) -> None:
     assert client.get("/health/db/").status == 200
     env = inspect(stack.container("app-0"))["Config"]["Env"]
     assert "DJANGO_DB_ENGINE=postgresql" in env and "DJANGO_DB_HOST=db" in env
+    # The app's role owns its database and is no superuser.
+    role = "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = 'django'"
+    assert stack.psql(role) == "f|f|f"
+    assert stack.psql(
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'django'"
+    ) == ("django")
 
 
 def test_requests_are_spread_over_every_replica(stack: Deployed) -> None:
