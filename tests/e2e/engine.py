@@ -522,6 +522,16 @@ def _labelled(kind: str, selector: str) -> list[str]:
     return docker(*listing, "--filter", selector, check=False).split()
 
 
+# Below this much free space under the engine's data, removing a stack removes its images.
+LOW_DISK_BYTES = 30 * 1024**3
+
+
+def disk_is_low() -> bool:
+    """Whether the engine's disk has less than LOW_DISK_BYTES free."""
+    root = "/var/lib/docker" if os.path.isdir("/var/lib/docker") else "/"
+    return shutil.disk_usage(root).free < LOW_DISK_BYTES
+
+
 def remove_everything(
     run_id: str | None = None, *, images: bool = False, volumes: bool = True
 ) -> None:
@@ -549,9 +559,13 @@ def remove_everything(
             docker(*command, *found, check=False)
             time.sleep(attempt)
         left[kind] = _labelled(kind, selector)
-    if images:
+    # vfs keeps every layer of every image as a whole copy of its filesystem, about 5 GB per
+    # deployed stack: a whole suite's images outgrow a CI machine's disk (seen: 75 GB, and
+    # the disk full). So when free space runs low they go too, and later stacks build again.
+    if images or disk_is_low():
         found = docker("image", "ls", "-q", "--filter", selector, check=False).split()
         if found:
             docker("image", "rm", "-f", *sorted(set(found)), check=False)
+        docker("builder", "prune", "-af", check=False)
     if any(left.values()):
         raise EngineError(f"could not remove what the harness made ({selector}): {left}")
