@@ -280,6 +280,19 @@ class _Reader:
     def problem(self, key: str, value: Any, allowed: str) -> None:
         self.problems.append(f"{NAMESPACE}:{key}: {value!r} is not allowed; expected {allowed}")
 
+    def unknown_keys(self, keys: Any, known: tuple[str, ...], prefix: str = "") -> None:
+        """A problem for each of `keys` not in `known`; `prefix` is the object's path."""
+        for key in sorted(set(keys) - set(known)):
+            self.problems.append(
+                f"{NAMESPACE}:{prefix}{key}: unknown key; known keys are " + ", ".join(known)
+            )
+
+    def adopt(self, sub: _Reader, prefix: str) -> None:
+        """Take the problems of a reader of a nested object, named under `prefix`."""
+        self.problems.extend(
+            p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:{prefix}", 1) for p in sub.problems
+        )
+
     def text(self, key: str, default: str | None) -> str | None:
         value = self.raw.get(key)
         if value is None:
@@ -367,10 +380,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
     Raises ConfigError naming every bad key, its value and what is allowed.
     """
     r = _Reader(raw)
-    for key in sorted(set(raw) - set(KNOWN_KEYS)):
-        r.problems.append(
-            f"{NAMESPACE}:{key}: unknown key; known keys are " + ", ".join(KNOWN_KEYS)
-        )
+    r.unknown_keys(raw, KNOWN_KEYS)
 
     platform = r.choice("platform", Platform, Platform.DOCKER)
     app_server = r.choice("appServer", AppServer, AppServer.GUNICORN)
@@ -687,17 +697,14 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
     if not isinstance(value, dict):
         r.problem("database", value, "an object with keys " + ", ".join(DATABASE_KEYS))
         value = {}
-    for key in sorted(set(value) - set(DATABASE_KEYS)):
-        r.problems.append(
-            f"{NAMESPACE}:database.{key}: unknown key; known keys are " + ", ".join(DATABASE_KEYS)
-        )
+    r.unknown_keys(value, DATABASE_KEYS, "database.")
     sub = _Reader({k: None if v is None else str(v) for k, v in value.items()})
     kind = sub.choice("kind", DatabaseKind, DatabaseKind.POSTGRES)
     port = sub.integer("port", 5432, 1, 65535) or 5432
     name = sub.text("name", "django") or "django"
     user = sub.text("user", "django") or "django"
     host = sub.text("host", None)
-    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:database.", 1) for p in sub.problems)
+    r.adopt(sub, "database.")
     password = r.secret("databasePassword")
 
     if kind is DatabaseKind.EXTERNAL:
@@ -729,10 +736,7 @@ def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
     if not isinstance(value, dict):
         r.problem("media", value, "an object with keys " + ", ".join(MEDIA_KEYS))
         value = {}
-    for key in sorted(set(value) - set(MEDIA_KEYS)):
-        r.problems.append(
-            f"{NAMESPACE}:media.{key}: unknown key; known keys are " + ", ".join(MEDIA_KEYS)
-        )
+    r.unknown_keys(value, MEDIA_KEYS, "media.")
     sub = _Reader({k: None if v is None else str(v) for k, v in value.items()})
     # A Docker volume lives on one engine, so it is the default there; VM app hosts are
     # separate machines, which only shared storage (s3, not yet supported) could serve.
@@ -740,7 +744,7 @@ def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
     kind = sub.choice("kind", MediaKind, default)
     url = sub.text("url", DEFAULT_MEDIA_URL) or DEFAULT_MEDIA_URL
     retain = sub.boolean("retainOnDelete", True)
-    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:media.", 1) for p in sub.problems)
+    r.adopt(sub, "media.")
 
     if kind is MediaKind.S3:
         r.problems.append(
@@ -781,11 +785,7 @@ def _rate_limit(r: _Reader) -> RateLimit:
     if not isinstance(value, dict):
         r.problem("rateLimit", value, "an object with keys " + ", ".join(RATE_LIMIT_KEYS))
         return default
-    for key in sorted(set(value) - set(RATE_LIMIT_KEYS)):
-        r.problems.append(
-            f"{NAMESPACE}:rateLimit.{key}: unknown key; known keys are "
-            + ", ".join(RATE_LIMIT_KEYS)
-        )
+    r.unknown_keys(value, RATE_LIMIT_KEYS, "rateLimit.")
     sub = _Reader({k: None if v is None else v for k, v in value.items()})
     rate = sub.integer("requestsPerSecond", default.requests_per_second, 0, 10_000)
     burst = sub.integer("burst", default.burst, 0, 100_000)
@@ -795,9 +795,7 @@ def _rate_limit(r: _Reader) -> RateLimit:
             f"{NAMESPACE}:burst: {value['burst']!r} is not allowed with requestsPerSecond 0 "
             "(no request limit); expected 0 or no burst"
         )
-    r.problems.extend(
-        p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:rateLimit.", 1) for p in sub.problems
-    )
+    r.adopt(sub, "rateLimit.")
     return RateLimit(
         requests_per_second=default.requests_per_second if rate is None else rate,
         burst=default.burst if burst is None else burst,
@@ -831,10 +829,7 @@ def _tls(
     if not isinstance(value, dict):
         r.problem("tls", value, "an object with keys " + ", ".join(TLS_KEYS))
         value = {}
-    for unknown in sorted(set(value) - set(TLS_KEYS)):
-        r.problems.append(
-            f"{NAMESPACE}:tls.{unknown}: unknown key; known keys are " + ", ".join(TLS_KEYS)
-        )
+    r.unknown_keys(value, TLS_KEYS, "tls.")
     default = TlsMode.SELF_SIGNED if production else TlsMode.OFF
     given = value.get("mode")
     # YAML 1.1 (PyYAML, and many editors' idea of YAML) reads a bare `off` as false.
@@ -842,7 +837,7 @@ def _tls(
         given = TlsMode.OFF.value
     sub = _Reader({} if given is None else {"mode": str(given)})
     mode = sub.choice("mode", TlsMode, default)
-    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:tls.", 1) for p in sub.problems)
+    r.adopt(sub, "tls.")
     # 443 where a production stack is reached by browsers; a dev stack's engine binds what
     # it likes, but a port over 1024 is what a user can also bind without root elsewhere.
     https_port = r.integer("httpsPort", 443 if production else 8443, 1, 65535) or 443
@@ -968,10 +963,7 @@ def _vm(r: _Reader, *, platform: Platform) -> VmConfig | None:
     if not isinstance(value, dict):
         r.problem("vm", value, "an object with keys " + ", ".join(VM_KEYS))
         value = {}
-    for key in sorted(set(value) - set(VM_KEYS)):
-        r.problems.append(
-            f"{NAMESPACE}:vm.{key}: unknown key; known keys are " + ", ".join(VM_KEYS)
-        )
+    r.unknown_keys(value, VM_KEYS, "vm.")
     scalars = {
         k: None if v is None else str(v)
         for k, v in value.items()
@@ -1037,7 +1029,7 @@ def _vm(r: _Reader, *, platform: Platform) -> VmConfig | None:
                 "the OpenSSH public key of sshPrivateKey "
                 "(ssh-ed25519 AAAA... or ssh-rsa AAAA...), for the EC2 key pair",
             )
-    r.problems.extend(p.replace(f"{NAMESPACE}:", f"{NAMESPACE}:vm.", 1) for p in sub.problems)
+    r.adopt(sub, "vm.")
 
     private_key = r.secret("sshPrivateKey")
     if private_key is None:

@@ -361,54 +361,37 @@ def _unknown_host(settings: ProxySettings, template: str) -> str:
     return "\n".join(blocks)
 
 
-def _ocsp(tls: ProxyTls, lines: tuple[str, ...]) -> str:
-    return "\n".join(lines) if tls.ocsp_stapling else ""
+# The lines that staple the CA's OCSP answer to the certificate, per proxy: only for a CA of
+# the user's (`files`), as the stack's own CA has no responder to ask.
+# https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_stapling
+# https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#sslusestapling
+OCSP_STAPLING = {
+    Proxy.NGINX: (
+        "    # The CA's OCSP answer, sent with the certificate (a CA of the user's).",
+        "    ssl_stapling on;",
+        "    ssl_stapling_verify on;",
+    ),
+    Proxy.APACHE: (
+        "# The CA's OCSP answer, sent with the certificate (a CA of the user's).",
+        "SSLUseStapling On",
+        'SSLStaplingCache "shmcb:/tmp/apache2-ocsp-cache(128000)"',
+    ),
+}
 
 
-def _nginx_tls(settings: ProxySettings) -> str:
+def _tls(settings: ProxySettings) -> str:
+    """The proxy's TLS block (templates/<proxy>/tls.conf), or nothing without TLS."""
     tls = settings.tls
     if tls is None:
         return ""
     return render_template(
-        "nginx/tls.conf",
+        f"{settings.proxy.value}/tls.conf",
         {
             "certificate_file": tls.certificate_file,
             "key_file": tls.key_file,
             "curves": ":".join(CURVES),
             "ciphers": ":".join(TLS12_CIPHERS),
-            # https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_stapling
-            "ocsp_stapling": _ocsp(
-                tls,
-                (
-                    "    # The CA's OCSP answer, sent with the certificate (a CA of the user's).",
-                    "    ssl_stapling on;",
-                    "    ssl_stapling_verify on;",
-                ),
-            ),
-        },
-    ).rstrip("\n")
-
-
-def _apache_tls(settings: ProxySettings) -> str:
-    tls = settings.tls
-    if tls is None:
-        return ""
-    return render_template(
-        "apache/tls.conf",
-        {
-            "certificate_file": tls.certificate_file,
-            "key_file": tls.key_file,
-            "curves": ":".join(CURVES),
-            "ciphers": ":".join(TLS12_CIPHERS),
-            # https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#sslusestapling
-            "ocsp_stapling": _ocsp(
-                tls,
-                (
-                    "# The CA's OCSP answer, sent with the certificate (a CA of the user's).",
-                    "SSLUseStapling On",
-                    'SSLStaplingCache "shmcb:/tmp/apache2-ocsp-cache(128000)"',
-                ),
-            ),
+            "ocsp_stapling": "\n".join(OCSP_STAPLING[settings.proxy]) if tls.ocsp_stapling else "",
         },
     ).rstrip("\n")
 
@@ -474,7 +457,7 @@ def render_nginx_conf(settings: ProxySettings) -> str:
             "unknown_host_server": _unknown_host(settings, "nginx/unknown-host.conf"),
             "redirect_server": redirect,
             "app_listen": app_listen,
-            "tls": _nginx_tls(settings),
+            "tls": _tls(settings),
             "hsts": _nginx_hsts(settings, "        "),
             "server_names": nginx_server_names(settings.allowed_hosts),
             "static_location": _static(settings, "nginx/static.conf"),
@@ -621,7 +604,7 @@ def render_apache_conf(settings: ProxySettings) -> str:
             "rate_limit": _apache_rate_limit(settings.rate_limit, settings),
             "listen_port": settings.listen_port,
             "tls_listen": f"Listen {settings.tls.listen_port}" if settings.tls else "",
-            "tls": _apache_tls(settings),
+            "tls": _tls(settings),
             "redirect_vhost": redirect,
             "app_port": settings.tls.listen_port if settings.tls else settings.listen_port,
             "vhost_tls": _apache_vhost_tls(settings, hsts=True),
