@@ -101,4 +101,10 @@ if [ -s "$missing_report" ]; then
   log "plugins that could not be had (listed in $missing_report):"
   sed 's/^/[pulumi]   /' "$missing_report" >&2
 fi
+# Also where the official installer puts the CLI, so tools (and people) that look for
+# `pulumi` there find this one; an official CLI already there is left alone.
+home_cli="$HOME/.pulumi/bin/pulumi"
+if [ ! -e "$home_cli" ] || [ -L "$home_cli" ]; then
+  mkdir -p "$(dirname "$home_cli")" && ln -sfn "$cli" "$home_cli"
+fi
 echo "$cli_dir"
