@@ -18,7 +18,7 @@ import tarfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from components.choices import AppServer, DebianRelease, Proxy, upstream_protocol
+from components.choices import AppServer, DebianRelease, MediaKind, Proxy, upstream_protocol
 from components.dependencies import Dependencies
 from components.render.app_server_config import (
     APP_DIR,
@@ -28,6 +28,7 @@ from components.render.app_server_config import (
     server_packages,
 )
 from components.render.build_context import (
+    server_requirements,
     DEPENDENCIES_DIR,
     BuildContext,
     dependency_files,
@@ -78,6 +79,7 @@ def release_context(
     dependencies: Dependencies,
     app_server: AppServer | None,
     extra_ca_bundle: bytes | None,
+    media: MediaKind = MediaKind.NONE,
 ) -> BuildContext:
     """What a host needs to run the project: the code, the overlay, the dependencies.
 
@@ -86,11 +88,7 @@ def release_context(
     """
     files = {f"project/{k}": v for k, v in project_files(app_path).items()}
     files.update(dependency_files(dependencies))
-    requirements = (
-        template_path(f"docker/server-requirements/{app_server.value}.txt").read_bytes()
-        if app_server is not None
-        else b""
-    )
+    requirements = server_requirements(app_server, media) if app_server is not None else b""
     files.update(
         {
             "server-requirements.txt": requirements,
