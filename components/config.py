@@ -66,6 +66,8 @@ class DatabaseConfig:
     host: str | None
     port: int
     password: Secret | None
+    retain_on_delete: bool = True
+    """Whether `pulumi destroy` leaves the data volume (Docker) on the engine."""
 
     @property
     def shared(self) -> bool:
@@ -283,7 +285,7 @@ VM_KEYS = (
 # Keys of `vm` that only one host source understands.
 VM_HOSTS_ONLY = ("proxyHost", "appHosts", "databaseHost")
 VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
-DATABASE_KEYS = ("kind", "host", "port", "name", "user")
+DATABASE_KEYS = ("kind", "host", "port", "name", "user", "retainOnDelete")
 MEDIA_KEYS = ("kind", "url", "retainOnDelete", "bucket", "endpoint", "region")
 MEDIA_S3_ONLY = ("bucket", "endpoint", "region")
 # S3's bucket naming rules (general purpose buckets).
@@ -487,7 +489,7 @@ def parse_stack_config(
                 "hosts (leave replicas out, or make it match)"
             )
         replicas = count
-    database = _database(r, replicas=replicas)
+    database = _database(r, replicas=replicas, production=production)
     media = _media(
         r,
         platform=platform,
@@ -741,7 +743,7 @@ def _allowed_hosts(r: _Reader) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
+def _database(r: _Reader, *, replicas: int, production: bool) -> DatabaseConfig:
     value = r.structured("database")
     if value is None:
         value = {}
@@ -755,8 +757,16 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
     name = sub.text("name", "django") or "django"
     user = sub.text("user", "django") or "django"
     host = sub.text("host", None)
+    # Kept by `pulumi destroy` on a production stack, like the media volume: the data outlives
+    # the stack; a dev stack's goes with it unless told otherwise.
+    retain = sub.boolean("retainOnDelete", production)
     r.adopt(sub, "database.")
     password = r.secret("databasePassword")
+    if kind is DatabaseKind.EXTERNAL and value.get("retainOnDelete") is not None:
+        r.problems.append(
+            f"{NAMESPACE}:database.retainOnDelete: not allowed with database.kind 'external' "
+            "(the stack keeps no data of an external database)"
+        )
 
     if kind is DatabaseKind.EXTERNAL:
         if host is None:
@@ -776,7 +786,15 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
                 "an SQLite file is not shared between replicas; use replicas: 1 or "
                 "database.kind 'postgres' or 'external'"
             )
-    return DatabaseConfig(kind=kind, name=name, user=user, host=host, port=port, password=password)
+    return DatabaseConfig(
+        kind=kind,
+        name=name,
+        user=user,
+        host=host,
+        port=port,
+        password=password,
+        retain_on_delete=retain,
+    )
 
 
 def _media(
@@ -875,9 +893,7 @@ def _media_s3(sub: _Reader, *, vm_provider: VmProvider | None) -> S3Config:
     elif not _BUCKET.match(bucket):
         sub.problem("bucket", bucket, "an S3 bucket name: 3 to 63 of a-z, 0-9, '.' and '-'")
     if endpoint is not None and not _ENDPOINT.match(endpoint):
-        sub.problem(
-            "endpoint", endpoint, "the S3 API's URL, such as 'https://s3.example.com:9000'"
-        )
+        sub.problem("endpoint", endpoint, "the S3 API's URL, such as 'https://s3.example.com:9000'")
     if endpoint is None and region is None:
         sub.problems.append(
             f"{NAMESPACE}:region: required with media.kind 's3' when no media.endpoint is "

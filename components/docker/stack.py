@@ -26,8 +26,8 @@ from components.docker.reverse_proxy import TLS_FILES, ProxyTlsArgs, ReverseProx
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment
-from components.render.proxy_config import render_proxy_config
 from components.render.media import UPLOAD_TEMP_DIR, s3_environment
+from components.render.proxy_config import render_proxy_config
 from components.server_settings import (
     app_server_settings,
     https_port,

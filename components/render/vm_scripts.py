@@ -28,11 +28,11 @@ from components.render.app_server_config import (
     server_packages,
 )
 from components.render.build_context import (
-    server_requirements,
     DEPENDENCIES_DIR,
     BuildContext,
     dependency_files,
     project_files,
+    server_requirements,
 )
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL
 from components.render.systemd import (
@@ -41,6 +41,7 @@ from components.render.systemd import (
     ENV_FILE,
     OVERLAY_DIR,
     UNIT_DIR,
+    UPLOAD_TEMP_DIR_VM,
 )
 from components.render.templates import render_template, template_path
 
@@ -166,6 +167,7 @@ def render_base_script(
             "config_dir": CONFIG_DIR,
             "overlay_dir": OVERLAY_DIR,
             "data_dir": DATA_DIR,
+            "upload_temp_dir": UPLOAD_TEMP_DIR_VM,
         },
     )
 

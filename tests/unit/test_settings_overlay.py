@@ -397,7 +397,9 @@ def test_s3_media_is_django_storages_on_a_private_bucket(project: Project, tmp_p
     )
     assert storage["querystring_auth"] is True and storage["default_acl"] is None
     assert storage["file_overwrite"] is False
-    assert storage["url"].startswith("http://s3.internal:8333/uploads-bucket/attachments/report.pdf?")
+    assert storage["url"].startswith(
+        "http://s3.internal:8333/uploads-bucket/attachments/report.pdf?"
+    )
     assert "X-Amz-Signature=" in storage["url"] and "AKIDEXAMPLE" in storage["url"]
     assert storage["staticfiles"] != "S3Storage"
     assert storage["temp_dir"] == "/var/lib/django-stack/upload-tmp"
