@@ -1076,8 +1076,8 @@ def config_warnings(config: StackConfig) -> list[str]:
             f"{NAMESPACE}:media.kind is 'none' on a production stack: the stack stores no "
             "uploaded files. A project with a MEDIA_ROOT or a default file storage that writes "
             "to disk fails every upload (the replicas' root filesystem is read-only), and "
-            "nothing is shared between replicas. Set media.kind 'volume' (Docker) if the "
-            "project takes uploads."
+            "nothing is shared between replicas. Set media.kind 'volume' (Docker) or 's3' "
+            "(any target) if the project takes uploads."
         )
     if config.production and config.tls.mode is TlsMode.SELF_SIGNED:
         warnings.append(
