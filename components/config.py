@@ -905,7 +905,7 @@ def _media_s3(sub: _Reader, *, vm_provider: VmProvider | None) -> S3Config:
 def _media_keys(r: _Reader, s3: S3Config, *, secret_keys: frozenset[str]) -> S3Config:
     """The access key pair of a bucket the user runs: both required, both Pulumi secrets."""
     keys: dict[str, Secret | None] = {}
-    for key in ("mediaAccessKeyId", "mediaSecretAccessKey"):
+    for key in MUST_BE_SECRET:
         secret = r.secret(key)
         if secret is None:
             r.problems.append(
