@@ -112,6 +112,8 @@ def test_the_upload_is_in_the_bucket_with_its_bytes_and_type(s3_stack: S3Stack) 
     s3 = s3_stack.s3.client()
     stored = s3.get_object(Bucket=s3_stack.s3.bucket, Key=attachment)  # type: ignore[attr-defined]
     assert stored["Body"].read() == NOTE
+    # The type the browser sent, kept by django-storages (SeaweedFS would store a sniffed
+    # "text/plain; charset=utf-8" for an upload sent as application/octet-stream).
     assert stored["ContentType"] == "text/plain"
     (big,) = {a["name"] for a in _attachments(s3_stack.stack.url, s3_stack.big_text).values()}
     big_object = s3.get_object(Bucket=s3_stack.s3.bucket, Key=big)  # type: ignore[attr-defined]
