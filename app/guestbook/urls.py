@@ -1,4 +1,4 @@
-"""Routes of the guestbook: the page, the JSON read-backs, the waiting page and the health checks."""
+"""Routes of the guestbook: the page, the JSON read-backs, the waiting page, the health checks."""
 
 from django.urls import URLPattern, path
 
