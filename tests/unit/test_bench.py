@@ -483,6 +483,8 @@ def test_the_waiting_view_runs_at_32_and_128_through_the_proxy_whatever_the_swee
         timing=Timing(duration_s=3, warmup_s=1, runs=3),
     )
     assert {c.connections for c in full.all_cells() if c.scenario == "wait"} == {32, 128}
+    # Only the waiting view leaves a queue behind a run worth waiting for (Scenario.drain).
+    assert [s.key for s in SCENARIOS.values() if s.drain] == ["wait"]
     # The full run stays inside the 45 minutes (the estimate leaves out waiting for
     # a quiet machine, ~7 min at most).
     assert full.estimate_s() < 60 * 38
