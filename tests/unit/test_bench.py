@@ -412,6 +412,11 @@ def test_load_section_names_the_machine_command_and_verdicts() -> None:
     assert "1 min 15 s" in text
     assert "**met**" in text and "not measured" in text
     assert "#### Rejected runs\n\nNone." in text
+    assert "connections 32 for health, 32 for the rest;" in text
+    # The waiting view's own connection counts are said, not hidden behind the sweep.
+    meta["plan"]["scenarios"] = ["health", "wait"]
+    text = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    assert "connections 32 for health; 32, 128 for wait, 32 for the rest;" in text
 
 
 def test_replace_section_keeps_everything_else() -> None:
