@@ -490,6 +490,18 @@ def test_the_waiting_view_runs_at_32_and_128_through_the_proxy_whatever_the_swee
     assert {c.connections for c in full.all_cells() if c.scenario == "wait"} == {32, 128}
     # Only the waiting view leaves a queue behind a run worth waiting for (Scenario.drain).
     assert [s.key for s in SCENARIOS.values() if s.drain] == ["wait"]
+    # --quick (one pair, every scenario) stays under the 5 minutes, with the
+    # waiting view at both its counts.
+    quick_all = Plan(
+        pairs=ALL_PAIRS[:1],
+        variants=(Variant.TUNED, Variant.DEFAULTS),
+        scenarios=tuple(SCENARIOS),
+        connections=(32,),
+        sweep_scenarios=("health",),
+        headline=32,
+        timing=Timing(duration_s=2, warmup_s=1, runs=3),
+    )
+    assert quick_all.estimate_s() < 60 * 4.5
     # The full run stays inside the 45 minutes (the estimate leaves out waiting for
     # a quiet machine, ~7 min at most).
     assert full.estimate_s() < 60 * 38
