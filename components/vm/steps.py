@@ -8,7 +8,13 @@ import pulumi
 from pulumi_command import remote
 
 from components.render.build_context import BuildContext
-from components.render.vm_scripts import as_root, bundle, render_release_script
+from components.render.vm_scripts import (
+    as_root,
+    bundle,
+    digest,
+    render_firewall_script,
+    render_release_script,
+)
 from components.vm.hosts import Host
 
 
@@ -59,6 +65,29 @@ def release_step(
         script=render_release_script(release=release_id),
         stdin=bundle(release.files),
         triggers=[release_id],
+        parent=parent,
+        after=after,
+    )
+
+
+def firewall_step(
+    resource_name: str,
+    *,
+    host: Host,
+    ssh_user: str,
+    ruleset: pulumi.Output[str],
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> remote.Command:
+    """Load a host's nftables ruleset (components/render/firewall.py), before its services
+    listen; the script refuses a ruleset that would shut this deployment's SSH out."""
+    return remote_step(
+        resource_name,
+        host=host,
+        ssh_user=ssh_user,
+        script=render_firewall_script(),
+        stdin=ruleset,
+        triggers=[ruleset.apply(digest)],
         parent=parent,
         after=after,
     )
