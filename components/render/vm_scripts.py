@@ -119,10 +119,15 @@ def root_files(files: Mapping[str, str], *, private: Collection[str] = ()) -> st
     )
 
 
-def as_root(script: str, *, ssh_user: str) -> str:
-    """The command text: the script run by bash as root (sudo unless the user is root)."""
+def as_root(script: str, *, ssh_user: str, ssh_client: bool = False) -> str:
+    """The command text: the script run by bash as root (sudo unless the user is root).
+
+    With `ssh_client`, the script's $1 is the session's SSH_CLIENT ("ADDRESS PORT PORT"),
+    expanded by the login shell: sudo's env_reset does not pass that variable on.
+    """
     runner = "bash -c" if ssh_user == "root" else "sudo -n bash -c"
-    return f"{runner} {shlex.quote(script)}"
+    suffix = ' step "$SSH_CLIENT"' if ssh_client else ""
+    return f"{runner} {shlex.quote(script)}{suffix}"
 
 
 def app_packages(app_server: AppServer, system_packages: Sequence[str] = ()) -> list[str]:

@@ -28,14 +28,18 @@ def remote_step(
     triggers: Sequence[pulumi.Input[object]] = (),
     parent: pulumi.Resource,
     after: Sequence[pulumi.Resource] = (),
+    ssh_client: bool = False,
 ) -> remote.Command:
     """A `remote.Command` whose text is the script; data (and secrets) go on stdin only.
+    With `ssh_client`, the script gets the session's SSH_CLIENT as $1 (vm_scripts.as_root).
 
     `triggers` are content digests of what the step depends on beyond its own script and
     stdin (a changed release re-runs the reload), so an unchanged input means nothing runs.
     No `environment` is used: remote variables need sshd's AcceptEnv.
     """
-    command = pulumi.Output.from_input(script).apply(lambda s: as_root(s, ssh_user=ssh_user))
+    command = pulumi.Output.from_input(script).apply(
+        lambda s: as_root(s, ssh_user=ssh_user, ssh_client=ssh_client)
+    )
     return remote.Command(
         resource_name,
         connection=host.connection,
@@ -90,4 +94,5 @@ def firewall_step(
         triggers=[ruleset.apply(digest)],
         parent=parent,
         after=after,
+        ssh_client=True,
     )

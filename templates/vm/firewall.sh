@@ -18,7 +18,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cat > "$work/ruleset.nft"
 nft -c -f "$work/ruleset.nft"
-client="${SSH_CLIENT%% *}"
+# $1: the session's SSH_CLIENT, given by the login shell (sudo drops it from the environment).
+session="${1:-${SSH_CLIENT:-}}"
+client="${session%% *}"
 client="${client#::ffff:}"
 if [ -n "$client" ]; then
   case "$client" in *:*) set=@@{ssh_v6} ;; *) set=@@{ssh_v4} ;; esac
