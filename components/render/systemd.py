@@ -92,16 +92,12 @@ def environment_file(env: Mapping[str, str]) -> str:
 
 def _hardening(*, bind_low_ports: bool = False) -> str:
     """The confinement every unit gets (templates/systemd/hardening.conf). Only the proxy
-    keeps one capability, to bind ports below 1024, and so it runs without PrivateUsers=: a
-    user namespace's capability does not reach the host's network namespace, where the
-    ports are. https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#PrivateUsers=
-    """
+    keeps one capability, to bind ports below 1024."""
     capability = "CAP_NET_BIND_SERVICE" if bind_low_ports else ""
     return render_template(
         "systemd/hardening.conf",
         {
             "capabilities": f"AmbientCapabilities={capability}\nCapabilityBoundingSet={capability}",
-            "private_users": "PrivateUsers=no" if bind_low_ports else "PrivateUsers=yes",
         },
     ).rstrip("\n")
 
