@@ -199,7 +199,7 @@ class VmDeployed:
     key: KeyPair
     deployer: str
     """The address the program's SSH comes from (this machine, on the private network):
-    the only one vm.sshAllowedFrom admits."""
+    with the proxy host's, all vm.sshAllowedFrom admits."""
 
     @property
     def url(self) -> str:
@@ -270,8 +270,9 @@ def deployed_on_standins(
                     "proxyHost": proxy_host.address,
                     "appHosts": [m.address for m in apps],
                     "databaseHost": database.address,
-                    # SSH from here only: any other machine on the network is outside it.
-                    "sshAllowedFrom": [f"{deployer}/32"],
+                    # SSH from here and from the proxy host (the jump host of the harness's
+                    # EC2-like check) only: the other machines are outside it.
+                    "sshAllowedFrom": [f"{deployer}/32", f"{proxy_host.address}/32"],
                 },
                 "sshPrivateKey": key.private,
             },
