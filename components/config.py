@@ -149,6 +149,9 @@ class VmConfig:
     ssh_user: str
     ssh_port: int
     ssh_private_key: Secret
+    ssh_allowed_from: tuple[str, ...]
+    """The networks each host's firewall admits SSH from (besides the proxy host, the jump
+    host of private EC2 machines)."""
     # provider hosts
     proxy_host: VmHost | None
     app_hosts: tuple[VmHost, ...]
@@ -277,6 +280,7 @@ VM_KEYS = (
     "proxyHost",
     "appHosts",
     "databaseHost",
+    "sshAllowedFrom",
     "sshAllowedCidr",
     "sshPublicKey",
     "instanceType",
@@ -285,6 +289,18 @@ VM_KEYS = (
 # Keys of `vm` that only one host source understands.
 VM_HOSTS_ONLY = ("proxyHost", "appHosts", "databaseHost")
 VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
+# vm.sshAllowedFrom's default with vm.provider 'hosts': the private and shared address ranges
+# (RFC 1918, RFC 6598's carrier-grade NAT and VPN range, RFC 4193's unique local IPv6), where
+# machines given by address are usually administered from, and never the open internet.
+# A deployment from elsewhere fails before any rule changes, naming the key (vm/firewall.sh).
+DEFAULT_SSH_ALLOWED_FROM = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+)
+MAX_SSH_ALLOWED_FROM = 64
 DATABASE_KEYS = ("kind", "host", "port", "name", "user", "retainOnDelete")
 MEDIA_KEYS = ("kind", "url", "retainOnDelete", "bucket", "endpoint", "region")
 MEDIA_S3_ONLY = ("bucket", "endpoint", "region")
@@ -1104,6 +1120,39 @@ def _vm_host(sub: _Reader, key: str, value: Any) -> VmHost | None:
     return VmHost(address=str(address), private_address=str(private))
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _ssh_allowed_from(sub: _Reader, value: Any, *, aws_cidr: str | None) -> tuple[str, ...]:
+    """vm.sshAllowedFrom: networks (CIDR) the hosts' firewalls admit SSH from; by default the
+    private ranges (provider hosts) or sshAllowedCidr (provider aws)."""
+    if value is None:
+        return (aws_cidr,) if aws_cidr else DEFAULT_SSH_ALLOWED_FROM
+    expected = (
+        f"a list of 1 to {MAX_SSH_ALLOWED_FROM} IPv4/IPv6 networks in CIDR form, each narrower "
+        "than the whole internet, e.g. ['203.0.113.0/24', '2001:db8::/48']"
+    )
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_SSH_ALLOWED_FROM:
+        sub.problem("sshAllowedFrom", value, expected)
+        return DEFAULT_SSH_ALLOWED_FROM
+    networks = []
+    for item in value:
+        try:
+            network = ipaddress.ip_network(item, strict=True) if isinstance(item, str) else None
+        except ValueError:
+            network = None
+        if network is None or network.prefixlen == 0:
+            sub.problem("sshAllowedFrom", item, expected)
+            return DEFAULT_SSH_ALLOWED_FROM
+        networks.append(str(network))
+    return tuple(networks)
+
+
 def _vm(r: _Reader, *, platform: Platform) -> VmConfig | None:
     """The `vm` object and `sshPrivateKey`, for `platform: vm` only."""
     value = r.structured("vm")
@@ -1183,6 +1232,20 @@ def _vm(r: _Reader, *, platform: Platform) -> VmConfig | None:
                 "the OpenSSH public key of sshPrivateKey "
                 "(ssh-ed25519 AAAA... or ssh-rsa AAAA...), for the EC2 key pair",
             )
+    ssh_allowed_from = _ssh_allowed_from(sub, value.get("sshAllowedFrom"), aws_cidr=cidr)
+    if provider is VmProvider.HOSTS:
+        for key, host in (
+            ("proxyHost", proxy_host),
+            ("databaseHost", database_host),
+            *(("appHosts", h) for h in app_hosts),
+        ):
+            if host is not None and not _is_ip(host.private_address):
+                sub.problem(
+                    key,
+                    host.private_address,
+                    "an IP address as its privateAddress (the address itself when it has "
+                    "none): the app servers listen on it and the firewalls admit it by address",
+                )
     r.adopt(sub, "vm.")
 
     private_key = r.secret("sshPrivateKey")
@@ -1202,6 +1265,7 @@ def _vm(r: _Reader, *, platform: Platform) -> VmConfig | None:
         ssh_user=ssh_user,
         ssh_port=ssh_port,
         ssh_private_key=private_key,
+        ssh_allowed_from=ssh_allowed_from,
         proxy_host=proxy_host,
         app_hosts=tuple(app_hosts),
         database_host=database_host,

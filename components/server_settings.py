@@ -22,8 +22,10 @@ from components.render.proxy_config import (
 )
 
 
-def app_server_settings(config: StackConfig, *, syslog_tag: str | None = None) -> AppServerSettings:
-    """The app server's settings for this stack."""
+def app_server_settings(
+    config: StackConfig, *, syslog_tag: str | None = None, bind_address: str | None = None
+) -> AppServerSettings:
+    """The app server's settings for this stack (`bind_address`: see AppServerSettings)."""
     return AppServerSettings(
         app_server=config.app_server,
         wsgi_callable=config.wsgi_callable,
@@ -32,6 +34,7 @@ def app_server_settings(config: StackConfig, *, syslog_tag: str | None = None) -
         timeout_seconds=config.timeout_seconds,
         max_requests=config.max_requests,
         syslog_tag=syslog_tag,
+        bind_address=bind_address,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ class AppServerSettings:
     # mod_wsgi's Apache logs: None to its stdout/stderr (a container's log); a tag to the
     # local syslog (systemd's journal), as a unit's stdout is a socket Apache cannot reopen.
     syslog_tag: str | None = None
+    bind_address: str | None = None
+    """The one address to listen on (a VM's private address), or None for every interface
+    (a container's own network namespace)."""
 
 
 CONFIG_FILES = {
@@ -67,6 +71,21 @@ def _apache_log(syslog_tag: str | None, priority: str, stdio: str) -> str:
     return f'"|/usr/bin/logger -t {syslog_tag} -p {priority}"'
 
 
+def listen_address(app_server: AppServer, *, port: int, bind_address: str | None) -> str:
+    """The server's listen value: `ADDRESS:PORT` (IPv6 in brackets, the form all three
+    servers take), or every interface (`0.0.0.0:PORT`; Apache's bare `PORT`, which also
+    takes IPv6). https://httpd.apache.org/docs/2.4/mod/mpm_common.html#listen
+    """
+    if bind_address is None:
+        return str(port) if app_server is AppServer.MOD_WSGI else f"0.0.0.0:{port}"
+    try:
+        address = ipaddress.ip_address(bind_address)
+    except ValueError:
+        raise ValueError(f"bind address must be an IP address: {bind_address!r}") from None
+    host = f"[{address}]" if address.version == 6 else str(address)
+    return f"{host}:{port}"
+
+
 def render_app_server_config(settings: AppServerSettings) -> str | None:
     """The config file for the chosen server (None for runserver, which has none)."""
     if settings.app_server not in CONFIG_FILES:
@@ -76,6 +95,9 @@ def render_app_server_config(settings: AppServerSettings) -> str | None:
         "app_dir": settings.app_dir,
         "venv": settings.venv,
         "port": settings.port,
+        "listen": listen_address(
+            settings.app_server, port=settings.port, bind_address=settings.bind_address
+        ),
         "workers": settings.workers,
         "threads": settings.threads,
         "worker_class": "gthread" if settings.threads > 1 else "sync",

@@ -93,6 +93,18 @@ def environment_file(env: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _hardening(*, bind_low_ports: bool = False) -> str:
+    """The confinement every unit gets (templates/systemd/hardening.conf). Only the proxy
+    keeps one capability, to bind ports below 1024."""
+    capability = "CAP_NET_BIND_SERVICE" if bind_low_ports else ""
+    return render_template(
+        "systemd/hardening.conf",
+        {
+            "capabilities": f"AmbientCapabilities={capability}\nCapabilityBoundingSet={capability}",
+        },
+    ).rstrip("\n")
+
+
 def _environment(*, settings_module: str, replica: str) -> str:
     return render_template(
         "systemd/environment.conf",
@@ -136,6 +148,7 @@ def render_app_unit(
             "kill_signal": kill_signal,
             # Requests in flight may take the whole request timeout to finish.
             "stop_timeout": timeout_seconds + 10,
+            "hardening": _hardening(),
             "data_dir": DATA_DIR,
             "memory_mb": memory_mb,
             "cpu_quota": round(cpus * 100),
@@ -160,6 +173,7 @@ def render_migrate_unit(
                 "ExecStart=" + exec_line([f"{VENV}/bin/django-admin", *argv])
                 for argv in all_release_commands(release_commands)
             ),
+            "hardening": _hardening(),
             "data_dir": DATA_DIR,
         },
     )
@@ -176,6 +190,7 @@ def render_proxy_unit(proxy: Proxy, *, tls: bool = False) -> str:
             "exec_start": exec_line(_absolute(proxy_command(proxy))),
             "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
             "kill_signal": kill_signal,
+            "hardening": _hardening(bind_low_ports=True),
             "credentials": f"LoadCredential={TLS_KEY_CREDENTIAL}:{TLS_KEY_FILE}" if tls else "",
         },
     )

@@ -34,6 +34,7 @@ from components.render.build_context import (
     project_files,
     server_requirements,
 )
+from components.render.firewall import RULESET_FILE, SSH_SETS, TABLE
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL
 from components.render.systemd import (
     APP_USER,
@@ -117,10 +118,15 @@ def root_files(files: Mapping[str, str], *, private: Collection[str] = ()) -> st
     )
 
 
-def as_root(script: str, *, ssh_user: str) -> str:
-    """The command text: the script run by bash as root (sudo unless the user is root)."""
+def as_root(script: str, *, ssh_user: str, ssh_client: bool = False) -> str:
+    """The command text: the script run by bash as root (sudo unless the user is root).
+
+    With `ssh_client`, the script's $1 is the session's SSH_CLIENT ("ADDRESS PORT PORT"),
+    expanded by the login shell: sudo's env_reset does not pass that variable on.
+    """
     runner = "bash -c" if ssh_user == "root" else "sudo -n bash -c"
-    return f"{runner} {shlex.quote(script)}"
+    suffix = ' step "$SSH_CLIENT"' if ssh_client else ""
+    return f"{runner} {shlex.quote(script)}{suffix}"
 
 
 def app_packages(app_server: AppServer, system_packages: Sequence[str] = ()) -> list[str]:
@@ -191,10 +197,14 @@ def render_settings_script() -> str:
     return render_template("vm/settings.sh", {"env_file": ENV_FILE, "user": APP_USER})
 
 
-def app_health_command(app_server: AppServer) -> str:
-    """One request to the host's own app server, in its protocol (as the container check)."""
+def app_health_command(app_server: AppServer, *, address: str) -> str:
+    """One request to the host's own app server on its private `address` (the only one it
+    listens on), in its protocol (as the container check)."""
     protocol = upstream_protocol(app_server).value
-    return f"python3 {OVERLAY_DIR}/healthcheck.py {protocol} {APP_PORT} {HEALTH_PATH} localhost"
+    return (
+        f"python3 {OVERLAY_DIR}/healthcheck.py {protocol} {APP_PORT} {HEALTH_PATH} localhost "
+        + shlex.quote(address)
+    )
 
 
 def proxy_health_command(port: int, *, host: str) -> str:
@@ -220,6 +230,20 @@ def render_service_script(
             "restart_on": " ".join(shlex.quote(p) for p in [unit_path(unit), *restart_on]),
             "state_dir": STATE_DIR,
             "wait_seconds": wait_seconds,
+        },
+    )
+
+
+def render_firewall_script() -> str:
+    """Checks and loads the nftables ruleset read from stdin (components/render/firewall.py),
+    refusing one that would not admit this SSH session's own address."""
+    return render_template(
+        "vm/firewall.sh",
+        {
+            "table": TABLE,
+            "ssh_v4": SSH_SETS[4],
+            "ssh_v6": SSH_SETS[6],
+            "ruleset_file": RULESET_FILE,
         },
     )
 

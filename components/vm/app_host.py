@@ -28,7 +28,7 @@ from components.render.vm_scripts import (
     unit_path,
 )
 from components.vm.hosts import Host
-from components.vm.steps import release_step, remote_step
+from components.vm.steps import firewall_step, release_step, remote_step
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,11 @@ class VmAppHostArgs:
     """Debian packages the project needs."""
     release: BuildContext
     """The project, overlay and requirements to install."""
-    app_server_config: str
-    """The server's rendered config (the same renderer as the Docker target)."""
+    app_server_config: pulumi.Input[str]
+    """The server's rendered config (the same renderer as the Docker target), listening on
+    the host's private address."""
+    firewall: pulumi.Output[str]
+    """The host's nftables ruleset: the app port from the proxy host only."""
     unit: str
     """The rendered django-stack-app.service."""
     settings: pulumi.Output[str]
@@ -79,6 +82,15 @@ class VmAppHost(pulumi.ComponentResource):
         )
         base = remote_step(
             f"{name}-base", host=host, ssh_user=user, script=base_script, parent=self
+        )
+        # The firewall is up before the app server first listens.
+        firewall = firewall_step(
+            f"{name}-firewall",
+            host=host,
+            ssh_user=user,
+            ruleset=args.firewall,
+            parent=self,
+            after=[base],
         )
         release_id = args.release.digest()
         release = release_step(
@@ -112,26 +124,35 @@ class VmAppHost(pulumi.ComponentResource):
                 parent=self,
                 after=[release, settings, *args.database_ready],
             )
-        files = root_files(
-            {
-                config_file_path(args.app_server): args.app_server_config,
-                unit_path(APP_UNIT): args.unit,
-            }
+        files = pulumi.Output.from_input(args.app_server_config).apply(
+            lambda config: root_files(
+                {config_file_path(args.app_server): config, unit_path(APP_UNIT): args.unit}
+            )
+        )
+        script = host.private_address.apply(
+            lambda address: render_service_script(
+                unit=APP_UNIT,
+                # The server listens on the private address only, so it is asked there.
+                health_check=app_health_command(args.app_server, address=address.strip("[]")),
+                # New settings (a rotated secret) need a new process, not a reload.
+                restart_on=[ENV_FILE],
+            )
         )
         self.service = remote_step(
             f"{name}-service",
             host=host,
             ssh_user=user,
-            script=render_service_script(
-                unit=APP_UNIT,
-                health_check=app_health_command(args.app_server),
-                # New settings (a rotated secret) need a new process, not a reload.
-                restart_on=[ENV_FILE],
-            ),
+            script=script,
             stdin=files,
             # A new release or new settings reload the server even when its files are equal.
-            triggers=[digest(files), release_id, settings_id],
+            triggers=[files.apply(digest), release_id, settings_id],
             parent=self,
-            after=[release, settings, *([self.migration] if self.migration else []), *args.after],
+            after=[
+                release,
+                settings,
+                firewall,
+                *([self.migration] if self.migration else []),
+                *args.after,
+            ],
         )
         self.register_outputs({})

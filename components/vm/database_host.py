@@ -12,7 +12,7 @@ from components.choices import DebianRelease
 from components.config import DatabaseConfig
 from components.render.vm_scripts import render_postgres_script
 from components.vm.hosts import Host
-from components.vm.steps import remote_step
+from components.vm.steps import firewall_step, remote_step
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class VmDatabaseHostArgs:
     """The role's password (a secret), sent on stdin."""
     clients: list[pulumi.Output[str]]
     """The app hosts' private addresses: the only clients pg_hba.conf lets in."""
+    firewall: pulumi.Output[str]
+    """The host's nftables ruleset: PostgreSQL from the app hosts only."""
 
 
 class VmDatabaseHost(pulumi.ComponentResource):
@@ -52,6 +54,14 @@ class VmDatabaseHost(pulumi.ComponentResource):
                 release=args.debian_release,
             )
         )
+        # Before PostgreSQL listens on every interface (pg_hba.conf is the second line).
+        firewall = firewall_step(
+            f"{name}-firewall",
+            host=args.host,
+            ssh_user=args.ssh_user,
+            ruleset=args.firewall,
+            parent=self,
+        )
         self.server = remote_step(
             f"{name}-postgres",
             host=args.host,
@@ -61,5 +71,6 @@ class VmDatabaseHost(pulumi.ComponentResource):
             # A new password must reach the server; its digest stays a secret too.
             triggers=[args.password.apply(lambda p: sha256(p.encode()).hexdigest()[:16])],
             parent=self,
+            after=[firewall],
         )
         self.register_outputs({})

@@ -26,7 +26,7 @@ from components.render.vm_scripts import (
     unit_path,
 )
 from components.vm.hosts import Host
-from components.vm.steps import release_step, remote_step
+from components.vm.steps import firewall_step, release_step, remote_step
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class VmProxyHostArgs:
     """The project, for collectstatic."""
     settings_module: str
     """The project's own settings module."""
+    firewall: pulumi.Output[str]
+    """The host's nftables ruleset: HTTP(S) from anywhere, SSH from the allowed networks."""
     after: list[pulumi.Resource] = field(default_factory=list)
     """What must be up before the proxy (re)loads (the app servers)."""
     tls_chain: pulumi.Input[str] | None = None
@@ -85,6 +87,14 @@ class VmProxyHost(pulumi.ComponentResource):
                 mod_qos=args.proxy is Proxy.APACHE,
             ),
             parent=self,
+        )
+        firewall = firewall_step(
+            f"{name}-firewall",
+            host=host,
+            ssh_user=user,
+            ruleset=args.firewall,
+            parent=self,
+            after=[base],
         )
         release_id = args.release.digest()
         release = release_step(
@@ -136,6 +146,6 @@ class VmProxyHost(pulumi.ComponentResource):
             stdin=files,
             triggers=[files.apply(digest), release_id],
             parent=self,
-            after=[static, *args.after],
+            after=[static, firewall, *args.after],
         )
         self.register_outputs({})

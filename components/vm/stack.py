@@ -12,10 +12,11 @@ import pulumi
 import pulumi_random as random
 
 from components.certificate import stack_certificate
-from components.choices import DatabaseKind
+from components.choices import DatabaseKind, VmProvider
 from components.config import Secret, StackConfig
-from components.render.app_server_config import render_app_server_config
+from components.render.app_server_config import APP_PORT, render_app_server_config
 from components.render.django_env import database_url, django_environment
+from components.render.firewall import render_firewall
 from components.render.host_names import probe_host
 from components.render.media import s3_environment
 from components.render.proxy_config import render_proxy_config
@@ -39,7 +40,7 @@ from components.server_settings import (
 from components.tuning import app_max_processes
 from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
-from components.vm.hosts import VmHosts, VmHostsArgs
+from components.vm.hosts import Host, VmHosts, VmHostsArgs
 from components.vm.proxy_host import VmProxyHost, VmProxyHostArgs
 
 
@@ -81,6 +82,7 @@ class VmStack(pulumi.ComponentResource):
             mine,
         ).hosts
 
+        firewalls = _firewalls(config, proxy=machines.proxy, apps=machines.apps)
         secret_key = self._secret(f"{name}-secret-key", config.secret_key, length=64)
         database_ready: list[pulumi.Resource] = []
         database_host: pulumi.Output[str | None] = pulumi.Output.from_input(db.host)
@@ -100,6 +102,7 @@ class VmStack(pulumi.ComponentResource):
                     debian_release=config.debian_release,
                     password=password,
                     clients=[h.private_address for h in machines.apps],
+                    firewall=firewalls.database,
                 ),
                 mine,
             )
@@ -162,11 +165,22 @@ class VmStack(pulumi.ComponentResource):
                 }
             )
         )
-        server_config = render_app_server_config(
-            # The unit's stdout is the journal's socket: mod_wsgi's Apache logs to syslog.
-            app_server_settings(config, syslog_tag="django_stack_app")
-        )
-        assert server_config is not None  # runserver is refused for the VM target
+
+        def server_config(address: str) -> str:
+            rendered = render_app_server_config(
+                app_server_settings(
+                    config,
+                    # The unit's stdout is the journal's socket: mod_wsgi's Apache logs to
+                    # syslog.
+                    syslog_tag="django_stack_app",
+                    # Only where the proxy reaches it: nothing else on the network can skip
+                    # the proxy (the firewall is the second line).
+                    bind_address=_plain(address),
+                )
+            )
+            assert rendered is not None  # runserver is refused for the VM target
+            return rendered
+
         ca = config.extra_ca_bundle.read_bytes() if config.extra_ca_bundle else None
         pulumi.log.info(f"the project's dependencies: {config.dependencies.description}", self)
         app_release = release_context(
@@ -189,7 +203,8 @@ class VmStack(pulumi.ComponentResource):
                         debian_release=config.debian_release,
                         system_packages=config.system_packages,
                         release=app_release,
-                        app_server_config=server_config,
+                        app_server_config=host.private_address.apply(server_config),
+                        firewall=firewalls.app,
                         unit=render_app_unit(
                             app_server=config.app_server,
                             settings_module=config.settings_module,
@@ -256,6 +271,7 @@ class VmStack(pulumi.ComponentResource):
                     extra_ca_bundle=ca,
                 ),
                 settings_module=config.settings_module,
+                firewall=firewalls.proxy,
                 after=[a.service for a in apps],
                 tls_chain=certificate.chain if certificate else None,
                 tls_key=certificate.key if certificate else None,
@@ -280,3 +296,58 @@ class VmStack(pulumi.ComponentResource):
             name, length=length, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         return pulumi.Output.secret(generated.result)
+
+
+def _plain(address: str) -> str:
+    """An address as the servers and nft take it: IPv6 without the URL brackets."""
+    return address.strip("[]")
+
+
+@dataclass(frozen=True)
+class _Firewalls:
+    """The nftables ruleset of each role (components/render/firewall.py)."""
+
+    proxy: pulumi.Output[str]
+    app: pulumi.Output[str]
+    database: pulumi.Output[str]
+
+
+def _firewalls(config: StackConfig, *, proxy: Host, apps: list[Host]) -> _Firewalls:
+    """HTTP(S) open on the proxy host, the app port from the proxy host only, PostgreSQL from
+    the app hosts only; SSH from vm.sshAllowedFrom everywhere, and on EC2 also from the proxy
+    host into the private machines it is the jump host of."""
+    vm = config.vm
+    assert vm is not None
+    ssh_from = list(vm.ssh_allowed_from)
+    jump = vm.provider is VmProvider.AWS
+    tls_port = https_port(config)
+    public = [config.http_port, *([tls_port] if tls_port is not None else [])]
+
+    def inner(proxy_address: str) -> list[str]:
+        return [*ssh_from, *([_plain(proxy_address)] if jump else [])]
+
+    return _Firewalls(
+        proxy=pulumi.Output.from_input(
+            render_firewall(
+                role="proxy", ssh_port=vm.ssh_port, ssh_from=ssh_from, public_ports=public
+            )
+        ),
+        app=proxy.private_address.apply(
+            lambda p: render_firewall(
+                role="app",
+                ssh_port=vm.ssh_port,
+                ssh_from=inner(p),
+                private_ports={APP_PORT: [_plain(p)]},
+            )
+        ),
+        database=pulumi.Output.all(
+            proxy=proxy.private_address, apps=pulumi.Output.all(*[a.private_address for a in apps])
+        ).apply(
+            lambda v: render_firewall(
+                role="database",
+                ssh_port=vm.ssh_port,
+                ssh_from=inner(v["proxy"]),
+                private_ports={config.database.port: [_plain(a) for a in v["apps"]]},
+            )
+        ),
+    )

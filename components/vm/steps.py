@@ -8,7 +8,13 @@ import pulumi
 from pulumi_command import remote
 
 from components.render.build_context import BuildContext
-from components.render.vm_scripts import as_root, bundle, render_release_script
+from components.render.vm_scripts import (
+    as_root,
+    bundle,
+    digest,
+    render_firewall_script,
+    render_release_script,
+)
 from components.vm.hosts import Host
 
 
@@ -22,14 +28,18 @@ def remote_step(
     triggers: Sequence[pulumi.Input[object]] = (),
     parent: pulumi.Resource,
     after: Sequence[pulumi.Resource] = (),
+    ssh_client: bool = False,
 ) -> remote.Command:
     """A `remote.Command` whose text is the script; data (and secrets) go on stdin only.
+    With `ssh_client`, the script gets the session's SSH_CLIENT as $1 (vm_scripts.as_root).
 
     `triggers` are content digests of what the step depends on beyond its own script and
     stdin (a changed release re-runs the reload), so an unchanged input means nothing runs.
     No `environment` is used: remote variables need sshd's AcceptEnv.
     """
-    command = pulumi.Output.from_input(script).apply(lambda s: as_root(s, ssh_user=ssh_user))
+    command = pulumi.Output.from_input(script).apply(
+        lambda s: as_root(s, ssh_user=ssh_user, ssh_client=ssh_client)
+    )
     return remote.Command(
         resource_name,
         connection=host.connection,
@@ -61,4 +71,28 @@ def release_step(
         triggers=[release_id],
         parent=parent,
         after=after,
+    )
+
+
+def firewall_step(
+    resource_name: str,
+    *,
+    host: Host,
+    ssh_user: str,
+    ruleset: pulumi.Output[str],
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> remote.Command:
+    """Load a host's nftables ruleset (components/render/firewall.py), before its services
+    listen; the script refuses a ruleset that would shut this deployment's SSH out."""
+    return remote_step(
+        resource_name,
+        host=host,
+        ssh_user=ssh_user,
+        script=render_firewall_script(),
+        stdin=ruleset,
+        triggers=[ruleset.apply(digest)],
+        parent=parent,
+        after=after,
+        ssh_client=True,
     )

@@ -2,7 +2,9 @@
 
 uWSGI's socket speaks the binary uwsgi protocol, not HTTP, so the check builds that packet
 itself (https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html). Stdlib only.
-Usage: healthcheck.py http|uwsgi PORT PATH HOST
+Usage: healthcheck.py http|uwsgi PORT PATH HOST [ADDRESS]
+(ADDRESS: where the server listens, 127.0.0.1 unless given: a VM's app server listens on its
+private address only.)
 """
 
 from __future__ import annotations
@@ -37,14 +39,22 @@ def http_request(*, path: str, host: str) -> bytes:
     return f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
 
 
-def check(*, protocol: str, port: int, path: str, host: str, timeout: float = 5.0) -> bool:
+def check(
+    *,
+    protocol: str,
+    port: int,
+    path: str,
+    host: str,
+    address: str = "127.0.0.1",
+    timeout: float = 5.0,
+) -> bool:
     """Whether the server answers `path` with status 200."""
     request = (
         uwsgi_packet(path=path, host=host, port=port)
         if protocol == "uwsgi"
         else http_request(path=path, host=host)
     )
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+    with socket.create_connection((address, port), timeout=timeout) as conn:
         conn.sendall(request)
         status_line = conn.makefile("rb").readline().decode("latin-1")
     return status_line.split(" ")[1:2] == ["200"]
@@ -52,8 +62,10 @@ def check(*, protocol: str, port: int, path: str, host: str, timeout: float = 5.
 
 def main(argv: list[str]) -> int:
     protocol, port, path, host = argv[1], int(argv[2]), argv[3], argv[4]
+    address = argv[5] if len(argv) > 5 else "127.0.0.1"
     try:
-        return 0 if check(protocol=protocol, port=port, path=path, host=host) else 1
+        ok = check(protocol=protocol, port=port, path=path, host=host, address=address)
+        return 0 if ok else 1
     except OSError as error:
         print(f"health check failed: {error}", file=sys.stderr)
         return 1

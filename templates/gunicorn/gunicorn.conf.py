@@ -3,7 +3,8 @@
 
 wsgi_app = "@@{wsgi_callable}"
 chdir = "@@{app_dir}"
-bind = ["0.0.0.0:@@{port}"]
+# Every interface in a container; on a VM only its private address, the one the proxy uses.
+bind = ["@@{listen}"]
 
 # (2 x cores) + 1 workers unless the stack overrides it:
 # https://docs.gunicorn.org/en/stable/design.html#how-many-workers

@@ -18,7 +18,10 @@ import pytest
 
 from components.choices import AppServer, DebianRelease, Proxy
 from components.debian import DEFAULT_RELEASE
-from components.render.systemd import APP_UNIT, PROXY_UNIT
+from components.render.app_server_config import APP_PORT
+from components.render.firewall import TABLE, render_firewall
+from components.render.systemd import APP_UNIT, MIGRATE_UNIT, PROXY_UNIT
+from components.render.vm_scripts import as_root, render_firewall_script
 from tests.e2e.checks import (
     GUESTBOOK_MIGRATIONS,
     PROJECT_NEEDS,
@@ -35,6 +38,7 @@ from tests.e2e.engine import DockerEngine, EngineError
 from tests.e2e.http import Client
 from tests.e2e.vm_hosts import Machine, VmDeployed, deployed_on_standins
 from tests.support.mocks import SECRET_SIG, SIG_KEY, run_program
+from tests.support.systemd_security import MAX_EXPOSURE, overall_exposure
 
 pytestmark = pytest.mark.e2e
 
@@ -121,10 +125,14 @@ def test_a_redeploy_with_new_secrets_converges(vm_stack: VmDeployed) -> None:
     password_hash = "SELECT rolpassword FROM pg_authid WHERE rolname = 'django'"
     before = vm_stack.psql(password_hash)
     pids = [_main_pid(app) for app in vm_stack.apps]
+    machines = (*vm_stack.apps, vm_stack.proxy, vm_stack.database)
+    rulesets = [_ruleset(m) for m in machines]
     started = time.monotonic()
     run_program(vm_stack.config, stack=vm_stack.name, mocks=DockerEngine(run_id=vm_stack.run_id))
     print(f"\n[e2e] redeployed {vm_stack.name} in {time.monotonic() - started:.0f}s")
     assert vm_stack.psql(password_hash) != before
+    # Every step ran again, the firewall's too, and left each ruleset as it was: not reloaded.
+    assert [_ruleset(m) for m in machines] == rulesets
     assert [_main_pid(app) for app in vm_stack.apps] != pids
     assert all(_main_pid(app) not in ("", "0") for app in vm_stack.apps)
     client = Client(vm_stack.url)
@@ -213,3 +221,95 @@ def test_harness_fails_loudly_and_masks_secrets(vm_stack: VmDeployed) -> None:
     assert hidden not in message and "PRIVATE KEY" not in message
     with pytest.raises(EngineError, match="environment"):
         _remote(vm_stack, "env", connection=connection, create="true", environment={"A": "b"})
+
+
+# --- Least privilege: private listeners, the hosts' firewalls, confined units ----------------
+
+
+def _open(source: Machine, address: str, port: int) -> bool:
+    """Whether a TCP connection from `source` to address:port is accepted within 3 s (a
+    dropped packet and a refused connection both say no)."""
+    probe = f"exec 3<>/dev/tcp/{address}/{port}"
+    answer = source.run(
+        "bash", "-c", f"if timeout 3 bash -c '{probe}' 2>/dev/null; then echo open; fi"
+    )
+    return answer.strip() == "open"
+
+
+def test_app_servers_listen_on_the_private_address_only(vm_stack: VmDeployed) -> None:
+    app = vm_stack.apps[0]  # (app-1's server was stopped by the failover test)
+    assert _open(app, app.address, APP_PORT)
+    # Loopback passes any firewall: nothing answers there, so nothing listens on it.
+    assert not _open(app, "127.0.0.1", APP_PORT)
+
+
+def test_the_firewalls_admit_each_port_from_its_clients_only(vm_stack: VmDeployed) -> None:
+    app0, app1, proxy, database = (*vm_stack.apps, vm_stack.proxy, vm_stack.database)
+    # The app port: from the proxy host, not from another machine of the network.
+    assert _open(proxy, app0.address, APP_PORT)
+    assert not _open(database, app0.address, APP_PORT)
+    assert not _open(app1, app0.address, APP_PORT)
+    # PostgreSQL: from the app hosts, not from the proxy host.
+    assert _open(app0, database.address, 5432)
+    assert not _open(proxy, database.address, 5432)
+    # SSH: only from vm.sshAllowedFrom (the deployer's address and the proxy host, the jump
+    # host as on EC2), never from another neighbour.
+    assert _open(proxy, app0.address, 22)
+    for source, target in ((app1, app0), (app0, proxy), (database, app1), (app0, database)):
+        assert not _open(source, target.address, 22), (source.container, target.address)
+    # The proxy's port from anywhere.
+    assert _open(app0, proxy.address, vm_stack.port)
+    # ... while the deployment's own SSH still works, on every host.
+    for machine in (*vm_stack.apps, proxy, database):
+        outputs = _remote(
+            vm_stack,
+            f"ssh-{machine.container}",
+            connection=_connection(vm_stack, machine),
+            create="hostname",
+        )
+        assert outputs["stdout"].strip() == machine.run("hostname").strip()
+
+
+def _connection(vm_stack: VmDeployed, machine: Machine) -> dict:
+    return {
+        "host": machine.address,
+        "port": 22,
+        "user": SSH_USER,
+        "privateKey": _secret(vm_stack.key.private),
+    }
+
+
+def _ruleset(machine: Machine) -> str:
+    """The stack's table with its rules' handles, which a reload would renumber."""
+    return machine.run("nft", "-a", "list", "table", "inet", TABLE)
+
+
+def test_a_ruleset_that_would_shut_the_deployment_out_is_refused(vm_stack: VmDeployed) -> None:
+    app = vm_stack.apps[0]
+    before = _ruleset(app)
+    elsewhere = render_firewall(role="app", ssh_port=22, ssh_from=["192.0.2.0/24"])
+    with pytest.raises(EngineError) as refused:
+        _remote(
+            vm_stack,
+            "lockout",
+            connection=_connection(vm_stack, app),
+            create=as_root(render_firewall_script(), ssh_user=SSH_USER, ssh_client=True),
+            stdin=elsewhere,
+        )
+    assert "vm.sshAllowedFrom does not admit" in str(refused.value)
+    assert vm_stack.deployer in str(refused.value)
+    assert _ruleset(app) == before
+    outputs = _remote(vm_stack, "after", connection=_connection(vm_stack, app), create="true")
+    assert outputs["stdout"] == ""
+
+
+def test_every_unit_scores_at_most_the_exposure_bar(vm_stack: VmDeployed) -> None:
+    units = [(app, APP_UNIT) for app in vm_stack.apps]
+    units += [(vm_stack.apps[0], MIGRATE_UNIT), (vm_stack.proxy, PROXY_UNIT)]
+    scores = {}
+    for machine, unit in units:
+        table = machine.run("systemd-analyze", "security", "--no-pager", unit)
+        role = machine.container.rsplit(f"{vm_stack.name}-", 1)[-1]
+        scores[f"{role}:{unit}"] = overall_exposure(table)[unit]
+    print(f"\n[e2e] systemd-analyze security exposure: {scores}")
+    assert all(score <= MAX_EXPOSURE for score in scores.values()), scores

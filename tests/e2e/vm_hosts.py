@@ -51,10 +51,13 @@ RUN useradd --create-home --shell /bin/bash "$SSH_USER" \\
  && systemctl enable ssh
 """
 # systemd as PID 1 in a container: cgroups from the host (read-only), /run on tmpfs, and the
-# one capability it needs for its mounts (--privileged is refused on these machines).
+# one capability it needs for its mounts (--privileged is refused on these machines); and
+# NET_ADMIN, which nftables needs for the stand-in's firewall (in its own network namespace).
 SYSTEMD_FLAGS = [
     "--cap-add",
     "SYS_ADMIN",
+    "--cap-add",
+    "NET_ADMIN",
     "--tmpfs",
     "/run",
     "--tmpfs",
@@ -194,6 +197,9 @@ class VmDeployed:
     apps: list[Machine]
     database: Machine
     key: KeyPair
+    deployer: str
+    """The address the program's SSH comes from (this machine, on the private network):
+    with the proxy host's, all vm.sshAllowedFrom admits."""
 
     @property
     def url(self) -> str:
@@ -232,6 +238,9 @@ def deployed_on_standins(
         image = standin_image(run_id=run_id, ssh_user=ssh_user, release=release)
         network = f"{prefix}-net"
         docker("network", "create", "--label", f"{LABEL}={run_id}", network)
+        # This machine reaches the stand-ins from the network's gateway address.
+        ipam = json.loads(docker("network", "inspect", network))[0]["IPAM"]["Config"]
+        deployer = ipam[0]["Gateway"]
         key = new_key_pair()
 
         def machine(role: str, publish: list[str] | None = None) -> Machine:
@@ -268,6 +277,9 @@ def deployed_on_standins(
                     "proxyHost": proxy_host.address,
                     "appHosts": [m.address for m in apps],
                     "databaseHost": database.address,
+                    # SSH from here and from the proxy host (the jump host of the harness's
+                    # EC2-like check) only: the other machines are outside it.
+                    "sshAllowedFrom": [f"{deployer}/32", f"{proxy_host.address}/32"],
                 },
                 "sshPrivateKey": key.private,
             },
@@ -289,6 +301,7 @@ def deployed_on_standins(
             apps=apps,
             database=database,
             key=key,
+            deployer=deployer,
         )
     finally:
         try:

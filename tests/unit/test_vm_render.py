@@ -19,6 +19,7 @@ from components.render.systemd import (
 )
 from components.render.vm_scripts import bundle, release_check, render_postgres_script
 from tests.support.mocks import unwrap_secrets
+from tests.support.systemd_security import MAX_EXPOSURE, overall_exposure
 from tests.unit.test_vm_stack import CASES, commands, deploy
 
 SERVERS = [AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI]
@@ -141,10 +142,12 @@ def test_release_check_stops_on_a_host_of_another_release() -> None:
 def test_every_remote_script_is_valid_bash(case: dict, preview: bool) -> None:
     for name, command in commands(deploy(case, preview=preview)).items():
         text = unwrap_secrets(command.inputs["create"])
-        # `sudo -n bash -c '<script>'`: check the command line, then the script inside it.
+        # `sudo -n bash -c '<script>' [step "$SSH_CLIENT"]`: check the command line, then the
+        # script inside it.
         result = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)
         assert result.returncode == 0, (name, result.stderr)
-        inner = shlex.split(text)[-1]
+        words = shlex.split(text)
+        inner = words[words.index("-c") + 1]
         assert inner.startswith("#!/bin/bash\n") and "set -euo pipefail" in inner, name
         check = subprocess.run(["bash", "-n"], input=inner, capture_output=True, text=True)
         assert check.returncode == 0, (name, check.stderr)
@@ -171,3 +174,41 @@ def test_migrate_unit_runs_the_release_commands_after_migrate() -> None:
     assert "Type=oneshot" in unit
     default = render_migrate_unit(settings_module="config.settings")
     assert [line for line in default.splitlines() if line.startswith("ExecStart=")] == starts[:1]
+
+
+def _units() -> dict[str, str]:
+    units = {
+        f"app-{s.value}.service": render_app_unit(
+            app_server=s,
+            settings_module="config.settings",
+            replica="app-0",
+            memory_mb=512,
+            cpus=1,
+            timeout_seconds=30,
+            max_tasks=64,
+        )
+        for s in SERVERS
+    }
+    units["migrate.service"] = render_migrate_unit(settings_module="config.settings")
+    for proxy in Proxy:
+        for tls in (False, True):
+            units[f"proxy-{proxy.value}-{'tls' if tls else 'http'}.service"] = render_proxy_unit(
+                proxy, tls=tls
+            )
+    return units
+
+
+@pytest.mark.parametrize("name", sorted(_units()))
+def test_every_unit_scores_at_most_the_exposure_bar_offline(name: str, tmp_path) -> None:
+    """`systemd-analyze security --offline=yes` on the rendered file (the e2e suite scores the
+    units loaded on the stand-in hosts too, with their release's systemd)."""
+    if not shutil.which("systemd-analyze"):
+        pytest.fail("systemd-analyze is needed (Debian's systemd package)")
+    path = tmp_path / name
+    path.write_text(_units()[name])
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert overall_exposure(result.stdout)[name] <= MAX_EXPOSURE, result.stdout

@@ -406,3 +406,70 @@ def test_an_apache_proxy_host_gets_mod_qos_and_its_limits(case_id: str, qos: boo
         assert "QS_ClientEventLimitCount 73 10 django_stack_request" in conf
     else:
         assert "rate=7r/s" in conf and "burst=3 nodelay" in conf
+
+
+def _private_addresses(run: ProgramRun, case: dict[str, Any]) -> dict[str, str]:
+    """Each role's private address: the config's (given hosts) or the instance's (EC2)."""
+    vm = case["overrides"]["vm"]
+    if vm["provider"] == "aws":
+        return {
+            i.name.rsplit("-", 1)[-1] if "-app-" not in i.name else "app-" + i.name[-1]: i.outputs[
+                "privateIp"
+            ]
+            for i in run.of_type(INSTANCE)
+        }
+
+    def private(host: Any) -> str:
+        value = host if isinstance(host, str) else host.get("privateAddress", host["address"])
+        return str(value).strip("[]")
+
+    roles = {"proxy": private(vm["proxyHost"])}
+    roles.update({f"app-{i}": private(h) for i, h in enumerate(vm["appHosts"])})
+    if "databaseHost" in vm:
+        roles["database"] = private(vm["databaseHost"])
+    return roles
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_each_host_is_firewalled_before_its_servers_listen(case: dict[str, Any]) -> None:
+    run = deploy(case)
+    steps = commands(run)
+    addresses = _private_addresses(run, case)
+    proxy = addresses["proxy"]
+    aws = case["overrides"]["vm"]["provider"] == "aws"
+    vm = case["overrides"]["vm"]
+    allowed = {vm["sshAllowedCidr"]} if aws else {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+    for i in range(case["app_hosts"]):
+        app = steps[f"django-app-{i}-firewall"]
+        assert app.urn in steps[f"django-app-{i}-service"].dependencies
+        assert steps[f"django-app-{i}-base"].urn in app.dependencies
+        ruleset = app.inputs["stdin"]
+        assert "policy drop;" in ruleset
+        assert f"tcp dport 8000 ip saddr {{ {proxy}/32 }} accept" in ruleset
+        ssh_line = ruleset.split("set ssh_v4")[1].split("\n")[0]
+        ssh_v4 = set(ssh_line.split("elements = { ")[1].split(" }")[0].split(", "))
+        assert allowed <= ssh_v4
+        # On EC2 the proxy host is the private machines' jump host.
+        assert (f"{proxy}/32" in ssh_v4) is aws
+        assert 'step "$SSH_CLIENT"' in app.inputs["create"]
+        # The app server listens on that host's private address alone.
+        files = unpack(unwrap_secrets(steps[f"django-app-{i}-service"].inputs["stdin"]))
+        (config,) = [v for k, v in files.items() if k.startswith("etc/django-stack/")]
+        address = addresses[f"app-{i}"]
+        listen = f"[{address}]:8000" if ":" in address else f"{address}:8000"
+        assert listen in config and "0.0.0.0" not in config
+        health = unwrap_secrets(steps[f"django-app-{i}-service"].inputs["create"])
+        assert f"healthcheck.py {'uwsgi' if 'uwsgi' in case['id'] else 'http'} 8000" in health
+        assert f"localhost {address}" in health
+    edge = steps["django-proxy-firewall"]
+    assert edge.urn in steps["django-proxy-service"].dependencies
+    port = case["overrides"].get("httpPort", 8000)
+    assert f"    tcp dport {port} accept\n" in edge.inputs["stdin"]
+    assert "tcp dport 8000" not in edge.inputs["stdin"] or port == 8000
+    if case["database_host"]:
+        database = steps["django-database-firewall"]
+        assert database.urn in steps["django-database-postgres"].dependencies
+        apps = sorted(f"{addresses[f'app-{i}']}/32" for i in range(case["app_hosts"]))
+        assert f"tcp dport 5432 ip saddr {{ {', '.join(apps)} }} accept" in database.inputs["stdin"]
+    else:
+        assert "django-database-firewall" not in steps
