@@ -61,7 +61,12 @@ stop.set()
 @pytest.fixture(scope="module")
 def stacks(docker_engine: str) -> Iterator[tuple[Deployed, Deployed]]:
     try:
-        busy = deploy_stack(docker_engine, "e2e-nproc-busy", replicas=REPLICAS)
+        # One client at hundreds of requests a second: the per-client limits would answer
+        # 429 (as in the benchmark, bench/plan.py).
+        no_rate_limit = {"requestsPerSecond": 0, "connectionsPerClient": 0}
+        busy = deploy_stack(
+            docker_engine, "e2e-nproc-busy", replicas=REPLICAS, rateLimit=no_rate_limit
+        )
         calm = deploy_stack(docker_engine, "e2e-nproc-calm", replicas=REPLICAS, alongside=True)
         yield busy, calm
     finally:
