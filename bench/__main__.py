@@ -41,6 +41,7 @@ FULL: dict[str, Any] = {
     "duration": 3.0,
     "warmup": 1.0,
     "runs": 3,
+    "variants": "tuned,defaults,tls",
 }
 QUICK: dict[str, Any] = {
     "pairs": "gunicorn-nginx",
@@ -48,6 +49,9 @@ QUICK: dict[str, Any] = {
     "duration": 2.0,
     "warmup": 1.0,
     "runs": 3,
+    # Without the TLS cost (one more deployment, about 1.5 min): --quick stays under 5 min.
+    # `--quick --variants tls` measures it alone.
+    "variants": "tuned,defaults",
 }
 
 
@@ -76,8 +80,8 @@ def load_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", help=f"comma list or 'all' ({', '.join(x.key for x in ALL_PAIRS)})")
     p.add_argument(
         "--variants",
-        default="tuned,defaults,tls",
-        help="tuned, defaults, tls (HTTPS vs HTTP through the proxy, one pair per proxy)",
+        help="tuned, defaults, tls (HTTPS vs HTTP through the proxy, one pair per proxy); "
+        "default all three, --quick tuned,defaults",
     )
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=", ".join(SCENARIOS))
     p.add_argument("--connections", help="the connection sweep, e.g. 8,32,128")
@@ -169,7 +173,7 @@ def main(argv: list[str]) -> int:
     try:
         plan = Plan(
             pairs=parse_pairs(options.pairs or preset["pairs"]),
-            variants=parse_variants(options.variants),
+            variants=parse_variants(options.variants or preset["variants"]),
             scenarios=tuple(parse_list(options.scenarios)),
             connections=connections,
             sweep_scenarios=tuple(parse_list(options.sweep_scenarios)),

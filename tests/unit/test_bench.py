@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bench import cpu
-from bench.__main__ import QUICK
+from bench.__main__ import FULL, QUICK
 from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
 from bench.harness import StackUnderTest
 from bench.plan import (
@@ -25,6 +25,7 @@ from bench.plan import (
     Timing,
     Variant,
     parse_ints,
+    parse_list,
     parse_pairs,
     parse_variants,
     stack_name,
@@ -594,18 +595,20 @@ def test_the_tls_variant_loads_http_then_https_on_one_pair_per_proxy() -> None:
     assert [c.pair for c in uwsgi_first.all_cells()] == ["uwsgi-nginx", "uwsgi-nginx"]
 
 
-def test_quick_stays_under_five_minutes_with_the_tls_cost() -> None:
+def test_quick_stays_under_five_minutes_and_the_full_run_has_the_tls_cost() -> None:
+    assert "tls" in parse_list(FULL["variants"])
     plan = Plan(
         pairs=parse_pairs(QUICK["pairs"]),
-        variants=parse_variants("tuned,defaults,tls"),
+        variants=parse_variants(QUICK["variants"]),
         scenarios=tuple(SCENARIOS),
         connections=parse_ints(QUICK["connections"]),
         sweep_scenarios=("health",),
         headline=32,
         timing=Timing(duration_s=QUICK["duration"], warmup_s=QUICK["warmup"], runs=QUICK["runs"]),
     )
-    assert any(c.variant == "tls" for c in plan.all_cells())
-    assert plan.estimate_s() < 5 * 60
+    assert plan.estimate_s() < 4 * 60
+    # The TLS cost alone, on its own: quick too.
+    assert _plan(plan.pairs, (Variant.TLS,)).estimate_s() < 2 * 60
 
 
 def test_the_tls_target_is_the_proxys_https_port_from_the_public_network() -> None:
