@@ -5,8 +5,10 @@ was one budget for all of them, and a busy stack made `docker exec` and the heal
 another fail with "resource temporarily unavailable". Here the busy stack's replica starts
 threads until the kernel refuses one (each counts as a process), with the limit its server
 runs under (read from its PID 1), while a client loads that stack; meanwhile the other
-stack must stay healthy and `docker exec` into it must work, and so must the busy stack's
-own health checks, in the room its servers leave under the cap.
+stack must stay healthy and `docker exec` into it must work, and the busy stack's own
+health checks must still start, in the room its servers leave under the cap. On the shared
+uid 10001 (the code before) the other stack's `docker exec` failed here with "sh: 1: Cannot
+fork", the issue's symptom.
 """
 
 from __future__ import annotations
@@ -134,6 +136,15 @@ def exec_works(container: str) -> tuple[bool, str]:
     return result.stdout.strip() == "ok", result.stderr.strip()
 
 
+# What a health check says when Docker could not start it, or it could not fork, for want of
+# room under RLIMIT_NPROC (seen on the shared uid: "/bin/sh: 1: Cannot fork").
+NO_ROOM = ("cannot fork", "resource temporarily unavailable", "can't start new thread")
+
+
+def could_not_start(run: dict) -> bool:
+    return run["ExitCode"] == -1 or any(s in run["Output"].lower() for s in NO_ROOM)
+
+
 def health(container: str) -> dict:
     return inspect(container)["State"]["Health"]
 
@@ -203,8 +214,12 @@ def test_a_stack_at_its_process_cap_leaves_the_other_alone(
                 time.sleep(0.5)
             assert not failures, failures
             assert checks >= 8 and set(calm_statuses) == {200}, calm_statuses
-            # Health checks that ran while the hog held its threads: every one passed, in the
-            # busy stack too (the room under the cap) and in the calm one.
+            # Health checks that ran while the hog held its threads. The calm stack's: every
+            # one passed. The busy stack's: every one started (the room under the cap), though
+            # its result is the servers' to give: the hog holds the whole server budget of the
+            # busy stack's uid, which both its replicas share (components/docker/identity.py),
+            # and a request that needs a new thread (Gunicorn's gthread pool starts its
+            # threads lazily) may fail there, as it would beside a server gone wild.
             for container in [calm.container(f"app-{i}") for i in range(REPLICAS)] + [
                 busy.container(f"app-{i}") for i in range(REPLICAS)
             ]:
@@ -216,14 +231,17 @@ def test_a_stack_at_its_process_cap_leaves_the_other_alone(
                     and _epoch(run["Start"]) < held_from + HOG_HOLD_S
                 ]
                 assert during, (container, state["Log"])
-                assert all(run["ExitCode"] == 0 for run in during), (container, during)
-                assert state["Status"] == "healthy", (container, state)
+                assert not [run for run in during if could_not_start(run)], (container, during)
+                if container.startswith(calm.container("")):
+                    assert all(run["ExitCode"] == 0 for run in during), (container, during)
+                    assert state["Status"] == "healthy", (container, state)
         finally:
             hog.wait(timeout=HOG_HOLD_S + 60)
     assert hog.returncode == 0, hog.stderr.read() if hog.stderr else ""
-    # The load reached the busy stack throughout (bounded in count and time).
+    # The load reached the busy stack (bounded in count and time); it drives, it is not the
+    # subject: the busy stack may refuse some requests while the hog holds its budget.
     assert load.statuses and len(load.statuses) <= LOAD_MAX_REQUESTS + LOAD_CLIENTS
-    assert load.statuses.count(200) > 0.9 * len(load.statuses), set(map(str, load.statuses))
+    assert load.statuses.count(200) > 0, set(map(str, load.statuses))
 
 
 def _epoch(timestamp: str) -> float:
