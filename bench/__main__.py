@@ -6,7 +6,8 @@
     python -m bench report .django-stack/bench/<run>/results.json [--write-docs]
 
 `load` (the default) deploys every app server x proxy pair, tuned and with the tutorial
-defaults, and loads each through its proxy and directly; `program` times the program's
+defaults, and loads each through its proxy and directly, plus one pair per proxy with HTTPS
+(the TLS cost: HTTPS against HTTP through that proxy); `program` times the program's
 evaluation under mocks and the app image builds; `report` redraws the tables and the chart
 from a results file. `--write-docs` puts the results into docs/benchmarks.md.
 """
@@ -40,6 +41,7 @@ FULL: dict[str, Any] = {
     "duration": 3.0,
     "warmup": 1.0,
     "runs": 3,
+    "variants": "tuned,defaults,tls",
 }
 QUICK: dict[str, Any] = {
     "pairs": "gunicorn-nginx",
@@ -47,6 +49,9 @@ QUICK: dict[str, Any] = {
     "duration": 2.0,
     "warmup": 1.0,
     "runs": 3,
+    # Without the TLS cost (one more deployment, about 1.5 min): --quick stays under 5 min.
+    # `--quick --variants tls` measures it alone.
+    "variants": "tuned,defaults",
 }
 
 
@@ -73,7 +78,11 @@ def load_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("load", help="load every pair through its proxy and directly (default)")
     p.add_argument("--quick", action="store_true", help="one pair, 32 connections, 2 s runs")
     p.add_argument("--pairs", help=f"comma list or 'all' ({', '.join(x.key for x in ALL_PAIRS)})")
-    p.add_argument("--variants", default="tuned,defaults", help="tuned, defaults")
+    p.add_argument(
+        "--variants",
+        help="tuned, defaults, tls (HTTPS vs HTTP through the proxy, one pair per proxy); "
+        "default all three, --quick tuned,defaults",
+    )
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=", ".join(SCENARIOS))
     p.add_argument("--connections", help="the connection sweep, e.g. 8,32,128")
     p.add_argument(
@@ -164,7 +173,7 @@ def main(argv: list[str]) -> int:
     try:
         plan = Plan(
             pairs=parse_pairs(options.pairs or preset["pairs"]),
-            variants=parse_variants(options.variants),
+            variants=parse_variants(options.variants or preset["variants"]),
             scenarios=tuple(parse_list(options.scenarios)),
             connections=connections,
             sweep_scenarios=tuple(parse_list(options.sweep_scenarios)),

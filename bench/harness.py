@@ -25,10 +25,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench import cpu
-from bench.plan import REPLICAS, SCENARIOS, CellKey, Pair, Scenario, Target, Timing, Variant
+from bench.plan import (
+    ALL_SCENARIOS,
+    REPLICAS,
+    SCENARIOS,
+    CellKey,
+    Pair,
+    Target,
+    Timing,
+    Variant,
+)
 from bench.stats import RunRecord
 from bench.wrk import WrkParseError, parse_wrk, wrk_command
 from components.choices import AppServer
+from components.render.proxy_config import PROXY_PORT, PROXY_TLS_PORT
 from tests.e2e.engine import DOCKER, LABEL, EngineError, docker
 
 HERE = Path(__file__).resolve().parent
@@ -129,13 +139,15 @@ class StackUnderTest:
 
     def base_url(self, target: Target) -> str:
         if target is Target.PROXY:
-            return f"http://{self.container('proxy')}:8080"
+            return f"http://{self.container('proxy')}:{PROXY_PORT}"
+        if target is Target.PROXY_TLS:
+            return f"https://{self.container('proxy')}:{PROXY_TLS_PORT}"
         if self.pair.app_server is AppServer.UWSGI:
             return f"http://{DIRECT_UWSGI_ALIAS}:{DIRECT_UWSGI_PORT}"
         return "http://app-0:8000"
 
     def load_container(self, target: Target) -> str:
-        return self.load_public if target is Target.PROXY else self.load_private
+        return self.load_private if target is Target.DIRECT else self.load_public
 
     # --- set-up -----------------------------------------------------------------------
 
@@ -268,13 +280,18 @@ class StackUnderTest:
     # --- checks and runs ----------------------------------------------------------------
 
     def fetch(self, load_container: str, url: str) -> tuple[int, int]:
-        """(status, body bytes) of one GET from inside a load generator container."""
+        """(status, body bytes) of one GET from inside a load generator container.
+
+        HTTPS unverified (`-k`), as wrk does not verify either: the stack's own CA is not in
+        the load generator, and the chain is the end-to-end suite's to check.
+        """
         result = subprocess.run(
             [
                 DOCKER,
                 "exec",
                 load_container,
                 "curl",
+                *(["-k"] if url.startswith("https://") else []),
                 "-s",
                 "-o",
                 "/dev/null",
@@ -296,19 +313,19 @@ class StackUnderTest:
         except ValueError:
             return 0, 0
 
-    def preflight(self, scenarios: list[Scenario]) -> None:
-        """Each URL answers exactly 200 (not a redirect) with the expected body, once."""
-        for scenario in scenarios:
-            targets = [Target.PROXY] + ([Target.DIRECT] if scenario.direct else [])
-            for target in targets:
-                url = self.base_url(target) + scenario.path
-                status, size = self.fetch(self.load_container(target), url)
-                expected = scenario.expected_bytes
-                if status != 200 or (expected is not None and size != expected):
-                    raise EngineError(
-                        f"pre-flight {url}: status {status}, {size} bytes "
-                        f"(expected 200{f', {expected} bytes' if expected else ''})"
-                    )
+    def preflight(self, cells: Sequence[CellKey]) -> None:
+        """Each URL the cells load answers exactly 200 (not a redirect) with the expected
+        body, once."""
+        for scenario_key, target_key in dict.fromkeys((c.scenario, c.target) for c in cells):
+            scenario, target = ALL_SCENARIOS[scenario_key], Target(target_key)
+            url = self.base_url(target) + scenario.path
+            status, size = self.fetch(self.load_container(target), url)
+            expected = scenario.expected_bytes
+            if status != 200 or (expected is not None and size != expected):
+                raise EngineError(
+                    f"pre-flight {url}: status {status}, {size} bytes "
+                    f"(expected 200{f', {expected} bytes' if expected else ''})"
+                )
 
     def check_alive(self) -> None:
         """Raise StackGoneError when a container of the stack no longer runs."""
@@ -321,7 +338,7 @@ class StackUnderTest:
         """One bounded wrk run; (output, None) or (partial output, why it failed)."""
         target = Target(key.target)
         argv = wrk_command(
-            url=self.base_url(target) + SCENARIOS[key.scenario].path,
+            url=self.base_url(target) + ALL_SCENARIOS[key.scenario].path,
             connections=key.connections,
             duration_s=duration_s,
         )
@@ -406,7 +423,7 @@ class StackUnderTest:
             return RunRecord.failed(str(error), **extra)
 
     def _sample_sockets(self, key: CellKey, into: dict[str, dict[str, int]]) -> None:
-        roles = ["proxy", "app-0"] if key.target == Target.PROXY.value else ["app-0"]
+        roles = ["app-0"] if key.target == Target.DIRECT.value else ["proxy", "app-0"]
         if key.target == Target.DIRECT.value and "direct" in self.pids:
             roles = ["direct"]
         for role in roles:

@@ -31,9 +31,10 @@ from bench.harness import (
     wait_until_quiet,
 )
 from bench.machine import describe_machine, describe_source
-from bench.plan import REPLICAS, SCENARIOS, CellKey, Plan, stack_name, stack_overrides
+from bench.plan import REPLICAS, CellKey, Plan, Variant, stack_name, stack_overrides
 from bench.report import goals_section, headline_lines, rejected_runs, render_load_section
 from bench.stats import CellSummary, RunRecord, evaluate_goals, summarize
+from bench.tls_cost import is_tls_cell, render_tls_section, tls_cost_table
 from tests.e2e.deploy import deploy
 from tests.e2e.engine import EngineError, engine_available, remove_everything
 
@@ -115,11 +116,13 @@ def measure_pair(
     """Deploy one (pair, variant), measure its cells; one redeploy if the stack vanishes."""
     plan = options.plan
     name = stack_name(pair=pair, variant=variant)
-    scenarios = [SCENARIOS[s] for s in plan.scenarios]
+    cells = plan.cells(pair=pair, variant=variant)
     for attempt in (1, 2):
         started = time.monotonic()
         try:
             overrides = {**stack_overrides(pair=pair, variant=variant), "httpPort": free_port()}
+            if variant is Variant.TLS:
+                overrides["httpsPort"] = free_port()
             if HOST_CA_BUNDLE.is_file():
                 overrides["extraCaBundle"] = str(HOST_CA_BUNDLE)
             deploy(stack_file="dev", stack_name=name, overrides=overrides, run_id=run_id)
@@ -132,7 +135,7 @@ def measure_pair(
                 tools=tools,
             )
             stack.attach(replicas=REPLICAS)
-            stack.preflight(scenarios)
+            stack.preflight(cells)
             print(f"{name}: deployed in {time.monotonic() - started:.0f} s", flush=True)
             others = wait_until_quiet(
                 stack.roles,
@@ -143,7 +146,7 @@ def measure_pair(
             quiet.append(others)
             if others > options.quiet_cores:
                 notes.append(f"{name}: other work used {others:.2f} cores as its runs began")
-            for key in plan.cells(pair=pair, variant=variant):
+            for key in cells:
                 if key in raw:
                     continue  # measured before the stack vanished
                 raw[key] = stack.measure(
@@ -175,8 +178,15 @@ def run_load(options: LoadOptions) -> int:
         )
         return 1
     plan = options.plan
+    # A (pair, variant) without cells is not deployed (the TLS variant: one pair per proxy).
+    deployments = [
+        (pair, variant)
+        for pair in plan.pairs
+        for variant in plan.variants
+        if plan.cells(pair=pair, variant=variant)
+    ]
     print(
-        f"{len(plan.pairs) * len(plan.variants)} deployments, {len(plan.all_cells())} cells; "
+        f"{len(deployments)} deployments, {len(plan.all_cells())} cells; "
         f"about {plan.estimate_s() / 60:.0f} min",
         flush=True,
     )
@@ -205,20 +215,19 @@ def run_load(options: LoadOptions) -> int:
     interrupted = False
     try:
         tools = tools_image()
-        for pair in plan.pairs:
-            for variant in plan.variants:
-                measure_pair(
-                    options=options,
-                    run_id=run_id,
-                    tools=tools,
-                    pair=pair,
-                    variant=variant,
-                    raw=raw,
-                    notes=notes,
-                    quiet=quiet,
-                    budget=budget,
-                    save=save,
-                )
+        for pair, variant in deployments:
+            measure_pair(
+                options=options,
+                run_id=run_id,
+                tools=tools,
+                pair=pair,
+                variant=variant,
+                raw=raw,
+                notes=notes,
+                quiet=quiet,
+                budget=budget,
+                save=save,
+            )
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted: removing what this run made", file=sys.stderr, flush=True)
@@ -304,17 +313,37 @@ def finish_report(
         rejected=rejected_runs(raw) + [f"(set-up) {n}" for n in meta.get("notes", [])],
         chart="../bench/results/load.png" if write_docs else chart.name,
     )
-    (out_dir / "report.md").write_text(section)
+    tls_section = (
+        render_tls_section(
+            meta=meta,
+            results=results,
+            rejected=rejected_runs({k: runs for k, runs in raw.items() if is_tls_cell(k)}),
+        )
+        if any(is_tls_cell(k) for k in raw)
+        else ""
+    )
+    tls_part = f"\n#### TLS cost\n\n{tls_section}" if tls_section else ""
+    (out_dir / "report.md").write_text(section + tls_part)
     print()
     print("\n".join(headline_lines(results, pairs=plan["pairs"], connections=plan["headline"])))
     print()
     print(goals_section(goals))
+    if tls_section:
+        print()
+        print(tls_cost_table(results, pairs=plan["pairs"]))
     print(f"\nreport: {out_dir / 'report.md'}\nchart:  {chart}")
     if write_docs:
         from bench.report import replace_section
 
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(chart, RESULTS_DIR / "load.png")
-        shutil.copyfile(out_dir / "results.json", RESULTS_DIR / "load.json")
-        DOC.write_text(replace_section(DOC.read_text(), name="load", body=section))
+        document = DOC.read_text()
+        # A run of the TLS variant alone leaves the load figures (and their chart) alone.
+        if any(not is_tls_cell(k) for k in raw):
+            shutil.copyfile(chart, RESULTS_DIR / "load.png")
+            shutil.copyfile(out_dir / "results.json", RESULTS_DIR / "load.json")
+            document = replace_section(document, name="load", body=section)
+        if tls_section:
+            shutil.copyfile(out_dir / "results.json", RESULTS_DIR / "tls.json")
+            document = replace_section(document, name="tls", body=tls_section)
+        DOC.write_text(document)
         print(f"docs:   {DOC.relative_to(PROJECT_DIR)} updated")

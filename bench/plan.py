@@ -25,6 +25,9 @@ class Variant(str, Enum):
 
     TUNED = "tuned"  # the project's defaults: what `pulumi up` ships
     DEFAULTS = "defaults"  # what the tutorials start from
+    # The project's defaults with HTTPS at the proxy (`tls.mode: self-signed`): the TLS cost,
+    # HTTPS against plain HTTP through the same proxy (TLS_CELLS).
+    TLS = "tls"
 
 
 class Target(str, Enum):
@@ -32,6 +35,7 @@ class Target(str, Enum):
 
     PROXY = "proxy"  # the stack's reverse proxy, as a client reaches it
     DIRECT = "direct"  # one app server alone, over HTTP: the reference
+    PROXY_TLS = "proxy-tls"  # the same proxy over HTTPS (the TLS variant only)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,14 @@ SCENARIOS: dict[str, Scenario] = {
 }
 MINIMAL = "health"
 WAITING = "wait"
+# The TLS cost's view: the one path the proxy of a TLS stack still passes on over plain HTTP
+# (for the stack's own probes), so HTTP and HTTPS are measured on one deployment, through
+# one proxy config, to one Django view (the overlay's middleware: no URL routing, no
+# database). Not in SCENARIOS: only the TLS variant measures it.
+TLS_SCENARIO = Scenario(
+    "stack-health", "/_stack/health", "minimal view /_stack/health (no database)", direct=False
+)
+ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, TLS_SCENARIO.key: TLS_SCENARIO}
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,15 @@ PROXIES = (Proxy.NGINX, Proxy.APACHE)
 ALL_PAIRS: tuple[Pair, ...] = tuple(Pair(s, p) for s in SERVERS for p in PROXIES)
 
 
+def tls_pairs(pairs: tuple[Pair, ...]) -> tuple[Pair, ...]:
+    """The pairs the TLS variant deploys: the first of each proxy (TLS ends at the proxy, so
+    the app server behind it does not matter; one each keeps the run short)."""
+    first: dict[Proxy, Pair] = {}
+    for pair in pairs:
+        first.setdefault(pair.proxy, pair)
+    return tuple(first.values())
+
+
 def stack_overrides(*, pair: Pair, variant: Variant) -> dict[str, Any]:
     """The `django-stack:` config of one deployment (besides ports and the CA bundle)."""
     overrides: dict[str, Any] = {
@@ -150,6 +171,10 @@ def stack_overrides(*, pair: Pair, variant: Variant) -> dict[str, Any]:
             # WSGIDaemonProcess without options: one process of 15 threads.
             # https://modwsgi.readthedocs.io/en/master/configuration-directives/WSGIDaemonProcess.html
             overrides["threads"] = MOD_WSGI_DEFAULT_THREADS
+    if variant is Variant.TLS:
+        # The stack's own CA: the load generators do not verify (wrk never does), the
+        # end-to-end suite checks the chain (tests/e2e/test_tls.py).
+        overrides["tls"] = {"mode": "self-signed"}
     return overrides
 
 
@@ -216,7 +241,15 @@ class Plan:
             raise ValueError("need at least one run of a positive duration")
 
     def cells(self, *, pair: Pair, variant: Variant) -> list[CellKey]:
-        """The cells of one deployment, in the order they run."""
+        """The cells of one deployment, in the order they run (none: no deployment)."""
+        if variant is Variant.TLS:
+            if pair not in tls_pairs(self.pairs):
+                return []
+            # HTTP first, then HTTPS, at the headline count: side by side on one stack.
+            return [
+                CellKey(pair.key, variant.value, TLS_SCENARIO.key, t.value, self.headline)
+                for t in (Target.PROXY, Target.PROXY_TLS)
+            ]
         cells = []
         for scenario_key in self.scenarios:
             scenario = SCENARIOS[scenario_key]
@@ -241,7 +274,9 @@ class Plan:
         """A rough wall-clock estimate: deployments plus every run and its overhead."""
         per_cell = self.timing.warmup_s + self.timing.runs * self.timing.duration_s
         per_cell += (self.timing.runs + 1) * per_run_overhead_s
-        deployments = len(self.pairs) * len(self.variants)
+        deployments = len(
+            [1 for p in self.pairs for v in self.variants if self.cells(pair=p, variant=v)]
+        )
         return deployments * deploy_s + len(self.all_cells()) * per_cell
 
     def describe(self) -> Mapping[str, Any]:

@@ -103,10 +103,11 @@ def app_max_processes(*, app_server: AppServer, replicas: int, workers: int, thr
     """The replicas' cap on processes and threads, never below 512.
 
     Docker (an nproc ulimit): RLIMIT_NPROC is checked against every process of the user on the
-    whole host, not of the container, and all replicas (and the migration) run as the same
-    user, so the cap is their sum, twice over for the one-off containers beside them
-    (migration, a second stack on the engine). A VM unit's TasksMax counts the unit alone:
-    `replicas=1`, twice over for a graceful reload's old and new workers.
+    whole host, not of the container. Each stack's replicas and migration job run as a uid of
+    that stack's own (components/docker/identity.py), so no other stack counts against it,
+    but all of its replicas do: the cap is their sum, twice over for the migration job of the
+    next release beside them. A VM unit's TasksMax counts the unit alone: `replicas=1`, twice
+    over for a graceful reload's old and new workers.
     """
     per_replica = replica_processes(app_server=app_server, workers=workers, threads=threads)
     return max(512, 2 * replicas * per_replica)
@@ -114,7 +115,8 @@ def app_max_processes(*, app_server: AppServer, replicas: int, workers: int, thr
 
 def proxy_max_processes(*, replicas: int, workers: int, threads: int) -> int:
     """The proxy container's nproc cap: Apache's threads count as processes, so room for all
-    of its event MPM's threads twice over, and never below 1024."""
+    of its event MPM's threads twice over, and never below 1024. The proxy runs as a uid of
+    its own (components/docker/identity.py): the cap is its alone."""
     per_child, children = apache_event_processes(
         replicas=replicas, workers=workers, threads=threads
     )

@@ -16,7 +16,9 @@ from components.docker.container_spec import (
     child,
     hardened_container_args,
     health_check,
+    server_command,
 )
+from components.docker.identity import ContainerRole, container_user
 from components.docker.target import DockerTarget
 from components.render.app_server_config import APP_DIR, APP_PORT, app_server_command
 
@@ -83,7 +85,7 @@ class AppServer(pulumi.ComponentResource):
                 f"{name}-replica-{i}",
                 name=f"{args.target.resource_prefix}-{host}",
                 image=args.image_name,
-                command=app_server_command(args.app_server),
+                command=server_command(app_server_command(args.app_server), limits=args.limits),
                 envs=_with_replica_name(args.environment, host),
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=args.target.network, aliases=[host])
@@ -102,7 +104,11 @@ class AppServer(pulumi.ComponentResource):
                 wait=True,
                 wait_timeout=180,
                 **hardened_container_args(
-                    hardening=Hardening(user="10001:10001"),
+                    hardening=Hardening(
+                        user=container_user(
+                            resource_prefix=args.target.resource_prefix, role=ContainerRole.APP
+                        )
+                    ),
                     limits=args.limits,
                     stack=args.target.stack,
                     role="app",

@@ -1,8 +1,9 @@
 """The hardened baseline every container of the stack starts from.
 
-Non-root user, read-only root filesystem with tmpfs where a server must write, all Linux
-capabilities dropped, no privilege escalation, memory/CPU/process limits, a restart policy,
-labels that say which stack and role a container belongs to.
+Non-root user (a uid of the stack's own: components/docker/identity.py), read-only root
+filesystem with tmpfs where a server must write, all Linux capabilities dropped, no privilege
+escalation, memory/CPU/process limits, a restart policy, labels that say which stack and role
+a container belongs to.
 https://docs.docker.com/engine/security/ and the CIS Docker Benchmark, section 5.
 """
 
@@ -19,6 +20,10 @@ from components.docker.provider_forms import container_cpus
 
 LABEL_STACK = "django-stack.stack"
 LABEL_ROLE = "django-stack.role"
+# Processes and threads the server leaves free under the container's cap, for what Docker
+# starts beside it as the same uid: the health check (one Python or curl process, every 5 s;
+# it overlaps the next one when slow) and an operator's `docker exec` (a shell and a command).
+EXEC_RESERVE = 32
 
 
 @dataclass(frozen=True)
@@ -28,8 +33,17 @@ class Limits:
     memory_mb: int
     cpus: float
     # RLIMIT_NPROC for the container's user: pulumi-docker 5.x has no pids-limit field, and a
-    # per-user process cap is the closest the provider offers against fork bombs.
+    # per-user process cap is the closest the provider offers against fork bombs. It holds per
+    # stack because each stack runs as its own uid (identity.py); the server itself stays
+    # EXEC_RESERVE below it (server_command).
     max_processes: int = 512
+
+    def __post_init__(self) -> None:
+        if self.max_processes <= 2 * EXEC_RESERVE:
+            raise ValueError(
+                f"max_processes={self.max_processes}: must be above {2 * EXEC_RESERVE}, "
+                f"twice the {EXEC_RESERVE} left to `docker exec` and the health check"
+            )
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,21 @@ def hardened_container_args(
         "log_driver": "json-file",
         "log_opts": {"max-size": "10m", "max-file": "3"},
     }
+
+
+def server_command(command: list[str], *, limits: Limits) -> list[str]:
+    """`command` with RLIMIT_NPROC lowered to leave EXEC_RESERVE free under the cap.
+
+    Docker gives each `docker exec` (the health check is one) the container's own ulimits, and
+    the kernel refuses a new process of a uid that already has RLIMIT_NPROC of them. A server
+    that spawned up to the container's cap would leave its own health check no room, and the
+    container would turn unhealthy; started under prlimit(1) (util-linux, essential in Debian)
+    with a lower limit, the server and everything it forks stop EXEC_RESERVE short of the cap,
+    while what `docker exec` starts still has the whole cap to count against.
+    https://man7.org/linux/man-pages/man2/setrlimit.2.html (RLIMIT_NPROC)
+    """
+    own = limits.max_processes - EXEC_RESERVE
+    return ["prlimit", f"--nproc={own}:{own}", "--", *command]
 
 
 def health_check(

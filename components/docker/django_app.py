@@ -19,7 +19,14 @@ import pulumi_random as random
 from components.choices import AppServer, MediaKind
 from components.config import Secret
 from components.dependencies import Dependencies
-from components.docker.container_spec import Hardening, Limits, child, hardened_container_args
+from components.docker.container_spec import (
+    Hardening,
+    Limits,
+    child,
+    hardened_container_args,
+    server_command,
+)
+from components.docker.identity import ContainerRole, container_user
 from components.docker.images import image_tag, local_image
 from components.docker.target import DockerTarget
 from components.render.app_server_config import server_packages
@@ -175,7 +182,9 @@ class DjangoApp(pulumi.ComponentResource):
             f"{name}-migrate",
             name=job,
             image=self.image_name,
-            command=release_container_command(args.release_commands),
+            command=server_command(
+                release_container_command(args.release_commands), limits=args.limits
+            ),
             envs=self.environment,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.target.network)],
             volumes=self.data_volumes,
@@ -185,7 +194,12 @@ class DjangoApp(pulumi.ComponentResource):
             must_run=False,
             **{
                 **hardened_container_args(
-                    hardening=Hardening(user="10001:10001"),
+                    # The replicas' uid: the job writes the volumes they use (SQLite's file).
+                    hardening=Hardening(
+                        user=container_user(
+                            resource_prefix=args.target.resource_prefix, role=ContainerRole.APP
+                        )
+                    ),
                     limits=args.limits,
                     stack=args.target.stack,
                     role="migrate",

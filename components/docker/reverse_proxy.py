@@ -15,7 +15,9 @@ from components.docker.container_spec import (
     child,
     hardened_container_args,
     health_check,
+    server_command,
 )
+from components.docker.identity import ContainerRole, container_user
 from components.docker.images import local_image
 from components.docker.target import DockerTarget
 from components.render.build_context import proxy_build_context
@@ -133,7 +135,7 @@ class ReverseProxy(pulumi.ComponentResource):
             f"{name}-server",
             name=f"{args.target.resource_prefix}-proxy",
             image=image.image_name,
-            command=command,
+            command=server_command(command, limits=args.limits),
             envs=envs,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.target.network),
@@ -148,7 +150,9 @@ class ReverseProxy(pulumi.ComponentResource):
             wait_timeout=120,
             **hardened_container_args(
                 hardening=Hardening(
-                    user="www-data",
+                    user=container_user(
+                        resource_prefix=args.target.resource_prefix, role=ContainerRole.PROXY
+                    ),
                     tmpfs={"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
                 ),
                 limits=args.limits,

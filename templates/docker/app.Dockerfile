@@ -33,6 +33,11 @@ ARG SERVER_PACKAGES=""
 ARG SYSTEM_PACKAGES=""
 # The base's own Python, and its shared library (uWSGI links to it), named after the version
 # that Python reports: no version is written here, so any Debian release builds.
+# The containers run as a uid of their stack's own (components/docker/identity.py), not known
+# here, in group 10001 ("app"): the directories they write (the volumes' mount points, whose
+# ownership Docker copies into a new volume) belong to that group, group-writable, and setgid
+# so that what is made in them stays in it. The proxy reads the media files as "other".
+# Everything else in the image is root's, world-readable, and read-only at run time.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
  && libpython=$(python3 -c 'import sys; print("libpython%d.%d" % sys.version_info[:2])') \
@@ -40,9 +45,8 @@ RUN apt-get update \
       "$libpython" ${SERVER_PACKAGES} ${SYSTEM_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
- && install -d -o 10001 -g 10001 -m 750 /var/lib/django-stack \
- && install -d -o 10001 -g 10001 -m 755 /srv/media /srv/media/files \
- && install -d -o 10001 -g 10001 -m 700 /srv/media/tmp
+ && install -d -o root -g 10001 -m 2770 /var/lib/django-stack /srv/media/tmp \
+ && install -d -o root -g 10001 -m 2775 /srv/media /srv/media/files
 COPY --from=build /opt/venv /opt/venv
 COPY django_stack_settings.py django_stack_health.py django_stack_precompress.py healthcheck.py \
      /opt/django-stack/
@@ -66,5 +70,6 @@ RUN --mount=type=bind,source=project,target=/tmp/project \
  && DJANGO_STACK_BUILD=1 django-admin collectstatic --noinput --verbosity 0 \
  && python3 /opt/django-stack/django_stack_precompress.py /srv/static \
  && python3 -m compileall -q /srv/app /opt/django-stack
+# A default only: the stack's containers run as their own uid (components/docker/identity.py).
 USER 10001:10001
 EXPOSE 8000

@@ -109,12 +109,18 @@ class Deployed:
 
 
 def deploy_stack(
-    run_id: str, name: str, *, keep_volumes: bool = False, **overrides: object
+    run_id: str,
+    name: str,
+    *,
+    keep_volumes: bool = False,
+    alongside: bool = False,
+    **overrides: object,
 ) -> Deployed:
     """Deploy the dev stack file under `name` with overrides, on a free local port.
 
     `keep_volumes`: a release of what `run_id` runs, onto its volumes (give it the secrets
     of the first deploy: the harness keeps no state, so it would generate new ones).
+    `alongside`: a second stack beside what `run_id` already runs, which stays.
     """
     port = free_port()
     run = deploy(
@@ -123,6 +129,7 @@ def deploy_stack(
         overrides={**build_overrides(), "httpPort": port, **overrides},
         run_id=run_id,
         keep_volumes=keep_volumes,
+        alongside=alongside,
     )
     assert run.outputs["url"] == f"http://127.0.0.1:{port}/"
     return Deployed(name=name, run=run, port=port)

@@ -32,14 +32,17 @@ def deploy(
     overrides: Mapping[str, Any] | None = None,
     run_id: str,
     keep_volumes: bool = False,
+    alongside: bool = False,
 ) -> ProgramRun:
     """Run the program with the stack file's config plus `overrides`, for real.
 
     There is no state to diff against, so whatever an earlier deploy with this run_id left
     is removed first: `up` always converges to a fresh deployment. With `keep_volumes` the
-    volumes stay, as a release keeps them (the database's, the uploaded files).
+    volumes stay, as a release keeps them (the database's, the uploaded files). With
+    `alongside` nothing is removed: another stack of this run (another name) keeps running.
     """
-    remove_everything(run_id, volumes=not keep_volumes)
+    if not alongside:
+        remove_everything(run_id, volumes=not keep_volumes)
     return run_program(
         stack_config(stack_file, overrides),
         stack=stack_name or stack_file,

@@ -12,15 +12,23 @@ from typing import Any
 import pytest
 
 from bench import cpu
+from bench.__main__ import FULL, QUICK
 from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
+from bench.harness import StackUnderTest
 from bench.plan import (
     ALL_PAIRS,
+    ALL_SCENARIOS,
     SCENARIOS,
     CellKey,
     Pair,
     Plan,
+    Target,
     Timing,
     Variant,
+    parse_ints,
+    parse_list,
+    parse_pairs,
+    parse_variants,
     stack_name,
     stack_overrides,
 )
@@ -43,6 +51,7 @@ from bench.stats import (
     ratio,
     summarize,
 )
+from bench.tls_cost import render_tls_section, tls_cost_table
 from bench.wrk import SocketErrors, WrkParseError, metric, parse_wrk, time_ms, wrk_command
 
 CLEAN = """\
@@ -475,7 +484,7 @@ def test_the_waiting_view_runs_at_32_and_128_through_the_proxy_whatever_the_swee
         headline=32,
         timing=Timing(duration_s=2, warmup_s=1, runs=3),
     )
-    for variant in Variant:
+    for variant in (Variant.TUNED, Variant.DEFAULTS):
         waits = [c for c in quick.cells(pair=ALL_PAIRS[0], variant=variant) if c.scenario == "wait"]
         assert [(c.target, c.connections) for c in waits] == [("proxy", 32), ("proxy", 128)]
     full = Plan(
@@ -533,7 +542,7 @@ def test_pairs_and_variants() -> None:
     assert Pair.parse("mod_wsgi-nginx").title == "mod_wsgi + nginx"
     # Container names become wrk's URL host, which may not hold an underscore.
     names = {stack_name(pair=p, variant=v) for p in ALL_PAIRS for v in Variant}
-    assert len(names) == 2 * len(ALL_PAIRS)
+    assert len(names) == len(Variant) * len(ALL_PAIRS)
     assert all(re.fullmatch(r"[a-z0-9-]+", n) for n in names)
     with pytest.raises(ValueError, match="allowed"):
         Pair.parse("unicorn-nginx")
@@ -544,8 +553,11 @@ def test_pairs_and_variants() -> None:
     assert defaults["proxyWorkers"] == 1 and defaults["upstreamKeepalive"] is False
     mod_wsgi = stack_overrides(pair=Pair.parse("mod_wsgi-apache"), variant=Variant.DEFAULTS)
     assert mod_wsgi["workers"] == 1 and mod_wsgi["threads"] == 15
+    # The TLS variant is the tuned stack with HTTPS at the proxy, and nothing else.
+    tls = stack_overrides(pair=ALL_PAIRS[0], variant=Variant.TLS)
+    assert tls == {**tuned, "tls": {"mode": "self-signed"}}
     # One load generator is one client: no per-client limit may refuse it.
-    for overrides in (tuned, defaults, mod_wsgi):
+    for overrides in (tuned, defaults, mod_wsgi, tls):
         assert overrides["rateLimit"] == {"requestsPerSecond": 0, "connectionsPerClient": 0}
 
 
@@ -634,3 +646,107 @@ def test_the_recorded_command_leaves_out_the_output_directory() -> None:
     assert _command(["--write-docs", "--out", "/tmp/x", "--runs", "3", "--out=/y"]) == (
         ".venv/bin/python -m bench --write-docs --runs 3"
     )
+
+
+# --- the TLS cost -------------------------------------------------------------------------
+
+
+def _plan(pairs: tuple[Pair, ...], variants: tuple[Variant, ...]) -> Plan:
+    return Plan(
+        pairs=pairs,
+        variants=variants,
+        scenarios=tuple(SCENARIOS),
+        connections=(8, 32, 128),
+        sweep_scenarios=("health",),
+        headline=32,
+        timing=Timing(duration_s=3, warmup_s=1, runs=3),
+    )
+
+
+def test_the_tls_variant_loads_http_then_https_on_one_pair_per_proxy() -> None:
+    plan = _plan(ALL_PAIRS, (Variant.TUNED, Variant.TLS))
+    measured = {p.key: plan.cells(pair=p, variant=Variant.TLS) for p in ALL_PAIRS}
+    assert [k for k, cells in measured.items() if cells] == ["gunicorn-nginx", "gunicorn-apache"]
+    assert measured["gunicorn-apache"] == [
+        CellKey("gunicorn-apache", "tls", "stack-health", "proxy", 32),
+        CellKey("gunicorn-apache", "tls", "stack-health", "proxy-tls", 32),
+    ]
+    # The one path a TLS proxy still passes on over plain HTTP: the same view both ways.
+    assert ALL_SCENARIOS["stack-health"].path == "/_stack/health"
+    assert "stack-health" not in SCENARIOS  # no other variant loads it
+    # Two more deployments (not six), two cells each.
+    without = _plan(ALL_PAIRS, (Variant.TUNED,))
+    per_cell = 1 + 3 * 3 + 4 * 0.4
+    assert plan.estimate_s() - without.estimate_s() == pytest.approx(2 * 50 + 4 * per_cell)
+    # A pair list of one proxy only: one TLS deployment.
+    uwsgi_first = _plan((Pair.parse("uwsgi-nginx"), ALL_PAIRS[0]), (Variant.TLS,))
+    assert [c.pair for c in uwsgi_first.all_cells()] == ["uwsgi-nginx", "uwsgi-nginx"]
+
+
+def test_quick_stays_under_five_minutes_and_the_full_run_has_the_tls_cost() -> None:
+    assert "tls" in parse_list(FULL["variants"])
+    plan = Plan(
+        pairs=parse_pairs(QUICK["pairs"]),
+        variants=parse_variants(QUICK["variants"]),
+        scenarios=tuple(SCENARIOS),
+        connections=parse_ints(QUICK["connections"]),
+        sweep_scenarios=("health",),
+        headline=32,
+        timing=Timing(duration_s=QUICK["duration"], warmup_s=QUICK["warmup"], runs=QUICK["runs"]),
+    )
+    assert plan.estimate_s() < 4 * 60
+    # The TLS cost alone, on its own: quick too.
+    assert _plan(plan.pairs, (Variant.TLS,)).estimate_s() < 2 * 60
+
+
+def test_the_tls_target_is_the_proxys_https_port_from_the_public_network() -> None:
+    stack = StackUnderTest(
+        name="bench-gunicorn-nginx-tls",
+        pair=ALL_PAIRS[0],
+        variant=Variant.TLS,
+        run_id="r",
+        load_cpus="1",
+        tools="t",
+        engine=[],
+    )
+    assert stack.base_url(Target.PROXY_TLS) == (
+        "https://django-stack-bench-gunicorn-nginx-tls-proxy:8443"
+    )
+    assert stack.load_container(Target.PROXY_TLS) == stack.load_public
+    assert stack.load_container(Target.DIRECT) == stack.load_private
+
+
+def test_tls_cost_is_https_over_http_per_proxy() -> None:
+    def tls_key(pair: str, target: str) -> CellKey:
+        return CellKey(pair, "tls", "stack-health", target, 32)
+
+    results = {
+        tls_key("gunicorn-nginx", "proxy"): cell(1000.0),
+        tls_key("gunicorn-nginx", "proxy-tls"): cell(800.0),
+        tls_key("gunicorn-apache", "proxy"): cell(500.0),
+        tls_key("gunicorn-apache", "proxy-tls"): cell(None),
+        key("health"): cell(900.0),
+    }
+    table = tls_cost_table(results, pairs=["gunicorn-nginx", "gunicorn-apache"])
+    rows = table.splitlines()[2:]
+    assert rows[0].startswith("| gunicorn-nginx | 32 | 1,000 | 800 | 0.80x |")
+    assert rows[1].startswith("| gunicorn-apache | 32 | 500 | rejected | n/a |")
+    assert len(rows) == 2  # the tuned cell is no TLS pair
+
+
+def test_the_tls_section_lists_its_rejected_runs() -> None:
+    meta = {
+        "date": "2026-12-01 14:00 UTC",
+        "elapsed_s": 200.0,
+        "command": ".venv/bin/python -m bench --variants tls",
+        "machine": {"nproc": 2, "cpu_model": "Test CPU", "memory_gib": 24.0, "kernel": "Linux"},
+        "plan": {"pairs": ["gunicorn-nginx"], "duration_s": 3.0, "warmup_s": 1.0, "runs": 3},
+        "client": "wrk in a container",
+    }
+    results = {CellKey("gunicorn-nginx", "tls", "stack-health", "proxy", 32): cell(1000.0)}
+    text = render_tls_section(
+        meta=meta, results=results, rejected=["gunicorn-nginx tls ... run 2: 3 socket read errors"]
+    )
+    assert "    .venv/bin/python -m bench --variants tls" in text
+    assert "| gunicorn-nginx | 32 | 1,000 | n/a | n/a |" in text  # HTTPS never ran
+    assert text.endswith("Rejected runs:\n\n- gunicorn-nginx tls ... run 2: 3 socket read errors\n")

@@ -14,9 +14,12 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from components.config import ConfigError
+from components.docker.container_spec import EXEC_RESERVE, Limits
+from components.docker.django_app import SQLITE_DIR
 from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from components.tuning import apache_event_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
+from tests.support.prlimit import under_prlimit
 from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config, stack_names
 from tests.unit.test_vm_stack import plain_outside_secrets
 
@@ -168,6 +171,55 @@ def test_containers_are_hardened(role: str) -> None:
         else:
             assert inputs["restart"] == "unless-stopped"
             assert inputs["healthcheck"]["tests"][0] == "CMD" and inputs["wait"] is True
+
+
+def _uid(container: Any) -> int:
+    uid, _, _ = container.inputs["user"].partition(":")
+    return int(uid)
+
+
+def test_each_stack_runs_as_uids_of_its_own() -> None:
+    """RLIMIT_NPROC counts a uid's processes host-wide: a stack's cap holds only for a uid no
+    other stack runs as (issue 13, item 8)."""
+    dev, other = deploy("dev"), run_program(stack_config("dev", {}), stack="dev-2")
+    again = deploy("dev")
+    for run in (dev, other):
+        apps = containers(run, "app") + containers(run, "migrate")
+        (proxy,) = containers(run, "proxy")
+        # The replicas and the migration job are one owner of the volumes they share ...
+        assert len({c.inputs["user"] for c in apps}) == 1
+        assert apps[0].inputs["user"].endswith(":10001")  # the group owning the image's dirs
+        # ... the proxy another uid, and none of them is a uid that anything else runs as.
+        assert _uid(proxy) != _uid(apps[0]) and proxy.inputs["user"].endswith(":33")
+        for uid in (_uid(proxy), _uid(apps[0])):
+            assert 0x70000000 <= uid < 0x70000000 + (1 << 24)
+    dev_uids, other_uids = (
+        {_uid(c) for r in ("app", "proxy") for c in containers(run, r)} for run in (dev, other)
+    )
+    assert len(dev_uids) == 2 and not dev_uids & other_uids
+    # The same stack, the same uids: a second `up` changes no container.
+    assert [c.inputs["user"] for c in dev.of_type(CONTAINER)] == [
+        c.inputs["user"] for c in again.of_type(CONTAINER)
+    ]
+
+
+@pytest.mark.parametrize("role", ["app", "proxy", "migrate"])
+@pytest.mark.parametrize("app_server", PRODUCTION_SERVERS)
+def test_servers_leave_room_under_the_cap_for_the_health_check(
+    role: str, app_server: AppServer
+) -> None:
+    """`docker exec` (the health check) counts against the same cap as the server: the server
+    starts with a lower one, so it can never take the last slots."""
+    for container in containers(deploy(appServer=app_server.value), role):
+        (nproc,) = [u for u in container.inputs["ulimits"] if u["name"] == "nproc"]
+        own, command = under_prlimit(container.inputs["command"])
+        assert own == nproc["hard"] - EXEC_RESERVE
+        assert command and command[0] != "prlimit"
+
+
+def test_a_cap_without_room_for_the_health_check_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_processes=64"):
+        Limits(memory_mb=256, cpus=1.0, max_processes=64)
 
 
 def test_replicas_publish_nothing_and_sit_on_the_internal_network() -> None:
@@ -426,8 +478,10 @@ def test_the_app_image_makes_the_media_folders_for_a_new_volume() -> None:
     (app_image,) = [i for i in deploy().of_type(IMAGE) if i.name.endswith("app-image")]
     final_stage = (Path(app_image.inputs["build"]["context"]) / "Dockerfile").read_text()
     final_stage = final_stage.split("\nFROM ")[-1]
-    assert f"install -d -o 10001 -g 10001 -m 755 {MEDIA_MOUNT} {MEDIA_FILES}" in final_stage
-    assert f"install -d -o 10001 -g 10001 -m 700 {UPLOAD_TEMP_DIR}" in final_stage
+    # Owned by the group every stack's app uid runs in (components/docker/identity.py),
+    # group-writable and setgid; the media files readable by the proxy's uid too.
+    assert f"install -d -o root -g 10001 -m 2775 {MEDIA_MOUNT} {MEDIA_FILES}" in final_stage
+    assert f"install -d -o root -g 10001 -m 2770 {SQLITE_DIR} {UPLOAD_TEMP_DIR}" in final_stage
 
 
 def test_dependencies_install_from_their_declaration_before_the_code_arrives(
@@ -537,7 +591,7 @@ def test_system_packages_go_into_both_stages_of_the_app_image() -> None:
 def test_release_commands_run_in_the_migration_job_after_migrate() -> None:
     run = deploy(releaseCommands=["createcachetable", "loaddata 'seed data.json'"])
     (migrate,) = containers(run, "migrate")
-    assert migrate.inputs["command"] == [
+    assert under_prlimit(migrate.inputs["command"])[1] == [
         "sh",
         "-exc",
         "django-admin migrate --noinput\n"

@@ -32,6 +32,7 @@ from components.render.tls import (
     self_signed,
 )
 from tests.support.mocks import is_wire_secret, unwrap_secrets
+from tests.support.prlimit import under_prlimit
 from tests.support.stack_files import PROJECT_DIR
 from tests.unit.test_config import parse
 from tests.unit.test_proxy_config import PROTOCOLS, PROXIES, directive, nginx_block, settings
@@ -256,6 +257,7 @@ def started_proxy_files(command: list[str], envs: list[str], workdir: Path) -> t
     """Run the proxy container's start (its shell, with `/tmp/tls` moved to `workdir`) with
     the container's environment, the proxy replaced by a look at what it would get: the
     files' contents, the key's mode, and what is left of the environment."""
+    _, command = under_prlimit(command)
     assert command[:2] == ["sh", "-c"]
     script = command[2].replace(TLS_DIR, str(workdir / "tls"))
     look = 'stat -c %a "$1"; env | grep -c ^DJANGO_STACK_TLS_ || true'
@@ -280,7 +282,7 @@ def test_docker_proxy_publishes_https_and_gets_the_key_as_a_secret(tmp_path: Pat
     assert is_wire_secret(envs)
     chain, key = started_proxy_files(proxy.inputs["command"], unwrap_secrets(envs), tmp_path)
     assert key.startswith("-----BEGIN PRIVATE KEY-----")
-    assert proxy.inputs["command"][4:6] == ["nginx", "-c"]
+    assert under_prlimit(proxy.inputs["command"])[1][4:6] == ["nginx", "-c"]
     # The CA is an output to trust; it is public, and so is the chain.
     ca = run.outputs["tlsCaCertificate"]
     assert ca.startswith("-----BEGIN CERTIFICATE-----")
