@@ -31,7 +31,7 @@ from bench.harness import (
     wait_until_quiet,
 )
 from bench.machine import describe_machine, describe_source
-from bench.plan import REPLICAS, SCENARIOS, CellKey, Plan, stack_name, stack_overrides
+from bench.plan import REPLICAS, CellKey, Plan, stack_name, stack_overrides
 from bench.report import goals_section, headline_lines, rejected_runs, render_load_section
 from bench.stats import CellSummary, RunRecord, evaluate_goals, summarize
 from tests.e2e.deploy import deploy
@@ -115,7 +115,6 @@ def measure_pair(
     """Deploy one (pair, variant), measure its cells; one redeploy if the stack vanishes."""
     plan = options.plan
     name = stack_name(pair=pair, variant=variant)
-    scenarios = [SCENARIOS[s] for s in plan.scenarios]
     for attempt in (1, 2):
         started = time.monotonic()
         try:
@@ -132,7 +131,7 @@ def measure_pair(
                 tools=tools,
             )
             stack.attach(replicas=REPLICAS)
-            stack.preflight(scenarios)
+            stack.preflight(plan.cells(pair=pair, variant=variant))
             print(f"{name}: deployed in {time.monotonic() - started:.0f} s", flush=True)
             others = wait_until_quiet(
                 stack.roles,
