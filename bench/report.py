@@ -168,7 +168,8 @@ def slow_clients_table(results: Results, *, pairs: Sequence[str]) -> str:
                 fmt_rate(rate(c.without)),
                 fmt_rate(rate(c.beside)) if beside.measured else "rejected",
                 fmt_ratio(c.kept),
-                fmt_ms(c.beside.p99_ms if c.beside else None),
+                # No request answered: wrk's percentiles are zeros, not latencies.
+                fmt_ms(c.beside.p99_ms) if c.beside and c.beside.requests_per_s else "none",
                 str(beside.errors),
                 f"{seen.get('connections', 0):.0f}" if seen else "n/a",
                 f"{seen.get('answers_started', 0):.0f}" if seen else "n/a",
@@ -205,7 +206,8 @@ def goals_section(goals: Sequence[Goal]) -> str:
             mark = {True: "met", False: "NOT met", None: "n/a"}[check.met]
             parts.append(
                 f"  - {check.label}: {fmt_ratio(check.value)} "
-                f"(need >= {check.threshold:g}x; {check.detail}) - {mark}"
+                f"(need {'<' if check.expect_below else '>='} {check.threshold:g}x; "
+                f"{check.detail}) - {mark}"
             )
     return "\n".join(parts)
 

@@ -802,6 +802,9 @@ def test_slow_clients_table_and_section() -> None:
     )
     assert re.search(r"\| defaults \| direct \| 32 \| +49 \| +2 \| +0\.04x", lines[3])
     assert lines[2].rstrip(" |").endswith("5")  # 5 KB read by the slow clients
+    # Nothing answered beside them: no latency to show (wrk prints zeros).
+    nothing = slow_clients_table(_slow_results(185.0, 0.0), pairs=["gunicorn-nginx"])
+    assert re.search(r"\| 0\.00x \| +none \|", nothing.splitlines()[3])
     meta = {
         "date": "2026-12-01 14:40 UTC",
         "command": ".venv/bin/python -m bench --quick",
@@ -812,4 +815,6 @@ def test_slow_clients_table_and_section() -> None:
     section = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
     assert "without and beside the slow clients" in section
     assert "keeps >= 90% of its rate beside 64 slow clients: **met**" in section
+    assert "0.04x (need < 0.9x; 2 beside vs 49 req/s without) - met" in section
+    assert "0.93x (need >= 0.9x; 185 beside vs 200 req/s without) - met" in section
     assert "#### waiting view /wait/ beside 64 slow clients (1 KB/s)" in section
