@@ -23,14 +23,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from bench import cpu
 from bench.plan import (
     ALL_SCENARIOS,
+    BULK_BYTES,
     REPLICAS,
-    SCENARIOS,
     CellKey,
     Pair,
+    SlowClients,
     Target,
     Timing,
     Variant,
@@ -43,6 +46,7 @@ from tests.e2e.engine import DOCKER, LABEL, EngineError, docker
 
 HERE = Path(__file__).resolve().parent
 TOOLS_DOCKERFILE = HERE / "docker" / "wrk.Dockerfile"
+SLOW_READER = HERE / "slow_reader.py"
 TOOLS_LABEL = "bench-tools"
 DIRECT_UWSGI_PORT = 8001
 # HTTP/1.0-style: one connection per request, which the server closes, as the proxy's uwsgi
@@ -314,13 +318,18 @@ class StackUnderTest:
             return 0, 0
 
     def preflight(self, cells: Sequence[CellKey]) -> None:
-        """Each URL the cells load answers exactly 200 (not a redirect) with the expected
-        body, once."""
-        for scenario_key, target_key in dict.fromkeys((c.scenario, c.target) for c in cells):
-            scenario, target = ALL_SCENARIOS[scenario_key], Target(target_key)
-            url = self.base_url(target) + scenario.path
+        """Each URL the cells load (and what their slow readers read) answers exactly 200
+        (not a redirect) with the expected body, once."""
+        checks: dict[tuple[Target, str], int | None] = {}
+        for key in cells:
+            scenario = ALL_SCENARIOS[key.scenario]
+            target = Target(key.target)
+            checks[(target, scenario.path)] = scenario.expected_bytes
+            if scenario.slow_clients is not None:
+                checks[(target, scenario.slow_clients.path)] = BULK_BYTES
+        for (target, path), expected in checks.items():
+            url = self.base_url(target) + path
             status, size = self.fetch(self.load_container(target), url)
-            expected = scenario.expected_bytes
             if status != 200 or (expected is not None and size != expected):
                 raise EngineError(
                     f"pre-flight {url}: status {status}, {size} bytes "
@@ -378,8 +387,9 @@ class StackUnderTest:
         the other work used shows in the report).
         """
         self.check_alive()
-        self.wrk(key, timing.warmup_s)
-        self.drain(key)
+        if ALL_SCENARIOS[key.scenario].slow_clients is None:
+            self.wrk(key, timing.warmup_s)
+            self.drain(key)
         runs = []
         for _ in range(timing.runs):
             for attempt in range(noise_retries + 1):
@@ -398,14 +408,49 @@ class StackUnderTest:
     def drain(self, key: CellKey) -> None:
         """For a scenario that drains (`Scenario.drain`): one request per replica, each
         queued behind what the last run left, so the next run starts on idle servers."""
-        scenario = SCENARIOS[key.scenario]
+        scenario = ALL_SCENARIOS[key.scenario]
         if not scenario.drain:
             return
         target = Target(key.target)
         for _ in range(REPLICAS if target is Target.PROXY else 1):
             self.fetch(self.load_container(target), self.base_url(target) + scenario.path)
 
+    def start_slow_readers(self, key: CellKey, slow: SlowClients, run_s: float) -> subprocess.Popen:
+        """Start the slow readers in the load container (bounded: they end by themselves)."""
+        target = Target(key.target)
+        url = urlsplit(self.base_url(target))
+        argv = [
+            DOCKER,
+            "exec",
+            "-i",
+            self.load_container(target),
+            "python3",
+            "-",
+            "--host",
+            url.hostname or "",
+            "--port",
+            str(url.port),
+            "--path",
+            slow.path,
+            "--clients",
+            str(slow.clients),
+            "--rate",
+            str(slow.rate_bytes_per_s),
+            "--rcvbuf",
+            str(slow.rcvbuf),
+            "--duration",
+            f"{slow.duration_s(run_s):g}",
+        ]
+        with SLOW_READER.open("rb") as script:
+            return subprocess.Popen(
+                argv, stdin=script, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+
     def _measured_run(self, key: CellKey, duration_s: float) -> RunRecord:
+        slow = ALL_SCENARIOS[key.scenario].slow_clients
+        readers = self.start_slow_readers(key, slow, duration_s) if slow else None
+        if slow:
+            time.sleep(slow.settle_s)
         sockets: dict[str, dict[str, int]] = {}
         sampler = threading.Timer(duration_s / 2, self._sample_sockets, args=(key, sockets))
         before = cpu.snapshot(self.roles, self.engine)
@@ -414,13 +459,21 @@ class StackUnderTest:
         sampler.cancel()
         after = cpu.snapshot(self.roles, self.engine)
         cores, throttled = cpu.cores_by_role(before, after, self.roles)
-        extra = {"cpu": cores, "throttled": throttled, "sockets": sockets}
+        extra: dict[str, Any] = {"cpu": cores, "throttled": throttled, "sockets": sockets}
+        slow_seen: dict[str, Any] = {}
+        if readers is not None and slow is not None:
+            slow_seen = _slow_readers_result(readers, timeout_s=slow.duration_s(duration_s) + 30)
+            extra["slow"] = slow_seen
         if failure:
             return RunRecord.failed(failure, **extra)
         try:
-            return RunRecord.from_wrk(parse_wrk(output), **extra)
+            result = parse_wrk(output)
         except WrkParseError as error:
             return RunRecord.failed(str(error), **extra)
+        if slow is None:
+            return RunRecord.from_wrk(result, **extra)
+        del extra["slow"]
+        return RunRecord.beside_slow_clients(result, slow=slow_seen, clients=slow.clients, **extra)
 
     def _sample_sockets(self, key: CellKey, into: dict[str, dict[str, int]]) -> None:
         roles = ["app-0"] if key.target == Target.DIRECT.value else ["proxy", "app-0"]
@@ -428,6 +481,23 @@ class StackUnderTest:
             roles = ["direct"]
         for role in roles:
             into[role] = cpu.sockstat_of_pid(self.pids[role])
+
+
+def _slow_readers_result(readers: subprocess.Popen, *, timeout_s: float) -> dict[str, Any]:
+    """The slow readers' JSON, or {"error": ...} when they failed (the run is then rejected:
+    they opened no connection it can count)."""
+    try:
+        out, err = readers.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        readers.kill()
+        readers.communicate()
+        return {"error": f"slow readers did not end within {timeout_s:g} s"}
+    if readers.returncode != 0:
+        return {"error": f"slow readers exited {readers.returncode}: {err.decode()[-300:]}"}
+    try:
+        return dict(json.loads(out))
+    except ValueError:
+        return {"error": f"slow readers printed no JSON: {out.decode()[-300:]!r}"}
 
 
 def foreign_cores(

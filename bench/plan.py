@@ -53,11 +53,39 @@ class Scenario:
     connections: tuple[int, ...] = ()
     """Connection counts this scenario always runs at, whatever the sweep and the headline
     (empty: the sweep or the headline, as the plan says)."""
+    variants: tuple[Variant, ...] | None = None
+    """The variants its usual cells run in (None: every variant)."""
+    extra: tuple[tuple[Variant, Target, int], ...] = ()
+    """Cells it runs beyond its usual ones: (variant, target, connections)."""
+    slow_clients: SlowClients | None = None
+    """Slow readers that run beside wrk in each of its runs (no warm-up run: the scenario's
+    reference, measured just before on the same servers, warmed them)."""
     drain: bool = False
     """Wait after each run until the requests it left queued are served. wrk stops with
     every connection's request in flight; a sync worker still serves each of those, though
     nobody waits for it, and at 20 ms a request 128 of them keep 2 sync workers busy for
     1.3-1.7 s, most of the next 2 s run (seen: 26 req/s at 128 connections, 75 at 32)."""
+
+
+@dataclass(frozen=True)
+class SlowClients:
+    """Slow readers (bench/slow_reader.py) beside the normal load of a scenario."""
+
+    clients: int
+    rate_bytes_per_s: int
+    path: str
+    """What they read: an answer far past the kernel's buffers between them and its writer,
+    or they hold nothing."""
+    reference: str
+    """The scenario whose cell at the same (variant, target, connections) is the normal load
+    without them."""
+    settle_s: float = 0.5
+    """Seconds they read before wrk starts, so they hold what they will hold."""
+    rcvbuf: int = 4096
+
+    def duration_s(self, run_s: float) -> float:
+        """How long they run: the settling, the wrk run, and half a second past it."""
+        return self.settle_s + run_s + 0.5
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -74,6 +102,24 @@ SCENARIOS: dict[str, Scenario] = {
             "waiting view /wait/ (20 ms on PostgreSQL)",
             direct=False,
             connections=(32, 128),
+            # The slow clients' reference directly to the tutorial defaults' sync worker.
+            extra=((Variant.DEFAULTS, Target.DIRECT, 32),),
+            drain=True,
+        ),
+        # Slow clients (issue 16): the same 32 connections on the waiting view while 64
+        # clients read a 256 KB answer at 1 KB/s. Through the proxy as shipped (tuned), and
+        # directly to the tutorial defaults' one sync worker, which they should take.
+        Scenario(
+            "slow",
+            "/wait/",
+            "waiting view /wait/ beside 64 slow clients (1 KB/s)",
+            direct=False,
+            connections=(32,),
+            variants=(Variant.TUNED,),
+            extra=((Variant.DEFAULTS, Target.DIRECT, 32),),
+            slow_clients=SlowClients(
+                clients=64, rate_bytes_per_s=1024, path="/bulk/", reference="wait"
+            ),
             drain=True,
         ),
         Scenario(
@@ -102,6 +148,9 @@ TLS_SCENARIO = Scenario(
     "stack-health", "/_stack/health", "minimal view /_stack/health (no database)", direct=False
 )
 ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, TLS_SCENARIO.key: TLS_SCENARIO}
+SLOW = "slow"
+BULK_BYTES = 256 * 1024
+"""The size of /bulk/, the answer the slow clients read (app/guestbook/views.py)."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +304,8 @@ class Plan:
             scenario = SCENARIOS[scenario_key]
             swept = scenario_key in self.sweep_scenarios
             targets = [Target.PROXY] + ([Target.DIRECT] if scenario.direct else [])
+            if scenario.variants is not None and variant not in scenario.variants:
+                targets = []
             for target in targets:
                 sweep = self.connections
                 if scenario.connections:
@@ -265,6 +316,11 @@ class Plan:
                     cells.append(
                         CellKey(pair.key, variant.value, scenario_key, target.value, connections)
                     )
+            for extra_variant, target, connections in scenario.extra:
+                if extra_variant is variant:
+                    cells.append(
+                        CellKey(pair.key, variant.value, scenario_key, target.value, connections)
+                    )
         return cells
 
     def all_cells(self) -> list[CellKey]:
@@ -272,12 +328,19 @@ class Plan:
 
     def estimate_s(self, *, deploy_s: float = 50.0, per_run_overhead_s: float = 0.4) -> float:
         """A rough wall-clock estimate: deployments plus every run and its overhead."""
-        per_cell = self.timing.warmup_s + self.timing.runs * self.timing.duration_s
-        per_cell += (self.timing.runs + 1) * per_run_overhead_s
+        timing = self.timing
         deployments = len(
             [1 for p in self.pairs for v in self.variants if self.cells(pair=p, variant=v)]
         )
-        return deployments * deploy_s + len(self.all_cells()) * per_cell
+        total = deployments * deploy_s
+        for cell in self.all_cells():
+            slow = ALL_SCENARIOS[cell.scenario].slow_clients
+            if slow is None:
+                total += timing.warmup_s + timing.runs * timing.duration_s
+                total += (timing.runs + 1) * per_run_overhead_s
+            else:
+                total += timing.runs * (slow.duration_s(timing.duration_s) + per_run_overhead_s)
+        return total
 
     def describe(self) -> Mapping[str, Any]:
         return {

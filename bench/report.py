@@ -11,8 +11,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.fmt import fmt_ms, fmt_rate, fmt_ratio, fmt_seconds, machine_lines, source_line
-from bench.plan import MINIMAL, SCENARIOS, CellKey, Target, Variant
-from bench.stats import CellSummary, Goal, Results, lookup, rate, ratio
+from bench.plan import MINIMAL, SCENARIOS, SLOW, CellKey, Target, Variant
+from bench.stats import (
+    CellSummary,
+    Goal,
+    Results,
+    lookup,
+    rate,
+    ratio,
+    slow_comparisons,
+)
 
 # CPU roles shown in the tables, in cores: the stack's parts, the load generator, the rest.
 CPU_COLUMNS = (
@@ -145,6 +153,46 @@ def tuned_defaults_table(results: Results, *, pairs: Sequence[str]) -> str:
     return markdown_table(headers, rows, right=len(points))
 
 
+def slow_clients_table(results: Results, *, pairs: Sequence[str]) -> str:
+    """The normal load without and beside the slow clients, and what the slow clients got."""
+    rows = []
+    for c in slow_comparisons(results, pairs=pairs):
+        beside = results[c.key]
+        seen = beside.slow
+        rows.append(
+            [
+                c.key.pair,
+                c.key.variant,
+                c.key.target,
+                str(c.key.connections),
+                fmt_rate(rate(c.without)),
+                fmt_rate(rate(c.beside)) if beside.measured else "rejected",
+                fmt_ratio(c.kept),
+                # No request answered: wrk's percentiles are zeros, not latencies.
+                fmt_ms(c.beside.p99_ms) if c.beside and c.beside.requests_per_s else "none",
+                str(beside.errors),
+                f"{seen.get('connections', 0):.0f}" if seen else "n/a",
+                f"{seen.get('answers_started', 0):.0f}" if seen else "n/a",
+                f"{seen.get('bytes_read', 0) / 1024:.0f}" if seen else "n/a",
+            ]
+        )
+    headers = [
+        "pair",
+        "variant",
+        "target",
+        "conns",
+        "req/s without",
+        "req/s beside",
+        "kept",
+        "p99 beside",
+        "wrk errors beside",
+        "slow conns",
+        "slow answers begun",
+        "slow KB read",
+    ]
+    return markdown_table(headers, rows, right=8)
+
+
 def verdict(goal: Goal) -> str:
     return {True: "**met**", False: "**not met**", None: "not measured"}[goal.met]
 
@@ -158,7 +206,8 @@ def goals_section(goals: Sequence[Goal]) -> str:
             mark = {True: "met", False: "NOT met", None: "n/a"}[check.met]
             parts.append(
                 f"  - {check.label}: {fmt_ratio(check.value)} "
-                f"(need >= {check.threshold:g}x; {check.detail}) - {mark}"
+                f"(need {'<' if check.expect_below else '>='} {check.threshold:g}x; "
+                f"{check.detail}) - {mark}"
             )
     return "\n".join(parts)
 
@@ -239,6 +288,15 @@ def render_load_section(
         tuned_defaults_table(results, pairs=pairs),
         "",
     ]
+    if any(k.scenario == SLOW for k in results):
+        lines += [
+            "The normal load (wrk) on the waiting view without and beside the slow clients "
+            "(medians over the accepted runs; the slow clients' columns are medians per run; "
+            "wrk's errors are its timeouts, counted over every run):",
+            "",
+            slow_clients_table(results, pairs=pairs),
+            "",
+        ]
     for scenario in plan["scenarios"]:
         if not any(k.scenario == scenario for k in results):
             continue

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.fmt import fmt_ms, fmt_rate
-from bench.plan import MINIMAL, SCENARIOS, WAITING, CellKey, Target, Variant
+from bench.plan import MINIMAL, SCENARIOS, SLOW, WAITING, CellKey, Target, Variant
 from bench.wrk import SocketErrors, WrkResult
 
 # The goals of issue 6, as thresholds.
@@ -21,6 +21,8 @@ TUNED_OVER_DEFAULTS_MIN = 2.0
 # Issue 16: on the waiting view, where more workers and threads have something to do.
 TUNED_OVER_DEFAULTS_WAITING_MIN = 3.0
 STATIC_OVER_MINIMAL_MIN = 10.0
+# Issue 16: the normal clients' rate beside the slow clients / without them.
+SLOW_CLIENTS_KEPT_MIN = 0.9
 STATIC_SCENARIOS = ("static-1k", "static-100k")
 
 
@@ -51,10 +53,24 @@ class RunRecord:
     """TCP socket counts (in use, TIME-WAIT) in a container's network namespace, mid-run."""
     discarded_noisy: int = 0
     """Attempts thrown away before this one because other work was using the CPUs."""
+    slow: Mapping[str, Any] = field(default_factory=dict)
+    """What the slow readers beside wrk saw (bench/slow_reader.py's ReaderStats), if any."""
 
     @classmethod
     def from_wrk(cls, result: WrkResult, **extra: Any) -> RunRecord:
         return cls(wrk=result, rejection=result.rejection(), **extra)
+
+    @classmethod
+    def beside_slow_clients(
+        cls, result: WrkResult, *, slow: Mapping[str, Any], clients: int, **extra: Any
+    ) -> RunRecord:
+        """A run with slow readers beside it: wrk's timeouts are the measurement, but a run
+        whose slow readers did not all connect did not measure the scenario."""
+        problems = [p for p in (result.rejection(socket_errors_measured=True),) if p]
+        connected = int(slow.get("connections", 0))
+        if connected < clients:
+            problems.append(f"slow readers opened {connected} of {clients} connections")
+        return cls(wrk=result, rejection="; ".join(problems) or None, slow=slow, **extra)
 
     @classmethod
     def failed(cls, reason: str, **extra: Any) -> RunRecord:
@@ -72,6 +88,7 @@ class RunRecord:
             "throttled": dict(self.throttled),
             "sockets": {k: dict(v) for k, v in self.sockets.items()},
             "discarded_noisy": self.discarded_noisy,
+            "slow": dict(self.slow),
         }
 
     @classmethod
@@ -89,6 +106,7 @@ class RunRecord:
             throttled=data.get("throttled", {}),
             sockets=data.get("sockets", {}),
             discarded_noisy=data.get("discarded_noisy", 0),
+            slow=data.get("slow", {}),
         )
 
 
@@ -107,6 +125,8 @@ class CellSummary:
     cpu: Mapping[str, float]
     """Median cores per role over the accepted runs."""
     throttled: Mapping[str, float]
+    slow: Mapping[str, float] = field(default_factory=dict)
+    """Medians of what the slow readers saw over the accepted runs (bench/slow_reader.py)."""
 
     @property
     def measured(self) -> bool:
@@ -131,7 +151,15 @@ def summarize(runs: Sequence[RunRecord]) -> CellSummary:
             role: median([r.throttled[role] for r in good if role in r.throttled]) or 0.0
             for role in throttled_roles
         },
+        slow={
+            name: median([float(r.slow[name]) for r in good if name in r.slow]) or 0.0
+            for name in sorted({n for r in good for n, v in r.slow.items() if _number(v)})
+        },
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 Results = Mapping[CellKey, CellSummary]
@@ -168,6 +196,8 @@ class Check:
     threshold: float
     met: bool | None
     detail: str = ""
+    expect_below: bool = False
+    """Met when the value is below the threshold (what the issue expects of a server alone)."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +368,84 @@ def goal_static_vs_minimal(
     )
 
 
+@dataclass(frozen=True)
+class SlowComparison:
+    """One slow-client cell beside its reference: the normal load with and without them."""
+
+    key: CellKey
+    without: CellSummary | None
+    beside: CellSummary | None
+    beside_rejected: bool
+
+    @property
+    def kept(self) -> float | None:
+        """The share of its rate the normal load keeps beside the slow clients."""
+        return ratio(rate(self.beside), rate(self.without))
+
+
+def slow_comparisons(results: Results, *, pairs: Iterable[str]) -> list[SlowComparison]:
+    """Every slow-client cell that ran, with its reference (Scenario.slow_clients.reference)."""
+    slow = SCENARIOS[SLOW].slow_clients
+    assert slow is not None
+    order = {p: i for i, p in enumerate(pairs)}
+    found = []
+    for key in sorted(
+        (k for k in results if k.scenario == SLOW and k.pair in order),
+        key=lambda k: (order[k.pair], k.variant != Variant.TUNED.value, k.target, k.connections),
+    ):
+        common = {"pair": key.pair, "variant": key.variant, "target": key.target}
+        found.append(
+            SlowComparison(
+                key=key,
+                without=lookup(
+                    results, **common, scenario=slow.reference, connections=key.connections
+                ),
+                beside=lookup(results, **common, scenario=SLOW, connections=key.connections),
+                beside_rejected=rejected(results, **key.as_dict()),
+            )
+        )
+    return found
+
+
+def goal_slow_clients(results: Results, *, pairs: Iterable[str]) -> list[Goal]:
+    """Through the proxy the normal clients keep >= 90% of their rate beside the slow ones;
+    directly to a sync worker they are expected not to (the case for the proxy)."""
+    proxy_checks, direct_checks = [], []
+    for c in slow_comparisons(results, pairs=pairs):
+        label = f"{c.key.pair} {c.key.variant}, {c.key.connections} connections"
+        detail = f"{fmt_rate(rate(c.beside))} beside vs {fmt_rate(rate(c.without))} req/s without"
+        if c.key.target == Target.PROXY.value:
+            proxy_checks.append(
+                _check(
+                    label,
+                    c.kept,
+                    SLOW_CLIENTS_KEPT_MIN,
+                    detail,
+                    subject_rejected=c.beside_rejected,
+                )
+            )
+        else:
+            # Expected below the threshold: "met" here means the slow clients did take the
+            # server, as the issue expects of a sync worker on its own.
+            met = None if c.kept is None else c.kept < SLOW_CLIENTS_KEPT_MIN
+            direct_checks.append(
+                Check(label, c.kept, SLOW_CLIENTS_KEPT_MIN, met, detail, expect_below=True)
+            )
+    return [
+        Goal(
+            key="slow-clients-proxy",
+            title="Through the proxy the normal load keeps >= 90% of its rate beside 64 slow "
+            "clients",
+            checks=tuple(proxy_checks),
+        ),
+        Goal(
+            key="slow-clients-direct",
+            title="Directly to the app server it does not (expected: the slow clients take it)",
+            checks=tuple(direct_checks),
+        ),
+    ]
+
+
 def evaluate_goals(
     results: Results, *, pairs: Sequence[str], connections: Sequence[int]
 ) -> list[Goal]:
@@ -353,4 +461,5 @@ def evaluate_goals(
             scenario=WAITING,
             threshold=TUNED_OVER_DEFAULTS_WAITING_MIN,
         ),
+        *goal_slow_clients(results, pairs=pairs),
     ]

@@ -94,13 +94,20 @@ class WrkResult:
         """Every failed request: socket errors plus responses wrk counts as errors (>= 400)."""
         return self.socket_errors.total + self.non_2xx
 
-    def rejection(self) -> str | None:
-        """Why this run must not count, or None when it is clean."""
+    def rejection(self, *, socket_errors_measured: bool = False) -> str | None:
+        """Why this run must not count, or None when it is clean.
+
+        With `socket_errors_measured` (the slow-client scenario, where requests that time out
+        or no request at all are what is measured), only error answers reject the run: wrk
+        counts them in its rate.
+        """
         problems = []
-        if self.requests == 0:
-            problems.append("no request completed")
         if self.non_2xx:
             problems.append(f"{self.non_2xx} non-2xx responses")
+        if socket_errors_measured:
+            return "; ".join(problems) or None
+        if self.requests == 0:
+            problems.insert(0, "no request completed")
         socket = self.socket_errors
         for name in ("connect", "read", "write", "timeout"):
             count = getattr(socket, name)

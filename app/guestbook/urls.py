@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("entries.json", views.entries_json, name="entries-json"),
     path("request.json", views.request_json, name="request-json"),
     path("wait/", views.wait, name="wait"),
+    path("bulk/", views.bulk, name="bulk"),
     path("health/", views.health, name="health"),
     path("health/db/", views.health_db, name="health-db"),
 ]

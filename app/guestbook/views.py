@@ -1,5 +1,5 @@
 """Views of the guestbook: the HTML page, a JSON read-back, what the app saw of a request, a
-page that waits on the database, and two health checks."""
+page that waits on the database, a large answer, and two health checks."""
 
 import logging
 
@@ -22,6 +22,13 @@ JSON_LIMIT = 100
 # service. While it waits a sync worker can do nothing else, so one worker serves at most
 # 1 / WAIT_SECONDS = 50 such requests a second (docs/benchmarks.md measures it).
 WAIT_SECONDS = 0.02
+# The size of /bulk/'s answer: well past the kernel's buffers between a server and a client on
+# a Docker bridge (the server's send buffer grows to tens of KB there, the client's window
+# is what it reads), so a slow reader of it holds whoever writes it (docs/benchmarks.md).
+BULK_BYTES = 256 * 1024
+_BULK_BODY = (b"django-stack bulk answer, for slow readers.\n" * (BULK_BYTES // 44 + 1))[
+    :BULK_BYTES
+]
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -102,6 +109,14 @@ def wait(request: HttpRequest) -> HttpResponse:
         cursor.execute("SELECT pg_sleep(%s)", [WAIT_SECONDS])
     context = {"waited_ms": round(WAIT_SECONDS * 1000), "steps": range(1, 11)}
     return render(request, "guestbook/wait.html", context)
+
+
+@never_cache
+@require_safe
+def bulk(request: HttpRequest) -> HttpResponse:
+    """BULK_BYTES of plain text, from memory: a large answer for the slow-client benchmark,
+    where the time goes to the client reading it, not to the view."""
+    return HttpResponse(_BULK_BODY, content_type="text/plain")
 
 
 @require_safe

@@ -378,6 +378,16 @@ def test_wait_view_waits_on_postgresql_then_renders(site: Site) -> None:
     assert "no-cache" in response.headers["Cache-Control"]
 
 
+def test_bulk_view_answers_256_kb_of_text_uncached(site: Site) -> None:
+    response = site.request("GET", "/bulk/")
+
+    assert response.status == 200
+    assert len(response.body.encode()) == 256 * 1024
+    assert response.headers["Content-Length"] == str(256 * 1024)
+    assert response.body.startswith("django-stack bulk answer")
+    assert "no-cache" in response.headers["Cache-Control"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [

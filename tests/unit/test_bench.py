@@ -7,6 +7,7 @@ Nothing here runs a load or talks to Docker: the wrk reports below are real wrk 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from bench.report import (
     render_load_section,
     replace_section,
     scenario_table,
+    slow_clients_table,
     tuned_defaults_table,
 )
 from bench.stats import (
@@ -45,6 +47,7 @@ from bench.stats import (
     RunRecord,
     evaluate_goals,
     goal_proxy_vs_direct,
+    goal_slow_clients,
     goal_static_vs_minimal,
     goal_tuned_vs_defaults,
     median,
@@ -347,6 +350,8 @@ def test_a_rejected_side_leaves_the_goal_unmeasured() -> None:
         None,
         None,
         None,
+        None,
+        None,
     ]
 
 
@@ -486,7 +491,13 @@ def test_the_waiting_view_runs_at_32_and_128_through_the_proxy_whatever_the_swee
     )
     for variant in (Variant.TUNED, Variant.DEFAULTS):
         waits = [c for c in quick.cells(pair=ALL_PAIRS[0], variant=variant) if c.scenario == "wait"]
-        assert [(c.target, c.connections) for c in waits] == [("proxy", 32), ("proxy", 128)]
+        # The tutorial defaults also directly, at 32: the slow clients' reference there.
+        direct = [("direct", 32)] if variant is Variant.DEFAULTS else []
+        assert [(c.target, c.connections) for c in waits] == [
+            ("proxy", 32),
+            ("proxy", 128),
+            *direct,
+        ]
     full = Plan(
         pairs=ALL_PAIRS,
         variants=(Variant.TUNED, Variant.DEFAULTS),
@@ -498,7 +509,7 @@ def test_the_waiting_view_runs_at_32_and_128_through_the_proxy_whatever_the_swee
     )
     assert {c.connections for c in full.all_cells() if c.scenario == "wait"} == {32, 128}
     # Only the waiting view leaves a queue behind a run worth waiting for (Scenario.drain).
-    assert [s.key for s in SCENARIOS.values() if s.drain] == ["wait"]
+    assert [s.key for s in SCENARIOS.values() if s.drain] == ["wait", "slow"]
     # --quick (one pair, every scenario) stays under the issue's 5 minutes, with the
     # waiting view at both its counts.
     quick_all = Plan(
@@ -511,9 +522,12 @@ def test_the_waiting_view_runs_at_32_and_128_through_the_proxy_whatever_the_swee
         timing=Timing(duration_s=2, warmup_s=1, runs=3),
     )
     assert quick_all.estimate_s() < 60 * 4.5
-    # The full run stays inside the issue's 45 minutes (the estimate leaves out waiting for
-    # a quiet machine, ~7 min at most).
-    assert full.estimate_s() < 60 * 38
+    # The full run stays inside the issue's 45 minutes: the estimate leaves out waiting for
+    # a quiet machine (~7 min at most), and overestimates the rest (the last full run took
+    # 28.9 min where this estimate of its plan says 30.9). With the slow clients it is 39.3,
+    # and 41.8 with the TLS cost's two deployments: at the edge of the 45 minutes.
+    assert full.estimate_s() < 60 * 40
+    assert replace(full, variants=parse_variants(FULL["variants"])).estimate_s() < 60 * 42
 
 
 def test_plan_rejects_a_headline_outside_the_sweep() -> None:
@@ -694,7 +708,7 @@ def test_quick_stays_under_five_minutes_and_the_full_run_has_the_tls_cost() -> N
         headline=32,
         timing=Timing(duration_s=QUICK["duration"], warmup_s=QUICK["warmup"], runs=QUICK["runs"]),
     )
-    assert plan.estimate_s() < 4 * 60
+    assert plan.estimate_s() < 60 * 4.5  # the issue: --quick under 5 minutes
     # The TLS cost alone, on its own: quick too.
     assert _plan(plan.pairs, (Variant.TLS,)).estimate_s() < 2 * 60
 
@@ -750,3 +764,175 @@ def test_the_tls_section_lists_its_rejected_runs() -> None:
     assert "    .venv/bin/python -m bench --variants tls" in text
     assert "| gunicorn-nginx | 32 | 1,000 | n/a | n/a |" in text  # HTTPS never ran
     assert text.endswith("Rejected runs:\n\n- gunicorn-nginx tls ... run 2: 3 socket read errors\n")
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+
+def _slow_plan(variants: tuple[Variant, ...] = (Variant.TUNED, Variant.DEFAULTS)) -> Plan:
+    return Plan(
+        pairs=ALL_PAIRS,
+        variants=variants,
+        scenarios=("wait", "slow"),
+        connections=(32,),
+        sweep_scenarios=("health",),
+        headline=32,
+        timing=Timing(duration_s=2, warmup_s=1, runs=3),
+    )
+
+
+def test_slow_clients_run_through_the_proxy_tuned_and_directly_to_the_sync_worker() -> None:
+    plan = _slow_plan()
+    pair = Pair.parse("gunicorn-nginx")
+    tuned = [
+        (c.scenario, c.target, c.connections) for c in plan.cells(pair=pair, variant=Variant.TUNED)
+    ]
+    defaults = [
+        (c.scenario, c.target, c.connections)
+        for c in plan.cells(pair=pair, variant=Variant.DEFAULTS)
+    ]
+    # Each slow cell right after its reference, on the same servers.
+    assert tuned == [("wait", "proxy", 32), ("wait", "proxy", 128), ("slow", "proxy", 32)]
+    assert defaults == [
+        ("wait", "proxy", 32),
+        ("wait", "proxy", 128),
+        ("wait", "direct", 32),
+        ("slow", "direct", 32),
+    ]
+    # The tutorial defaults are Gunicorn's one sync worker (no threads).
+    assert stack_overrides(pair=pair, variant=Variant.DEFAULTS)["workers"] == 1
+    assert stack_overrides(pair=pair, variant=Variant.DEFAULTS)["threads"] == 1
+    slow = SCENARIOS["slow"].slow_clients
+    assert slow is not None
+    assert (slow.clients, slow.rate_bytes_per_s, slow.path, slow.reference) == (
+        64,
+        1024,
+        "/bulk/",
+        "wait",
+    )
+    # They outlast wrk's run, bounded well inside the reader's 30 s.
+    assert slow.settle_s + 2 < slow.duration_s(2) <= 30
+
+
+def test_slow_cells_have_no_warmup_and_cost_their_readers_time() -> None:
+    only_tuned = _slow_plan((Variant.TUNED,))
+    without_slow = Plan(
+        pairs=ALL_PAIRS,
+        variants=(Variant.TUNED,),
+        scenarios=("wait",),
+        connections=(32,),
+        sweep_scenarios=("health",),
+        headline=32,
+        timing=Timing(duration_s=2, warmup_s=1, runs=3),
+    )
+    slow = SCENARIOS["slow"].slow_clients
+    assert slow is not None
+    added = only_tuned.estimate_s() - without_slow.estimate_s()
+    # One slow cell per pair: 3 runs of (settling + 2 s + the readers' tail + overhead).
+    assert added == pytest.approx(6 * 3 * (slow.duration_s(2) + 0.4))
+
+
+def _slow_run(rps: float, *, timeouts: int = 0, non_2xx: int = 0, connected: int = 64) -> RunRecord:
+    base = parse_wrk(CLEAN)
+    wrk = type(base)(
+        requests=0 if rps == 0 else base.requests,
+        duration_s=2.0,
+        requests_per_s=rps,
+        bytes_read=base.bytes_read,
+        latency_avg_ms=1.0,
+        latency_max_ms=50.0,
+        percentiles_ms={50: 5.0, 75: 6.0, 90: 7.0, 99: 40.0},
+        socket_errors=SocketErrors(timeout=timeouts),
+        non_2xx=non_2xx,
+    )
+    seen = {"clients": 64, "connections": connected, "answers_started": 3, "bytes_read": 6144}
+    return RunRecord.beside_slow_clients(wrk, slow=seen, clients=64)
+
+
+def test_a_run_beside_slow_clients_counts_timeouts_but_not_error_answers() -> None:
+    # Timeouts, even no request at all, are what the slow clients do to the normal load.
+    assert _slow_run(0.0, timeouts=32).accepted
+    assert _slow_run(12.0, timeouts=5).accepted
+    # An error answer is counted in wrk's rate: the run cannot say how many were served.
+    assert _slow_run(900.0, non_2xx=4).rejection == "4 non-2xx responses"
+    # Slow readers that did not all connect did not measure the scenario.
+    short = _slow_run(900.0, connected=10)
+    assert short.rejection == "slow readers opened 10 of 64 connections"
+    # The same wrk report outside the slow scenario is rejected.
+    assert (
+        parse_wrk(
+            CLEAN.replace(
+                "Requests/sec",
+                "  Socket errors: connect 0, read 0, write 0, timeout 3\nRequests/sec",
+            )
+        ).rejection()
+        is not None
+    )
+    again = RunRecord.from_dict(_slow_run(10.0, timeouts=2).to_dict())
+    assert again.slow["answers_started"] == 3
+    assert summarize([_slow_run(1.0), _slow_run(3.0), _slow_run(2.0)]).slow["bytes_read"] == 6144
+
+
+def _slow_results(proxy_beside: float, direct_beside: float | None) -> dict[CellKey, CellSummary]:
+    def with_slow(summary: CellSummary) -> CellSummary:
+        return replace(
+            summary, slow={"connections": 64.0, "answers_started": 2.0, "bytes_read": 5120.0}
+        )
+
+    return {
+        key("wait"): cell(200.0),
+        key("slow"): with_slow(cell(proxy_beside)),
+        key("wait", "direct", "defaults"): cell(49.0),
+        key("slow", "direct", "defaults"): with_slow(cell(direct_beside)),
+    }
+
+
+def test_slow_clients_goals_kept_through_the_proxy_taken_directly() -> None:
+    kept, taken = goal_slow_clients(_slow_results(185.0, 2.0), pairs=["gunicorn-nginx"])
+    (proxy,) = kept.checks
+    assert proxy.value == pytest.approx(185.0 / 200.0) and proxy.met is True
+    (direct,) = taken.checks
+    assert direct.value == pytest.approx(2.0 / 49.0) and direct.met is True
+    assert "gunicorn-nginx defaults" in direct.label
+    # 170 of 200 is 85%: not kept through the proxy; 49 of 49 directly: not taken.
+    kept, taken = goal_slow_clients(_slow_results(170.0, 49.0), pairs=["gunicorn-nginx"])
+    assert kept.met is False and taken.met is False
+    # Every run beside the slow clients rejected through the proxy: the goal is not met.
+    kept, taken = goal_slow_clients(_slow_results(None, None), pairs=["gunicorn-nginx"])  # type: ignore[arg-type]
+    assert kept.met is False and "every run rejected" in kept.checks[0].detail
+    assert taken.met is None
+    names = [
+        g.key
+        for g in evaluate_goals(
+            _slow_results(185.0, 2.0), pairs=["gunicorn-nginx"], connections=[32]
+        )
+    ]
+    assert names[-2:] == ["slow-clients-proxy", "slow-clients-direct"]
+
+
+def test_slow_clients_table_and_section() -> None:
+    results = _slow_results(185.0, 2.0)
+    table = slow_clients_table(results, pairs=["gunicorn-nginx"])
+    lines = table.splitlines()
+    assert len(lines) == 4
+    assert re.search(
+        r"gunicorn-nginx \| tuned\s+\| proxy\s+\| 32 \| +200 \| +185 \| +0\.93x", lines[2]
+    )
+    assert re.search(r"\| defaults \| direct \| 32 \| +49 \| +2 \| +0\.04x", lines[3])
+    assert lines[2].rstrip(" |").endswith("5")  # 5 KB read by the slow clients
+    # Nothing answered beside them: no latency to show (wrk prints zeros).
+    nothing = slow_clients_table(_slow_results(185.0, 0.0), pairs=["gunicorn-nginx"])
+    assert re.search(r"\| 0\.00x \| +none \|", nothing.splitlines()[3])
+    meta = {
+        "date": "2026-12-01 14:40 UTC",
+        "command": ".venv/bin/python -m bench --quick",
+        "machine": {"nproc": 2},
+        "plan": _slow_plan().describe(),
+    }
+    goals = evaluate_goals(results, pairs=["gunicorn-nginx"], connections=[32])
+    section = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    assert "without and beside the slow clients" in section
+    assert "keeps >= 90% of its rate beside 64 slow clients: **met**" in section
+    assert "0.04x (need < 0.9x; 2 beside vs 49 req/s without) - met" in section
+    assert "0.93x (need >= 0.9x; 185 beside vs 200 req/s without) - met" in section
+    assert "#### waiting view /wait/ beside 64 slow clients (1 KB/s)" in section
