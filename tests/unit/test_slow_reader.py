@@ -9,16 +9,29 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from bench.slow_reader import read_slowly
 
 READER = Path(__file__).resolve().parents[2] / "bench" / "slow_reader.py"
+
+T = TypeVar("T")
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on a loop of its own. Not asyncio.run: it leaves the thread with no
+    current event loop, and the Pulumi mocks tests that run after this module need one."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 @dataclass
@@ -87,7 +100,7 @@ def test_slow_readers_hold_a_writer_of_a_large_answer_and_read_at_their_rate() -
     # 4 MB; on loopback, whose segments are 64 KB, it does grow that far: a 1 MB answer was
     # written in 3 ms to a reader with a 4 KB window) plus the reader's window.
     with blocking_server(body_bytes=8 * 1024 * 1024) as server:
-        stats = asyncio.run(
+        stats = run_in_own_loop(
             read_slowly(
                 host="127.0.0.1",
                 port=server.port,
@@ -115,7 +128,7 @@ def test_slow_readers_hold_a_writer_of_a_large_answer_and_read_at_their_rate() -
 def test_slow_readers_of_a_small_answer_finish_it_and_open_a_new_connection() -> None:
     # 1.5 KB: read in two ticks; every client then reconnects, until the duration ends.
     with blocking_server(body_bytes=1536) as server:
-        stats = asyncio.run(
+        stats = run_in_own_loop(
             read_slowly(
                 host="127.0.0.1",
                 port=server.port,
@@ -137,7 +150,7 @@ def test_slow_readers_count_a_refused_connection_and_do_not_spin() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens once it is closed
-    stats = asyncio.run(
+    stats = run_in_own_loop(
         read_slowly(
             host="127.0.0.1",
             port=port,
@@ -190,7 +203,7 @@ def test_the_reader_runs_as_a_script_from_stdin_and_refuses_unbounded_runs() -> 
 
 def test_read_slowly_rejects_more_than_its_bounds() -> None:
     with pytest.raises(ValueError, match="clients"):
-        asyncio.run(
+        run_in_own_loop(
             read_slowly(
                 host="127.0.0.1",
                 port=1,
