@@ -207,7 +207,7 @@ class VmStack(pulumi.ComponentResource):
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),
-                unit=render_proxy_unit(config.proxy, tls=certificate is not None),
+                unit=render_proxy_unit(config.proxy, tls=config.tls.enabled),
                 http_port=config.http_port,
                 health_host=probe_host(config.allowed_hosts),
                 release=release_context(
@@ -220,15 +220,23 @@ class VmStack(pulumi.ComponentResource):
                 after=[a.service for a in apps],
                 tls_chain=certificate.chain if certificate else None,
                 tls_key=certificate.key if certificate else None,
+                acme=config.tls.acme,
             ),
             mine,
         )
-        if certificate is None:
+        if not config.tls.enabled:
             suffix = "" if config.http_port == 80 else f":{config.http_port}"
             self.url = machines.proxy.public_address.apply(lambda a: f"http://{a}{suffix}/")
         else:
             suffix = "" if config.tls.https_port == 443 else f":{config.tls.https_port}"
-            self.url = machines.proxy.public_address.apply(lambda a: f"https://{a}{suffix}/")
+            acme = config.tls.acme
+            if acme is not None:
+                # The ACME certificate names the site, never the machine's address.
+                self.url = pulumi.Output.from_input(f"https://{acme.domains[0]}{suffix}/")
+            else:
+                self.url = machines.proxy.public_address.apply(
+                    lambda a: f"https://{a}{suffix}/"
+                )
         self.tls_ca = certificate.ca if certificate else pulumi.Output.from_input("")
         self.proxy_service = proxy.service
         self.register_outputs({"url": self.url, "tlsCaCertificate": self.tls_ca})
