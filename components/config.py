@@ -33,9 +33,9 @@ from components.choices import (
 from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
 from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, detect_dependencies
 from components.docker.provider_forms import container_cpus, cpus_kept_exactly
+from components.render.acme import LETS_ENCRYPT_DIRECTORY, acme_domains
 from components.render.media import DEFAULT_MAX_BODY_MB, DEFAULT_MEDIA_URL
 from components.render.proxy_config import DEFAULT_RATE_LIMIT, STATIC_URL, RateLimit
-from components.render.acme import LETS_ENCRYPT_DIRECTORY, acme_domains
 from components.render.tls import DEFAULT_HSTS_MAX_AGE, check_pair
 from components.tuning import default_threads, default_workers
 
@@ -872,8 +872,9 @@ def _tls(
 
     acme: AcmeConfig | None = None
     if mode is TlsMode.ACME:
-        acme = _tls_acme(r, value, platform=platform, allowed_hosts=allowed_hosts,
-                         project_dir=project_dir)
+        acme = _tls_acme(
+            r, value, platform=platform, allowed_hosts=allowed_hosts, project_dir=project_dir
+        )
     for name in TLS_ACME_KEYS:
         if mode is not TlsMode.ACME and value.get(name) is not None:
             r.problems.append(

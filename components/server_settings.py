@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from components.choices import AppServer, DebianRelease, MediaKind, TlsMode, upstream_protocol
 from components.config import StackConfig
-from components.render.app_server_config import AppServerSettings
 from components.render.acme import ACME_WEBROOT
+from components.render.app_server_config import AppServerSettings
 from components.render.proxy_config import (
     PROXY_PORT,
     PROXY_TLS_PORT,

@@ -76,9 +76,7 @@ def render_acme_files(*, ca_bundle: str | None) -> dict[str, str]:
             "acme/deploy-hook.sh",
             {"chain_file": TLS_CHAIN_FILE, "key_file": TLS_KEY_FILE, "unit": PROXY_UNIT},
         ),
-        CERTBOT_DROP_IN: render_template(
-            "acme/certbot-service.conf", {"environment": environment}
-        ),
+        CERTBOT_DROP_IN: render_template("acme/certbot-service.conf", {"environment": environment}),
         ACME_SERVER_CA: ca_bundle or "",
     }
 

@@ -31,12 +31,11 @@ from components.render.media import (
 )
 from components.render.templates import render_template
 from components.render.tls import CURVES, TLS12_CIPHERS
-
-# The path of ACME's HTTP-01 challenge files (RFC 8555 8.3).
-ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
 from components.tuning import apache_event_processes, proxy_worker_connections, upstream_keepalive
 
 PROXY_PORT = 8080
+# The path of ACME's HTTP-01 challenge files (RFC 8555 8.3).
+ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
 # Inside the proxy container the TLS listener's port (Docker publishes httpsPort onto it).
 PROXY_TLS_PORT = 8443
 STATIC_URL = "/static/"

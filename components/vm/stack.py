@@ -234,9 +234,7 @@ class VmStack(pulumi.ComponentResource):
                 # The ACME certificate names the site, never the machine's address.
                 self.url = pulumi.Output.from_input(f"https://{acme.domains[0]}{suffix}/")
             else:
-                self.url = machines.proxy.public_address.apply(
-                    lambda a: f"https://{a}{suffix}/"
-                )
+                self.url = machines.proxy.public_address.apply(lambda a: f"https://{a}{suffix}/")
         self.tls_ca = certificate.ca if certificate else pulumi.Output.from_input("")
         self.proxy_service = proxy.service
         self.register_outputs({"url": self.url, "tlsCaCertificate": self.tls_ca})
