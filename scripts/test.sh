@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command: sets up the machine (scripts/setup-host.sh --test, and the Pulumi CLI via
-# scripts/install-pulumi.sh, and Pebble via scripts/install-pebble.sh), then runs every test: unit tests under Pulumi mocks, the
-# rendered configs in the real servers, the program under the real Pulumi engine, and the
-# end-to-end suite on the local Docker engine. Extra arguments go to pytest.
+# The test command: sets up the machine (scripts/setup-host.sh --test, the Pulumi CLI via
+# scripts/install-pulumi.sh, Pebble via scripts/install-pebble.sh), then runs every test:
+# unit tests under Pulumi mocks, the rendered configs in the real servers, the program under
+# the real Pulumi engine, and the end-to-end suite on the local Docker engine. Extra
+# arguments go to pytest.
 # DJANGO_STACK_REQUIRE_E2E=1 (CI sets it) turns any skipped test into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
