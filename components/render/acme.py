@@ -10,10 +10,11 @@ its own that the rendered config (the same as for `files`) would have to name.
 
 certbot's deploy hook (templates/acme/deploy-hook.sh) copies the lineage into the files the
 proxy reads in every TLS mode (components/render/systemd.py: TLS_CHAIN_FILE, TLS_KEY_FILE)
-and reloads the proxy gracefully. `--reuse-key` keeps the key over renewals, so a renewal is a
-reload; only the first certificate (replacing the placeholder that lets the proxy start
-before it exists) changes the key, which the unit reads as a credential at start, so that
-one is a restart.
+and reloads the proxy gracefully. Unlike `files` and `self-signed`, whose key reaches the
+proxy as a systemd credential (copied when the unit starts, so a new key is a restart), the
+key is the proxy group's to read (0640 root:www-data) and the proxy reads it itself: a
+renewal, with a new key each time as certbot makes by default, is then a graceful reload,
+the first certificate replacing the placeholder included.
 
 https://eff-certbot.readthedocs.io/en/stable/using.html#webroot
 https://eff-certbot.readthedocs.io/en/stable/using.html#renewing-certificates
@@ -40,6 +41,8 @@ ACME_SERVER_CA = f"{ACME_DIR}/acme-server-ca.pem"
 ACME_CA_BUNDLE = f"{ACME_DIR}/ca-bundle.pem"
 # The lineage's name under /etc/letsencrypt/live/.
 CERT_NAME = "django-stack"
+# The proxy's group (templates/systemd/django-stack-proxy.service runs it as www-data).
+PROXY_GROUP = "www-data"
 # systemd reads this drop-in for Debian's certbot.service, which certbot.timer starts.
 CERTBOT_DROP_IN = "/etc/systemd/system/certbot.service.d/django-stack.conf"
 
@@ -74,7 +77,12 @@ def render_acme_files(*, ca_bundle: str | None) -> dict[str, str]:
     return {
         DEPLOY_HOOK: render_template(
             "acme/deploy-hook.sh",
-            {"chain_file": TLS_CHAIN_FILE, "key_file": TLS_KEY_FILE, "unit": PROXY_UNIT},
+            {
+                "chain_file": TLS_CHAIN_FILE,
+                "key_file": TLS_KEY_FILE,
+                "unit": PROXY_UNIT,
+                "proxy_group": PROXY_GROUP,
+            },
         ),
         CERTBOT_DROP_IN: render_template("acme/certbot-service.conf", {"environment": environment}),
         ACME_SERVER_CA: ca_bundle or "",
@@ -92,6 +100,7 @@ def render_acme_prepare_script() -> str:
             "ca_bundle": ACME_CA_BUNDLE,
             "chain_file": TLS_CHAIN_FILE,
             "key_file": TLS_KEY_FILE,
+            "proxy_group": PROXY_GROUP,
         },
     )
 

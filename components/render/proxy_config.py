@@ -182,7 +182,12 @@ class ProxyTls:
     def __post_init__(self) -> None:
         if not 0 <= self.hsts_max_age <= 2 * 63072000:
             raise ValueError(f"hsts_max_age must be 0 to two years: {self.hsts_max_age!r}")
-        for path in (self.certificate_file, self.key_file, self.acme_webroot or "/"):
+        paths = (
+            self.certificate_file,
+            self.key_file,
+            *((self.acme_webroot,) if self.acme_webroot else ()),
+        )
+        for path in paths:
             if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path):
                 raise ValueError(f"a TLS file must be an absolute plain path: {path!r}")
 

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_random as random
 
 from components.certificate import stack_certificate
-from components.choices import DatabaseKind
+from components.choices import DatabaseKind, TlsMode
 from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment
@@ -21,6 +21,7 @@ from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     TLS_CHAIN_FILE,
     TLS_KEY_CREDENTIAL_PATH,
+    TLS_KEY_FILE,
     environment_file,
     render_app_unit,
     render_migrate_unit,
@@ -181,6 +182,10 @@ class VmStack(pulumi.ComponentResource):
                 )
             )
 
+        # With acme the proxy reads the key file itself (components/render/acme.py); else
+        # systemd hands it over as a credential.
+        key_file = TLS_KEY_FILE if config.tls.mode is TlsMode.ACME else TLS_KEY_CREDENTIAL_PATH
+
         def proxy_config(addresses: list[str]) -> str:
             return render_proxy_config(
                 proxy_settings(
@@ -189,7 +194,7 @@ class VmStack(pulumi.ComponentResource):
                     worker_processes=config.proxy_workers,
                     listen_port=config.http_port,
                     tls_listen_port=config.tls.https_port,
-                    tls_files=(TLS_CHAIN_FILE, TLS_KEY_CREDENTIAL_PATH),
+                    tls_files=(TLS_CHAIN_FILE, key_file),
                     # The unit's stdout is the journal's socket: log through syslog instead.
                     syslog_tag="django_stack_proxy",
                 )
@@ -207,7 +212,10 @@ class VmStack(pulumi.ComponentResource):
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),
-                unit=render_proxy_unit(config.proxy, tls=config.tls.enabled),
+                unit=render_proxy_unit(
+                    config.proxy,
+                    tls=config.tls.enabled and config.tls.mode is not TlsMode.ACME,
+                ),
                 http_port=config.http_port,
                 health_host=probe_host(config.allowed_hosts),
                 release=release_context(

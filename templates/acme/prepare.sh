@@ -19,6 +19,7 @@ if [ ! -s @@{chain_file} ] || [ ! -s @@{key_file} ]; then
     -days 1 -subj "/CN=django-stack placeholder until the ACME certificate" \
     -keyout @@{key_file} -out @@{chain_file} 2>/dev/null)
   chmod 0644 @@{chain_file}
+  chgrp @@{proxy_group} @@{key_file} && chmod 0640 @@{key_file}
   echo "django-stack: a placeholder certificate until the ACME server issues one"
 fi
 systemctl daemon-reload

@@ -101,19 +101,20 @@ def test_the_proxy_host_gets_certbot_a_placeholder_and_the_certificate_in_order(
         "certbot certonly --non-interactive --agree-tos --email ops@example.com",
         "--server https://ca.internal/dir",
         "--webroot --webroot-path /var/www/django-stack-acme",
-        "--reuse-key",
         f"--deploy-hook {DEPLOY_HOOK}",
         f"-d {DOMAIN}",
     ):
         assert part in script, part
     assert "-d 127.0.0.1" not in script
-    # The service's bundle never carries TLS files: certbot's hook owns them; the unit still
-    # reads the key as a credential.
+    # The service's bundle never carries TLS files: certbot's hook owns them. The proxy reads
+    # the key itself (a reload takes a renewed one), no credential copied at start.
     files = unpack(unwrap_secrets(service.inputs["stdin"]))
     assert not {TLS_CHAIN_FILE.lstrip("/"), TLS_KEY_FILE.lstrip("/")} & set(files)
     unit = files["etc/systemd/system/django-stack-proxy.service"]
-    assert f"LoadCredential=tls-key:{TLS_KEY_FILE}" in unit
+    assert "LoadCredential" not in unit
     conf = files["etc/django-stack/nginx.conf"]
+    assert directive(conf, "ssl_certificate_key") == [TLS_KEY_FILE]
+    assert TLS_KEY_FILE not in service.inputs["create"]  # never a restart for a new key
     assert re.search(r"listen \d+ ssl;", conf)
     assert directive(conf, "ssl_stapling") == []
     redirect = nginx_block(conf, "location ^~ /.well-known/acme-challenge/")
@@ -134,6 +135,7 @@ def test_a_private_acme_servers_ca_is_trusted_by_certbot_and_its_timer() -> None
     )
     hook = files[DEPLOY_HOOK[1:]]
     assert "systemctl reload-or-restart django-stack-proxy.service" in hook
+    assert 'install -m 0640 -g www-data "$lineage/privkey.pem" "$key.new"' in hook
     plain = unpack(commands(acme_run())["django-proxy-acme-prepare"].inputs["stdin"])
     assert "REQUESTS_CA_BUNDLE" not in plain[CERTBOT_DROP_IN[1:]]
     assert "--register-unsafely-without-email" in render_acme_obtain_script(
