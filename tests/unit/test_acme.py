@@ -4,7 +4,10 @@ tests/unit/test_proxy_acme.py; certbot against Pebble in tests/e2e/test_acme.py.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from components.render.systemd import TLS_CHAIN_FILE, TLS_KEY_FILE
 from components.render.tls import self_signed
 from tests.support.mocks import unwrap_secrets
 from tests.unit.test_config import parse
+from tests.unit.test_gixy import GIXY, SEVERITIES, answered
 from tests.unit.test_proxy_config import directive, nginx_block
 from tests.unit.test_tls import NOW
 from tests.unit.test_vm_stack import by_id, commands, unpack
@@ -154,3 +158,24 @@ def test_apache_serves_the_challenge_before_its_redirect() -> None:
         'Alias "/.well-known/acme-challenge/" '
         '"/var/www/django-stack-acme/.well-known/acme-challenge/"'
     ) in redirect
+
+
+def test_gixy_finds_nothing_unanswered_in_the_acme_nginx_conf(tmp_path: Path) -> None:
+    if not GIXY.exists():
+        pytest.skip(f"{GIXY} is not installed (requirements-dev.txt)")
+    service = commands(acme_run())["django-proxy-service"]
+    rendered = unpack(unwrap_secrets(service.inputs["stdin"]))["etc/django-stack/nginx.conf"]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(rendered)
+    result = subprocess.run(
+        [str(GIXY), "-f", "json", str(conf)], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip(), result.stderr
+    lines = rendered.splitlines()
+    unanswered = [
+        f"{f['severity']} {f['plugin']} at line {f['line']}: {lines[f['line'] - 1].strip()}"
+        for f in json.loads(result.stdout)
+        if SEVERITIES.index(f["severity"]) > SEVERITIES.index("LOW")
+        and not answered(lines, f["line"], f["plugin"])
+    ]
+    assert unanswered == [], "\n".join(unanswered)
