@@ -2,7 +2,8 @@
 
 Top row, one panel per pair: the minimal view's rate over the connection sweep, through the
 proxy and directly, tuned and with the tutorial defaults. Bottom: every scenario through the
-proxy at the headline connection count (log scale: static files are orders faster).
+proxy at the headline connection count (log scale: static files are orders faster), tuned,
+and the waiting view with the tutorial defaults too (what tuning is for).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.plan import MINIMAL, SCENARIOS, CellKey, Target, Variant
+from bench.plan import MINIMAL, SCENARIOS, WAITING, CellKey, Target, Variant
 from bench.stats import Results, lookup, rate
 
 # Colour says the variant, the line and marker say the target (filled: through the proxy).
@@ -39,7 +40,7 @@ STYLE: dict[tuple[str, str], dict[str, Any]] = {
         "markerfacecolor": "white",
     },
 }
-SCENARIO_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
+SCENARIO_COLORS = ("#1f77b4", "#ff7f0e", "#d62728", "#e377c2", "#2ca02c", "#9467bd")
 
 
 def render_chart(
@@ -106,14 +107,20 @@ def render_chart(
         top_axes[0].legend(list(legend.values()), list(legend), fontsize=7, loc="upper left")
 
     bars = figure.add_subplot(grid[1, :])
-    width = 0.8 / max(1, len(scenarios))
-    for s_index, scenario in enumerate(scenarios):
+    series = [(scenario, Variant.TUNED, SCENARIOS[scenario].title) for scenario in scenarios]
+    if WAITING in scenarios:
+        series.insert(
+            series.index((WAITING, Variant.TUNED, SCENARIOS[WAITING].title)) + 1,
+            (WAITING, Variant.DEFAULTS, f"{SCENARIOS[WAITING].title}, tutorial defaults"),
+        )
+    width = 0.8 / max(1, len(series))
+    for s_index, (scenario, variant, label) in enumerate(series):
         values = [
             rate(
                 lookup(
                     results,
                     pair=pair,
-                    variant=Variant.TUNED.value,
+                    variant=variant.value,
                     scenario=scenario,
                     target=Target.PROXY.value,
                     connections=headline,
@@ -121,7 +128,7 @@ def render_chart(
             )
             for pair in pairs
         ]
-        positions = [p + (s_index - (len(scenarios) - 1) / 2) * width for p in range(len(pairs))]
+        positions = [p + (s_index - (len(series) - 1) / 2) * width for p in range(len(pairs))]
         drawn = [(x, v) for x, v in zip(positions, values, strict=True) if v is not None]
         if not drawn:
             continue
@@ -129,14 +136,19 @@ def render_chart(
             [x for x, _ in drawn],
             [v for _, v in drawn],
             width=width * 0.95,
-            label=SCENARIOS[scenario].title,
+            label=label,
             color=SCENARIO_COLORS[s_index % len(SCENARIO_COLORS)],
+            hatch="//" if variant is Variant.DEFAULTS else None,
         )
         bars.bar_label(container, labels=[f"{v:,.0f}" for _, v in drawn], fontsize=8, padding=2)
     bars.set_yscale("log")
     bars.set_xticks(range(len(pairs)), list(pairs))
     bars.set_ylabel("requests / s, log scale")
-    bars.set_title(f"Every scenario through the proxy, tuned, {headline} connections", fontsize=11)
+    bars.set_title(
+        f"Every scenario through the proxy, tuned (hatched: tutorial defaults), "
+        f"{headline} connections",
+        fontsize=11,
+    )
     bars.grid(True, axis="y", alpha=0.3)
     bars.legend(fontsize=8, loc="upper left", ncols=2)
     low, high = bars.get_ylim()

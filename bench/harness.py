@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench import cpu
-from bench.plan import SCENARIOS, CellKey, Pair, Scenario, Target, Timing, Variant
+from bench.plan import REPLICAS, SCENARIOS, CellKey, Pair, Scenario, Target, Timing, Variant
 from bench.stats import RunRecord
 from bench.wrk import WrkParseError, parse_wrk, wrk_command
 from components.choices import AppServer
@@ -362,11 +362,13 @@ class StackUnderTest:
         """
         self.check_alive()
         self.wrk(key, timing.warmup_s)
+        self.drain(key)
         runs = []
         for _ in range(timing.runs):
             for attempt in range(noise_retries + 1):
                 started = time.monotonic()
                 run = self._measured_run(key, timing.duration_s)
+                self.drain(key)
                 quiet = run.cpu.get("foreign", 0.0) <= noise_cores
                 if quiet or attempt == noise_retries or budget.seconds <= 0:
                     break
@@ -375,6 +377,16 @@ class StackUnderTest:
                 budget.seconds -= time.monotonic() - started
             runs.append(replace(run, discarded_noisy=attempt))
         return runs
+
+    def drain(self, key: CellKey) -> None:
+        """For a scenario that drains (`Scenario.drain`): one request per replica, each
+        queued behind what the last run left, so the next run starts on idle servers."""
+        scenario = SCENARIOS[key.scenario]
+        if not scenario.drain:
+            return
+        target = Target(key.target)
+        for _ in range(REPLICAS if target is Target.PROXY else 1):
+            self.fetch(self.load_container(target), self.base_url(target) + scenario.path)
 
     def _measured_run(self, key: CellKey, duration_s: float) -> RunRecord:
         sockets: dict[str, dict[str, int]] = {}

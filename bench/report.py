@@ -176,6 +176,15 @@ def rejected_runs(raw_runs: Mapping[CellKey, Sequence[Any]]) -> list[str]:
     return lines
 
 
+def _fixed_connections(scenarios: Sequence[str]) -> str:
+    """`; 32, 128 for wait`: the scenarios that run at their own counts (Scenario.connections)."""
+    return "".join(
+        f"; {', '.join(map(str, SCENARIOS[s].connections))} for {s}"
+        for s in scenarios
+        if s in SCENARIOS and SCENARIOS[s].connections
+    )
+
+
 def render_load_section(
     *,
     meta: Mapping[str, Any],
@@ -196,7 +205,8 @@ def render_load_section(
         source_line(meta.get("source", {})),
         f"- Plan: pairs {', '.join(pairs)}; variants {', '.join(plan['variants'])}; "
         f"connections {', '.join(map(str, plan['connections']))} for "
-        f"{', '.join(plan['sweep_scenarios'])}, {plan['headline']} for the rest; "
+        f"{', '.join(plan['sweep_scenarios'])}{_fixed_connections(plan['scenarios'])}, "
+        f"{plan['headline']} for the rest; "
         f"{plan['runs']} runs of {plan['duration_s']:g} s after a {plan['warmup_s']:g} s "
         f"warm-up, median shown.",
         f"- Load generator: {meta.get('client', '?')}.",

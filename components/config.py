@@ -11,7 +11,7 @@ import ipaddress
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -68,6 +68,8 @@ class DatabaseConfig:
     host: str | None
     port: int
     password: Secret | None
+    retain_on_delete: bool = True
+    """Whether `pulumi destroy` leaves the data volume (Docker) on the engine."""
 
     @property
     def shared(self) -> bool:
@@ -84,6 +86,27 @@ class MediaConfig:
     """Django's MEDIA_URL, served by the proxy from the volume."""
     retain_on_delete: bool
     """Whether `pulumi destroy` leaves the volume (and the files) on the engine."""
+    s3: S3Config | None = None
+    """`kind: s3`: the bucket and how to reach it."""
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """The bucket of `media.kind: s3` (django-storages' S3 backend, boto3)."""
+
+    bucket: str | None
+    """The bucket's name; None on EC2, where the program creates it and names it."""
+    endpoint: str | None
+    """The S3 API's URL, for an S3-compatible server; None: AWS S3 of `region`."""
+    region: str | None
+    access_key_id: Secret | None
+    """None on EC2: the app hosts' instance role signs the requests instead."""
+    secret_access_key: Secret | None
+
+    @property
+    def created_by_stack(self) -> bool:
+        """Whether the program creates the bucket (EC2) rather than using the user's."""
+        return self.bucket is None
 
 
 @dataclass(frozen=True)
@@ -253,8 +276,19 @@ KNOWN_KEYS = (
     "rateLimit",
     "vm",
     "sshPrivateKey",
+    "mediaAccessKeyId",
+    "mediaSecretAccessKey",
 )
-SECRET_KEYS = ("secretKey", "databasePassword", "sshPrivateKey")
+SECRET_KEYS = (
+    "secretKey",
+    "databasePassword",
+    "sshPrivateKey",
+    "mediaAccessKeyId",
+    "mediaSecretAccessKey",
+)
+# Keys that must be set with `pulumi config set --secret`: a plain value would sit readable in
+# the stack file and in the state.
+MUST_BE_SECRET = ("mediaAccessKeyId", "mediaSecretAccessKey")
 VM_KEYS = (
     "provider",
     "sshUser",
@@ -270,8 +304,13 @@ VM_KEYS = (
 # Keys of `vm` that only one host source understands.
 VM_HOSTS_ONLY = ("proxyHost", "appHosts", "databaseHost")
 VM_AWS_ONLY = ("sshAllowedCidr", "sshPublicKey", "instanceType", "region")
-DATABASE_KEYS = ("kind", "host", "port", "name", "user")
-MEDIA_KEYS = ("kind", "url", "retainOnDelete")
+DATABASE_KEYS = ("kind", "host", "port", "name", "user", "retainOnDelete")
+MEDIA_KEYS = ("kind", "url", "retainOnDelete", "bucket", "endpoint", "region")
+MEDIA_S3_ONLY = ("bucket", "endpoint", "region")
+# S3's bucket naming rules (general purpose buckets).
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ENDPOINT = re.compile(r"^https?://[^\s/?#]+/?$")
 RATE_LIMIT_KEYS = ("requestsPerSecond", "burst", "connectionsPerClient")
 TLS_KEYS = ("mode", "certificate", "key", "acmeDirectory", "acmeEmail", "acmeCaBundle")
 TLS_ACME_KEYS = ("acmeDirectory", "acmeEmail", "acmeCaBundle")
@@ -395,8 +434,17 @@ def _strict_int(value: Any) -> int:
     return int(text)
 
 
-def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path) -> StackConfig:
+def parse_stack_config(
+    raw: Mapping[str, Any],
+    *,
+    stack: str,
+    project_dir: Path,
+    secret_keys: Collection[str] = (),
+) -> StackConfig:
     """Validate raw `django-stack:*` values (keys without the namespace) into a StackConfig.
+
+    `secret_keys`: the keys (without the namespace) the engine passed as secrets; a key of
+    MUST_BE_SECRET given in plain text is refused.
 
     Raises ConfigError naming every bad key, its value and what is allowed.
     """
@@ -462,8 +510,13 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str, project_dir: Path)
                 "hosts (leave replicas out, or make it match)"
             )
         replicas = count
-    database = _database(r, replicas=replicas)
-    media = _media(r, platform=platform)
+    database = _database(r, replicas=replicas, production=production)
+    media = _media(
+        r,
+        platform=platform,
+        vm_provider=vm.provider if vm is not None else None,
+        secret_keys=frozenset(secret_keys),
+    )
     rate_limit = _rate_limit(r)
     if (
         platform is Platform.DOCKER
@@ -712,7 +765,7 @@ def _allowed_hosts(r: _Reader) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
+def _database(r: _Reader, *, replicas: int, production: bool) -> DatabaseConfig:
     value = r.structured("database")
     if value is None:
         value = {}
@@ -726,8 +779,16 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
     name = sub.text("name", "django") or "django"
     user = sub.text("user", "django") or "django"
     host = sub.text("host", None)
+    # Kept by `pulumi destroy` on a production stack, like the media volume: the data outlives
+    # the stack; a dev stack's goes with it unless told otherwise.
+    retain = sub.boolean("retainOnDelete", production)
     r.adopt(sub, "database.")
     password = r.secret("databasePassword")
+    if kind is DatabaseKind.EXTERNAL and value.get("retainOnDelete") is not None:
+        r.problems.append(
+            f"{NAMESPACE}:database.retainOnDelete: not allowed with database.kind 'external' "
+            "(the stack keeps no data of an external database)"
+        )
 
     if kind is DatabaseKind.EXTERNAL:
         if host is None:
@@ -747,11 +808,25 @@ def _database(r: _Reader, *, replicas: int) -> DatabaseConfig:
                 "an SQLite file is not shared between replicas; use replicas: 1 or "
                 "database.kind 'postgres' or 'external'"
             )
-    return DatabaseConfig(kind=kind, name=name, user=user, host=host, port=port, password=password)
+    return DatabaseConfig(
+        kind=kind,
+        name=name,
+        user=user,
+        host=host,
+        port=port,
+        password=password,
+        retain_on_delete=retain,
+    )
 
 
-def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
-    """The `media` object: a shared volume by default on Docker; nothing on VMs (yet)."""
+def _media(
+    r: _Reader,
+    *,
+    platform: Platform,
+    vm_provider: VmProvider | None,
+    secret_keys: frozenset[str],
+) -> MediaConfig:
+    """The `media` object: a shared volume by default on Docker; nothing on VMs unless s3."""
     value = r.structured("media")
     if value is None:
         value = {}
@@ -761,24 +836,19 @@ def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
     r.unknown_keys(value, MEDIA_KEYS, "media.")
     sub = _Reader({k: None if v is None else str(v) for k, v in value.items()})
     # A Docker volume lives on one engine, so it is the default there; VM app hosts are
-    # separate machines, which only shared storage (s3, not yet supported) could serve.
+    # separate machines, which only shared storage (s3) can serve.
     default = MediaKind.VOLUME if platform is Platform.DOCKER else MediaKind.NONE
     kind = sub.choice("kind", MediaKind, default)
     url = sub.text("url", DEFAULT_MEDIA_URL) or DEFAULT_MEDIA_URL
     retain = sub.boolean("retainOnDelete", True)
+    s3 = _media_s3(sub, vm_provider=vm_provider) if kind is MediaKind.S3 else None
     r.adopt(sub, "media.")
 
-    if kind is MediaKind.S3:
-        r.problems.append(
-            f"{NAMESPACE}:media.kind: 's3' is not yet supported; expected 'volume' "
-            "(Docker) or 'none'"
-        )
     if kind is MediaKind.VOLUME and platform is Platform.VM:
         r.problems.append(
             f"{NAMESPACE}:media.kind: 'volume' is not allowed with {NAMESPACE}:platform 'vm': "
             "a volume lives on one Docker engine, and each app host is a machine of its own, "
-            "so a file stored by one would not be served by the others; use 'none' for now "
-            "('s3' is the answer for VMs, not yet supported)"
+            "so a file stored by one would not be served by the others; use 's3' (or 'none')"
         )
     if not _MEDIA_URL.match(url):
         r.problem("media.url", url, "a path that starts and ends with '/', such as '/media/'")
@@ -795,7 +865,91 @@ def _media(r: _Reader, *, platform: Platform) -> MediaConfig:
             f"{NAMESPACE}:media.retainOnDelete: only allowed with media.kind 'volume', "
             f"not {kind.value!r}"
         )
-    return MediaConfig(kind=kind, url=url, retain_on_delete=retain)
+    if kind is MediaKind.S3 and value.get("url") is not None:
+        r.problems.append(
+            f"{NAMESPACE}:media.url: not allowed with media.kind 's3': the proxy serves no "
+            "media, the S3 endpoint serves each object under a signed URL"
+        )
+    if kind is not MediaKind.S3:
+        for key in MEDIA_S3_ONLY:
+            if value.get(key) is not None:
+                r.problems.append(
+                    f"{NAMESPACE}:media.{key}: only allowed with media.kind 's3', "
+                    f"not {kind.value!r}"
+                )
+    if s3 is not None and not s3.created_by_stack:
+        s3 = _media_keys(r, s3, secret_keys=secret_keys)
+    elif r.raw.get("mediaAccessKeyId") is not None or r.raw.get("mediaSecretAccessKey") is not None:
+        why = (
+            "the app hosts sign with their instance role (vm.provider 'aws')"
+            if s3 is not None
+            else f"only used with media.kind 's3', not {kind.value!r}"
+        )
+        r.problems.append(
+            f"{NAMESPACE}:mediaAccessKeyId, mediaSecretAccessKey: not allowed here: {why}"
+        )
+    return MediaConfig(kind=kind, url=url, retain_on_delete=retain, s3=s3)
+
+
+def _media_s3(sub: _Reader, *, vm_provider: VmProvider | None) -> S3Config:
+    """`media.bucket`, `endpoint` and `region` of kind s3 (problems named under `media.`)."""
+    on_ec2 = vm_provider is VmProvider.AWS
+    bucket = sub.text("bucket", None)
+    endpoint = sub.text("endpoint", None)
+    region = sub.text("region", None)
+    if on_ec2:
+        # The program creates the bucket in the stack's own AWS region and account.
+        for key, given in (("bucket", bucket), ("endpoint", endpoint), ("region", region)):
+            if given is not None:
+                sub.problems.append(
+                    f"{NAMESPACE}:{key}: not allowed with vm.provider 'aws': the stack creates "
+                    "its bucket (private, versioned, encrypted) in the stack's AWS region"
+                )
+        return S3Config(None, None, None, None, None)
+    if bucket is None:
+        sub.problems.append(
+            f"{NAMESPACE}:bucket: required with media.kind 's3' (the name of a bucket the "
+            "app's keys may read and write)"
+        )
+        bucket = "missing"
+    elif not _BUCKET.match(bucket):
+        sub.problem("bucket", bucket, "an S3 bucket name: 3 to 63 of a-z, 0-9, '.' and '-'")
+    if endpoint is not None and not _ENDPOINT.match(endpoint):
+        sub.problem("endpoint", endpoint, "the S3 API's URL, such as 'https://s3.example.com:9000'")
+    if endpoint is None and region is None:
+        sub.problems.append(
+            f"{NAMESPACE}:region: required with media.kind 's3' when no media.endpoint is "
+            "given (the AWS region of the bucket, such as 'eu-west-1')"
+        )
+    return S3Config(bucket, endpoint, region, None, None)
+
+
+def _media_keys(r: _Reader, s3: S3Config, *, secret_keys: frozenset[str]) -> S3Config:
+    """The access key pair of a bucket the user runs: both required, both Pulumi secrets."""
+    keys: dict[str, Secret | None] = {}
+    for key in MUST_BE_SECRET:
+        secret = r.secret(key)
+        if secret is None:
+            r.problems.append(
+                f"{NAMESPACE}:{key}: required with media.kind 's3' (as a secret: pulumi "
+                f"config set --secret {NAMESPACE}:{key} ...)"
+            )
+        elif key not in secret_keys:
+            # The value is a credential: never repeated in the message.
+            r.problems.append(
+                f"{NAMESPACE}:{key}: is set in plain text; it must be a secret, so it is "
+                f"encrypted in the stack file and the state: pulumi config set --secret "
+                f"{NAMESPACE}:{key} ..."
+            )
+            secret = None
+        keys[key] = secret
+    return S3Config(
+        bucket=s3.bucket,
+        endpoint=s3.endpoint,
+        region=s3.region,
+        access_key_id=keys["mediaAccessKeyId"],
+        secret_access_key=keys["mediaSecretAccessKey"],
+    )
 
 
 def _rate_limit(r: _Reader) -> RateLimit:
@@ -1018,8 +1172,8 @@ def config_warnings(config: StackConfig) -> list[str]:
             f"{NAMESPACE}:media.kind is 'none' on a production stack: the stack stores no "
             "uploaded files. A project with a MEDIA_ROOT or a default file storage that writes "
             "to disk fails every upload (the replicas' root filesystem is read-only), and "
-            "nothing is shared between replicas. Set media.kind 'volume' (Docker) if the "
-            "project takes uploads."
+            "nothing is shared between replicas. Set media.kind 'volume' (Docker) or 's3' "
+            "(any target) if the project takes uploads."
         )
     if config.production and config.tls.mode is TlsMode.SELF_SIGNED:
         warnings.append(
@@ -1165,5 +1319,20 @@ def _namespace_values() -> dict[str, Any]:
 def read_stack_config(*, project_dir: Path, stack: str | None = None) -> StackConfig:
     """Read and validate this stack's configuration from the Pulumi engine."""
     return parse_stack_config(
-        _namespace_values(), stack=stack or pulumi.get_stack(), project_dir=project_dir
+        _namespace_values(),
+        stack=stack or pulumi.get_stack(),
+        project_dir=project_dir,
+        secret_keys=_secret_keys(),
     )
+
+
+def _secret_keys() -> set[str]:
+    """The `django-stack:*` keys the engine passed as secrets, without the namespace."""
+    prefix = NAMESPACE + ":"
+    given = set(pulumi.runtime.get_config_env()) | set(pulumi.runtime.config.CONFIG.get())
+    secret = set(pulumi.runtime.config.get_config_secret_keys_env())
+    return {
+        k[len(prefix) :]
+        for k in given
+        if k.startswith(prefix) and (k in secret or pulumi.runtime.config.is_config_secret(k))
+    }

@@ -7,10 +7,13 @@ config reaches both the same way.
 
 from __future__ import annotations
 
+import pulumi
+
 from components.choices import AppServer, DebianRelease, MediaKind, TlsMode, upstream_protocol
 from components.config import StackConfig
 from components.render.acme import ACME_WEBROOT
 from components.render.app_server_config import AppServerSettings
+from components.render.media import s3_credentials
 from components.render.proxy_config import (
     PROXY_PORT,
     PROXY_TLS_PORT,
@@ -83,6 +86,17 @@ def proxy_settings(
 def media_url(config: StackConfig) -> str | None:
     """The URL uploaded files are stored under and the proxy serves; None: no media."""
     return config.media.url if config.media.kind is MediaKind.VOLUME else None
+
+
+def media_credentials(config: StackConfig) -> pulumi.Output[dict[str, str]]:
+    """The S3 access key pair's variables (a secret), or none: no s3, or EC2's instance role."""
+    s3 = config.media.s3
+    if s3 is None or s3.access_key_id is None or s3.secret_access_key is None:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(
+        access_key_id=s3.access_key_id.as_output(),
+        secret_access_key=s3.secret_access_key.as_output(),
+    ).apply(lambda v: s3_credentials(**v))
 
 
 def https_port(config: StackConfig) -> int | None:

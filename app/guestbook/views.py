@@ -1,5 +1,5 @@
-"""Views of the guestbook: the HTML page, a JSON read-back, what the app saw of a request, and
-two health checks."""
+"""Views of the guestbook: the HTML page, a JSON read-back, what the app saw of a request, a
+page that waits on the database, and two health checks."""
 
 import logging
 
@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 20
 # How many entries /entries.json returns, newest first (the count is always the total).
 JSON_LIMIT = 100
+# How long /wait/ waits on PostgreSQL: a database across a network, a slow query, another
+# service. While it waits a sync worker can do nothing else, so one worker serves at most
+# 1 / WAIT_SECONDS = 50 such requests a second (docs/benchmarks.md measures it).
+WAIT_SECONDS = 0.02
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -83,6 +87,21 @@ def request_json(request: HttpRequest) -> JsonResponse:
             "host": request.get_host(),
         }
     )
+
+
+@never_cache
+@require_safe
+def wait(request: HttpRequest) -> HttpResponse:
+    """Wait WAIT_SECONDS on PostgreSQL (`pg_sleep`), then render a small page: what real views
+    spend most of their time on, and what workers and threads are for."""
+    if connection.vendor != "postgresql":
+        return HttpResponse(
+            "/wait/ needs PostgreSQL (pg_sleep)", content_type="text/plain", status=501
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(%s)", [WAIT_SECONDS])
+    context = {"waited_ms": round(WAIT_SECONDS * 1000), "steps": range(1, 11)}
+    return render(request, "guestbook/wait.html", context)
 
 
 @require_safe

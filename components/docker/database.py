@@ -62,7 +62,9 @@ class Database(pulumi.ComponentResource):
             volume = docker.Volume(
                 f"{name}-sqlite",
                 name=f"{args.target.resource_prefix}-sqlite",
-                opts=child(self),
+                opts=pulumi.ResourceOptions.merge(
+                    child(self), pulumi.ResourceOptions(retain_on_delete=config.retain_on_delete)
+                ),
             )
             self.volume_name = volume.name
             self.ready = [volume]
@@ -93,8 +95,16 @@ class Database(pulumi.ComponentResource):
             build_args={"BASE_IMAGE": args.target.base_image},
             opts=child(self),
         )
+        # Kept on `pulumi destroy` unless database.retainOnDelete is false (a production stack's
+        # default): a re-created stack finds its data again, as Docker's volume create hands
+        # back the existing volume of that name, and the entrypoint sets the new password.
+        # https://www.pulumi.com/docs/iac/concepts/options/retainondelete/
         volume = docker.Volume(
-            f"{name}-data", name=f"{args.target.resource_prefix}-pgdata", opts=child(self)
+            f"{name}-data",
+            name=f"{args.target.resource_prefix}-pgdata",
+            opts=pulumi.ResourceOptions.merge(
+                child(self), pulumi.ResourceOptions(retain_on_delete=config.retain_on_delete)
+            ),
         )
         container = docker.Container(
             f"{name}-server",

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.choices import AppServer
+from components.choices import AppServer, MediaKind
 from components.config import Secret
 from components.dependencies import Dependencies
 from components.docker.container_spec import Hardening, Limits, child, hardened_container_args
@@ -69,6 +69,10 @@ class DjangoAppArgs:
     """The server's rendered config file (None: runserver has none)."""
     settings_env: Mapping[str, str]
     """Non-secret settings (hosts, database location) for the overlay."""
+    media: MediaKind
+    """Where uploads go: with s3 the image also gets django-storages and boto3."""
+    storage_credentials: pulumi.Input[Mapping[str, str]]
+    """The S3 access key pair's variables (a secret), or none."""
     secret_key: Secret | None
     """Django's SECRET_KEY; generated once and kept in state when absent."""
     database_password: pulumi.Input[str]
@@ -111,6 +115,7 @@ class DjangoApp(pulumi.ComponentResource):
             app_server=args.app_server,
             app_server_config=args.app_server_config,
             extra_ca_bundle=args.extra_ca_bundle.read_bytes() if args.extra_ca_bundle else None,
+            media=args.media,
         )
         repository = f"{args.target.resource_prefix}-app"
         build_args = {
@@ -138,13 +143,17 @@ class DjangoApp(pulumi.ComponentResource):
 
         plain = env_list(args.settings_env)
         self.environment = pulumi.Output.all(
-            secret_key=secret_key, password=args.database_password, url=args.database_url
+            secret_key=secret_key,
+            password=args.database_password,
+            url=args.database_url,
+            storage=args.storage_credentials,
         ).apply(
             lambda s: [
                 *plain,
                 f"DJANGO_SECRET_KEY={s['secret_key']}",
                 f"DJANGO_DB_PASSWORD={s['password']}",
                 f"DATABASE_URL={s['url']}",
+                *env_list(s["storage"]),
             ]
         )
         # Output.all keeps secretness: the whole environment is a secret from here on.

@@ -26,8 +26,15 @@ from components.docker.reverse_proxy import TLS_FILES, ProxyTlsArgs, ReverseProx
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment
+from components.render.media import UPLOAD_TEMP_DIR, s3_environment
 from components.render.proxy_config import render_proxy_config
-from components.server_settings import app_server_settings, https_port, media_url, proxy_settings
+from components.server_settings import (
+    app_server_settings,
+    https_port,
+    media_credentials,
+    media_url,
+    proxy_settings,
+)
 from components.tuning import app_max_processes, proxy_max_processes
 
 
@@ -63,9 +70,15 @@ class DockerStack(pulumi.ComponentResource):
         mine = pulumi.ResourceOptions(parent=self)
         label = [docker.NetworkLabelArgs(label=LABEL_STACK, value=config.stack)]
         # Replicas and the database live on an internal network: no route to the outside,
-        # nothing published. Only the proxy also joins the public one.
+        # nothing published. Only the proxy also joins the public one. With media in S3 the
+        # replicas must reach the bucket's endpoint, which is outside the stack: the network
+        # then routes out (still nothing published).
         private = docker.Network(
-            f"{name}-private", name=f"{prefix}-private", internal=True, labels=label, opts=mine
+            f"{name}-private",
+            name=f"{prefix}-private",
+            internal=config.media.kind is not MediaKind.S3,
+            labels=label,
+            opts=mine,
         )
         public = docker.Network(f"{name}-public", name=f"{prefix}-public", labels=label, opts=mine)
         target = DockerTarget(
@@ -98,9 +111,10 @@ class DockerStack(pulumi.ComponentResource):
             MediaStorage(
                 f"{name}-media", MediaStorageArgs(config=config.media, target=target), mine
             )
-            if config.media.kind is MediaKind.VOLUME
+            if config.media.kind in (MediaKind.VOLUME, MediaKind.S3)
             else None
         )
+        s3 = config.media.s3
         app = DjangoApp(
             f"{name}-app",
             DjangoAppArgs(
@@ -111,16 +125,30 @@ class DockerStack(pulumi.ComponentResource):
                 app_server=config.app_server,
                 system_packages=config.system_packages,
                 app_server_config=render_app_server_config(app_server_settings(config)),
-                settings_env=django_environment(
-                    allowed_hosts=config.allowed_hosts,
-                    http_port=config.http_port,
-                    database=config.database,
-                    database_host=database_host(config.database),
-                    debug=config.debug,
-                    media_url=media_url(config),
-                    max_body_mb=config.max_body_mb,
-                    https_port=https_port(config),
-                ),
+                settings_env={
+                    **django_environment(
+                        allowed_hosts=config.allowed_hosts,
+                        http_port=config.http_port,
+                        database=config.database,
+                        database_host=database_host(config.database),
+                        debug=config.debug,
+                        media_url=media_url(config),
+                        max_body_mb=config.max_body_mb,
+                        https_port=https_port(config),
+                    ),
+                    **(
+                        s3_environment(
+                            bucket=s3.bucket or "",
+                            endpoint=s3.endpoint,
+                            region=s3.region,
+                            upload_temp_dir=UPLOAD_TEMP_DIR,
+                        )
+                        if s3 is not None
+                        else {}
+                    ),
+                },
+                media=config.media.kind,
+                storage_credentials=media_credentials(config),
                 secret_key=config.secret_key,
                 database_password=database.password,
                 # An apply on the secret password: the URL is a secret too.
@@ -189,7 +217,7 @@ class DockerStack(pulumi.ComponentResource):
                     ),
                 ),
                 after=list(servers.containers),
-                volumes=[media.proxy_mount] if media else [],
+                volumes=[media.proxy_mount] if media and media.proxy_mount else [],
                 tls=ProxyTlsArgs(
                     chain=certificate.chain,
                     key=certificate.key,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.choices import AppServer, DependencyFormat, Proxy
+from components.choices import AppServer, DependencyFormat, MediaKind, Proxy
 from components.dependencies import Dependencies
 from components.render.app_server_config import config_file_name
 from components.render.templates import template_path
@@ -99,6 +99,15 @@ def dependency_files(dependencies: Dependencies) -> dict[str, bytes]:
     return files
 
 
+def server_requirements(app_server: AppServer, media: MediaKind = MediaKind.NONE) -> bytes:
+    """What pip installs besides the project's own dependencies: the app server, the database
+    driver, and django-storages with boto3 only when the stack stores media in S3."""
+    requirements = template_path(f"docker/server-requirements/{app_server.value}.txt").read_bytes()
+    if media is MediaKind.S3:
+        requirements += template_path("docker/server-requirements/media-s3.txt").read_bytes()
+    return requirements
+
+
 def app_build_context(
     *,
     app_path: Path,
@@ -106,6 +115,7 @@ def app_build_context(
     app_server: AppServer,
     app_server_config: str | None,
     extra_ca_bundle: bytes | None,
+    media: MediaKind = MediaKind.NONE,
 ) -> BuildContext:
     """The app image's context: the project, its dependency declaration, the settings overlay,
     the server's config."""
@@ -114,9 +124,7 @@ def app_build_context(
     files.update(
         {
             "Dockerfile": template_path("docker/app.Dockerfile").read_bytes(),
-            "server-requirements.txt": template_path(
-                f"docker/server-requirements/{app_server.value}.txt"
-            ).read_bytes(),
+            "server-requirements.txt": server_requirements(app_server, media),
             "django_stack_settings.py": template_path(
                 "django/django_stack_settings.py"
             ).read_bytes(),

@@ -74,3 +74,31 @@ def upload_limits(max_body_mb: int) -> UploadLimits:
         data_memory_bytes=body,
         file_memory_bytes=min(FILE_UPLOAD_MEMORY_BYTES, body),
     )
+
+
+def s3_environment(
+    *, bucket: str, endpoint: str | None, region: str | None, upload_temp_dir: str
+) -> dict[str, str]:
+    """The overlay's settings for `media.kind: s3` (non-secret): Django's default storage is
+    django-storages' S3 backend on `bucket`; an upload too big for memory is spooled to
+    `upload_temp_dir` (disk with room for the largest one, not a tmpfs) before it is sent.
+
+    The credentials are not here: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go with the
+    other secrets (`s3_credentials`), or are absent on EC2, where boto3 takes the instance
+    role's. https://boto3.amazonaws.com/v1/documentation/api/latest/guide/credentials.html
+    """
+    env = {
+        "DJANGO_MEDIA_STORAGE": "s3",
+        "DJANGO_S3_BUCKET": bucket,
+        "DJANGO_FILE_UPLOAD_TEMP_DIR": upload_temp_dir,
+    }
+    if endpoint is not None:
+        env["DJANGO_S3_ENDPOINT_URL"] = endpoint
+    if region is not None:
+        env["DJANGO_S3_REGION"] = region
+    return env
+
+
+def s3_credentials(*, access_key_id: str, secret_access_key: str) -> dict[str, str]:
+    """The access key pair, in the variables boto3 (and django-storages) read themselves."""
+    return {"AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key}

@@ -20,6 +20,9 @@ from components.render.templates import render_template
 APP_USER = "app"
 OVERLAY_DIR = "/opt/django-stack"
 DATA_DIR = "/var/lib/django-stack"
+# Django's FILE_UPLOAD_TEMP_DIR on an app host with media in S3: on the data disk, which the
+# unit may write (ReadWritePaths), with room for the largest upload; made by templates/vm/base.sh.
+UPLOAD_TEMP_DIR_VM = f"{DATA_DIR}/upload-tmp"
 ENV_FILE = f"{CONFIG_DIR}/django.env"
 APP_UNIT = "django-stack-app.service"
 MIGRATE_UNIT = "django-stack-migrate.service"

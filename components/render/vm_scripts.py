@@ -18,7 +18,7 @@ import tarfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from components.choices import AppServer, DebianRelease, Proxy, upstream_protocol
+from components.choices import AppServer, DebianRelease, MediaKind, Proxy, upstream_protocol
 from components.dependencies import Dependencies
 from components.render.app_server_config import (
     APP_DIR,
@@ -32,6 +32,7 @@ from components.render.build_context import (
     BuildContext,
     dependency_files,
     project_files,
+    server_requirements,
 )
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL
 from components.render.systemd import (
@@ -40,6 +41,7 @@ from components.render.systemd import (
     ENV_FILE,
     OVERLAY_DIR,
     UNIT_DIR,
+    UPLOAD_TEMP_DIR_VM,
 )
 from components.render.templates import render_template, template_path
 
@@ -78,6 +80,7 @@ def release_context(
     dependencies: Dependencies,
     app_server: AppServer | None,
     extra_ca_bundle: bytes | None,
+    media: MediaKind = MediaKind.NONE,
 ) -> BuildContext:
     """What a host needs to run the project: the code, the overlay, the dependencies.
 
@@ -86,11 +89,7 @@ def release_context(
     """
     files = {f"project/{k}": v for k, v in project_files(app_path).items()}
     files.update(dependency_files(dependencies))
-    requirements = (
-        template_path(f"docker/server-requirements/{app_server.value}.txt").read_bytes()
-        if app_server is not None
-        else b""
-    )
+    requirements = server_requirements(app_server, media) if app_server is not None else b""
     files.update(
         {
             "server-requirements.txt": requirements,
@@ -168,6 +167,7 @@ def render_base_script(
             "config_dir": CONFIG_DIR,
             "overlay_dir": OVERLAY_DIR,
             "data_dir": DATA_DIR,
+            "upload_temp_dir": UPLOAD_TEMP_DIR_VM,
         },
     )
 

@@ -16,6 +16,7 @@ from pulumi_command import remote
 from components.choices import DebianRelease, VmProvider
 from components.config import VmConfig, VmHost
 from components.render.app_server_config import APP_PORT
+from components.vm.media_bucket import MediaBucket, MediaBucketArgs
 
 # Debian's own account on AWS publishes the official images, named after the release's
 # version: https://wiki.debian.org/Cloud/AmazonEC2Image
@@ -47,6 +48,8 @@ class HostSet:
     apps: list[Host]
     database: Host | None
     resources: list[pulumi.Resource] = field(default_factory=list)
+    media_bucket: MediaBucket | None = None
+    """EC2 with `media.kind: s3`: the bucket the stack made, which the app hosts' role may use."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class VmHostsArgs:
     """Stack name, for tags."""
     debian_release: DebianRelease
     """The release whose AMI the EC2 instances start from."""
+    media_bucket: bool = False
+    """EC2: create the media bucket and give the app hosts an instance role for it."""
 
 
 def debian_ami_name(release: DebianRelease) -> str:
@@ -178,13 +183,30 @@ class VmHosts(pulumi.ComponentResource):
             opts=mine,
         )
 
-        def instance(role: str, group: aws.ec2.SecurityGroup) -> aws.ec2.Instance:
+        bucket = (
+            MediaBucket(
+                f"{name}-media",
+                MediaBucketArgs(resource_prefix=args.resource_prefix, tags=tags),
+                mine,
+            )
+            if args.media_bucket
+            else None
+        )
+
+        def instance(
+            role: str,
+            group: aws.ec2.SecurityGroup,
+            profile: aws.iam.InstanceProfile | None = None,
+        ) -> aws.ec2.Instance:
             return aws.ec2.Instance(
                 f"{name}-{role}",
                 ami=ami.id,
                 instance_type=vm.instance_type,
                 key_name=key_pair.key_name,
                 vpc_security_group_ids=[group.id],
+                # The app hosts' S3 credentials: the role's, fetched from the instance
+                # metadata by boto3 and rotated by AWS; no key is ever stored on a machine.
+                iam_instance_profile=profile.name if profile is not None else None,
                 # Public addresses give apt and pip a way out in the default VPC (no NAT);
                 # the security groups keep everything but the proxy's 80/443 closed.
                 associate_public_ip_address=True,
@@ -197,7 +219,8 @@ class VmHosts(pulumi.ComponentResource):
             )
 
         proxy = instance("proxy", proxy_sg)
-        apps = [instance(f"app-{i}", app_sg) for i in range(args.replicas)]
+        profile = bucket.instance_profile if bucket is not None else None
+        apps = [instance(f"app-{i}", app_sg, profile) for i in range(args.replicas)]
         resources: list[pulumi.Resource] = [key_pair, proxy_sg, app_sg, proxy, *apps]
         database = None
         if args.database_host:
@@ -233,6 +256,7 @@ class VmHosts(pulumi.ComponentResource):
             apps=[_behind(vm, key, f"app-{i}", a, jump=proxy) for i, a in enumerate(apps)],
             database=database,
             resources=resources,
+            media_bucket=bucket,
         )
 
 

@@ -17,18 +17,26 @@ from components.config import Secret, StackConfig
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment
 from components.render.host_names import probe_host
+from components.render.media import s3_environment
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     TLS_CHAIN_FILE,
     TLS_KEY_CREDENTIAL_PATH,
     TLS_KEY_FILE,
+    UPLOAD_TEMP_DIR_VM,
     environment_file,
     render_app_unit,
     render_migrate_unit,
     render_proxy_unit,
 )
 from components.render.vm_scripts import release_context
-from components.server_settings import app_server_settings, https_port, media_url, proxy_settings
+from components.server_settings import (
+    app_server_settings,
+    https_port,
+    media_credentials,
+    media_url,
+    proxy_settings,
+)
 from components.tuning import app_max_processes
 from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
@@ -69,6 +77,7 @@ class VmStack(pulumi.ComponentResource):
                 resource_prefix=config.resource_prefix,
                 stack=config.stack,
                 debian_release=config.debian_release,
+                media_bucket=config.media.s3 is not None and config.media.s3.created_by_stack,
             ),
             mine,
         ).hosts
@@ -98,8 +107,20 @@ class VmStack(pulumi.ComponentResource):
             database_ready = [server.server]
             database_host = machines.database.private_address
 
-        def settings(host: str | None) -> dict[str, str]:
-            return django_environment(
+        s3 = config.media.s3
+        # The bucket: the user's, or (EC2) the one made with the machines, in its region.
+        bucket: pulumi.Output[dict[str, str | None]] = pulumi.Output.from_input({})
+        if s3 is not None and machines.media_bucket is not None:
+            bucket = pulumi.Output.all(
+                bucket=machines.media_bucket.bucket_name, region=machines.media_bucket.region
+            ).apply(lambda v: {"bucket": v["bucket"], "endpoint": None, "region": v["region"]})
+        elif s3 is not None:
+            bucket = pulumi.Output.from_input(
+                {"bucket": s3.bucket, "endpoint": s3.endpoint, "region": s3.region}
+            )
+
+        def settings(host: str | None, media: dict[str, str | None]) -> dict[str, str]:
+            env = django_environment(
                 allowed_hosts=config.allowed_hosts,
                 http_port=config.http_port,
                 database=db,
@@ -109,19 +130,36 @@ class VmStack(pulumi.ComponentResource):
                 max_body_mb=config.max_body_mb,
                 https_port=https_port(config),
             )
+            if media:
+                # Spooled on the app's data disk: the unit's private /tmp may be a tmpfs
+                # (Debian 13's /tmp is one), which is memory charged to the app.
+                env.update(
+                    s3_environment(
+                        bucket=media["bucket"] or "",
+                        endpoint=media["endpoint"],
+                        region=media["region"],
+                        upload_temp_dir=UPLOAD_TEMP_DIR_VM,
+                    )
+                )
+            return env
 
         # Output.all keeps secretness: the environment file is a secret from here on.
         env_file = pulumi.Output.all(
-            host=database_host, secret_key=secret_key, password=password
+            host=database_host,
+            secret_key=secret_key,
+            password=password,
+            media=bucket,
+            storage=media_credentials(config),
         ).apply(
             lambda v: environment_file(
                 {
-                    **settings(v["host"]),
+                    **settings(v["host"], v["media"]),
                     "DJANGO_SECRET_KEY": v["secret_key"],
                     **({"DJANGO_DB_PASSWORD": v["password"]} if v["password"] else {}),
                     "DATABASE_URL": database_url(
                         database=db, host=v["host"], password=v["password"]
                     ),
+                    **v["storage"],
                 }
             )
         )
@@ -137,6 +175,7 @@ class VmStack(pulumi.ComponentResource):
             dependencies=config.dependencies,
             app_server=config.app_server,
             extra_ca_bundle=ca,
+            media=config.media.kind,
         )
         apps: list[VmAppHost] = []
         for i, host in enumerate(machines.apps):

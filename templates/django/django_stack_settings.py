@@ -28,6 +28,10 @@ Environment contract (a comma list is split on "," with blanks dropped):
   ``DJANGO_FILE_UPLOAD_TEMP_DIR``: where uploaded files are stored (the media volume the
   reverse proxy serves them from, under the URL), and where an upload too big for memory is
   spooled; when unset the project's values stay.
+- ``DJANGO_MEDIA_STORAGE=s3`` with ``DJANGO_S3_BUCKET``, ``DJANGO_S3_ENDPOINT_URL`` and
+  ``DJANGO_S3_REGION`` (both optional): Django's default storage becomes django-storages' S3
+  backend on that bucket, private (every URL is a signed, expiring one). The credentials are
+  boto3's own: ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, or an instance role.
 - ``DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE``, ``DJANGO_FILE_UPLOAD_MAX_MEMORY_SIZE`` (bytes):
   Django's upload limits, lined up with the reverse proxy's body limit; when unset the
   project's values stay.
@@ -48,6 +52,7 @@ import os
 import secrets
 from typing import Any
 
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 # Private names here are lowercase on purpose: Django treats every UPPERCASE module
@@ -206,6 +211,39 @@ if os.environ.get("DJANGO_MEDIA_ROOT"):
     MEDIA_URL: str = os.environ.get("DJANGO_MEDIA_URL") or "/media/"
     FILE_UPLOAD_PERMISSIONS: int = 0o644
     FILE_UPLOAD_DIRECTORY_PERMISSIONS: int = 0o755
+# Uploads in S3 (django-storages, imported only when a file is stored: the image build and
+# the proxy host, which never store one, need not have it). The project's other storages
+# (staticfiles) stay. The bucket stays private: querystring auth (the default) makes every
+# URL a presigned one that expires; no ACL is sent, so the bucket's own policy rules; a new
+# file never overwrites an old one of the same name, as with Django's FileSystemStorage.
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+_media_storage = os.environ.get("DJANGO_MEDIA_STORAGE", "").strip()
+if _media_storage == "s3":
+    _s3_options: dict[str, Any] = {
+        "bucket_name": os.environ.get("DJANGO_S3_BUCKET", ""),
+        "querystring_auth": True,
+        "default_acl": None,
+        "file_overwrite": False,
+        # Signature Version 4, which every AWS region and S3-compatible server accepts
+        # (boto3 would sign presigned URLs with the deprecated V2 for a custom endpoint).
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
+        "signature_version": "s3v4",
+    }
+    if not _s3_options["bucket_name"]:
+        raise ImproperlyConfigured("DJANGO_S3_BUCKET must be set when DJANGO_MEDIA_STORAGE=s3.")
+    if os.environ.get("DJANGO_S3_ENDPOINT_URL"):
+        _s3_options["endpoint_url"] = os.environ["DJANGO_S3_ENDPOINT_URL"]
+    if os.environ.get("DJANGO_S3_REGION"):
+        _s3_options["region_name"] = os.environ["DJANGO_S3_REGION"]
+    STORAGES: dict[str, dict[str, Any]] = {
+        # Django's own STORAGES when the project sets none: its staticfiles entry stays.
+        **globals().get("STORAGES", global_settings.STORAGES),
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options},
+    }
+elif _media_storage:
+    raise ImproperlyConfigured(
+        f"DJANGO_MEDIA_STORAGE={_media_storage!r} is not supported; allowed values: 's3'."
+    )
 if os.environ.get("DJANGO_FILE_UPLOAD_TEMP_DIR"):
     FILE_UPLOAD_TEMP_DIR: str = os.environ["DJANGO_FILE_UPLOAD_TEMP_DIR"]
 # A file past this memory limit is spooled to FILE_UPLOAD_TEMP_DIR.

@@ -17,3 +17,5 @@ id -u @@{user} >/dev/null 2>&1 \
   || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin @@{user}
 install -d -m 0755 @@{config_dir} @@{overlay_dir}
 install -d -m 0750 -o @@{user} -g @@{user} @@{data_dir}
+# Where Django spools an upload too big for memory (media in S3): disk, not a tmpfs.
+install -d -m 0700 -o @@{user} -g @@{user} @@{upload_temp_dir}

@@ -365,6 +365,19 @@ def test_health_endpoints(site: Site) -> None:
     assert (ready.status, ready.body) == (200, "db ok")
 
 
+def test_wait_view_waits_on_postgresql_then_renders(site: Site) -> None:
+    started = time.monotonic()
+    response = site.request("GET", "/wait/")
+    elapsed = time.monotonic() - started
+
+    assert response.status == 200, response.body
+    assert re.search(r'<span id="waited-ms">20</span> ms on the database', response.body)
+    assert response.body.count("<li>step ") == 10
+    # pg_sleep(0.02) ran: the response cannot come sooner.
+    assert elapsed >= 0.02
+    assert "no-cache" in response.headers["Cache-Control"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [
@@ -372,6 +385,7 @@ def test_health_endpoints(site: Site) -> None:
         ("GET", "/entries.json", {}, 200),
         ("GET", "/request.json", {}, 200),
         ("GET", "/health/", {}, 200),
+        ("GET", "/wait/", {}, 200),
         ("GET", "/no-such-page/", {}, 404),
         ("POST", "/", {}, 403),
         # Rejected by ALLOWED_HOSTS inside Django's middleware, still labelled.

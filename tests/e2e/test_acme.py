@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -114,7 +115,7 @@ def acme_stack(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> 
     name = "e2e-vm-acme"
     started: list[Pebble] = []
 
-    def pebble_beside_the_machines(network: str) -> None:
+    def pebble_beside_the_machines(network: str) -> dict[str, Any]:
         started.append(
             start_pebble(
                 run_id=docker_engine,
@@ -125,6 +126,7 @@ def acme_stack(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> 
                 validity_seconds=VALIDITY_SECONDS,
             )
         )
+        return {}
 
     with deployed_on_standins(
         run_id=docker_engine,
@@ -147,7 +149,7 @@ def acme_stack(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> 
         app_hosts=1,
         proxy_ports=[https_port],
         proxy_aliases=[DOMAIN],
-        before_deploy=pebble_beside_the_machines,
+        services=pebble_beside_the_machines,
     ) as deployed:
         (pebble,) = started
         assert deployed.run.outputs["url"] == f"https://{DOMAIN}:{https_port}/"

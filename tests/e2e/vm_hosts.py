@@ -14,7 +14,7 @@ import json
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,13 +221,16 @@ def deployed_on_standins(
     ssh_user: str = "admin",
     proxy_ports: Sequence[int] = (),
     proxy_aliases: Sequence[str] = (),
-    before_deploy: Callable[[str], None] | None = None,
+    services: Callable[[str], Mapping[str, Any]] | None = None,
+    secret_keys: Collection[str] = (),
 ) -> Iterator[VmDeployed]:
     """Boot a proxy host, `app_hosts` app hosts and a database host of `release` on a network
     of their own, run the program onto them over SSH (the dev stack file with `overrides`,
     `platform: vm`), yield the deployment, then remove it all. The proxy host also publishes
-    `proxy_ports` and is known on the network by `proxy_aliases` too; `before_deploy` gets the
-    network's name once the machines answer (to start a service beside them)."""
+    `proxy_ports` and is known on the network by `proxy_aliases` too.
+
+    `services`, given the network's name, starts what else the stack uses there (an S3
+    server) and returns more overrides; `secret_keys` are the overrides given as secrets."""
     prefix = f"django-stack-{run_id}-{name}"
     engine = DockerEngine(run_id=run_id)
     started = time.monotonic()
@@ -259,12 +262,12 @@ def deployed_on_standins(
         database = machine("database")
         for m in (proxy_host, *apps, database):
             wait_for_ssh(m, key=key, ssh_user=ssh_user)
-        if before_deploy is not None:
-            before_deploy(network)
+        extra = services(network) if services is not None else {}
         config = stack_config(
             "dev",
             {
                 **overrides,
+                **extra,
                 "platform": "vm",
                 "debianRelease": release.value,
                 "replicas": app_hosts,
@@ -279,7 +282,12 @@ def deployed_on_standins(
                 "sshPrivateKey": key.private,
             },
         )
-        run = run_program(config, stack=name, mocks=engine)
+        run = run_program(
+            config,
+            stack=name,
+            mocks=engine,
+            secret_keys=[f"django-stack:{k}" for k in secret_keys],
+        )
         print(f"\n[e2e] deployed {name} on stand-in VMs in {time.monotonic() - started:.0f}s")
         yield VmDeployed(
             name=name,

@@ -111,3 +111,34 @@ def test_a_production_stack_with_its_own_ca_says_so_in_the_preview(
         output.append(str(failure))
     printed = "\n".join(output)
     assert "warning: django-stack:tls.mode is 'self-signed' on a production stack" in printed
+
+
+S3_MEDIA = '{"kind": "s3", "bucket": "site-uploads", "endpoint": "http://127.0.0.1:9"}'
+S3_KEY_ID = "AKIDENGINETEST0000001"
+S3_SECRET = "an-s3-secret-access-key-" + "s" * 20
+
+
+@pytest.mark.parametrize("as_secret", [False, True], ids=["plain-text", "secret"])
+def test_s3_keys_must_be_set_as_secrets(engine_stack: EngineStack, as_secret: bool) -> None:
+    """What the engine passes as secret is what the program accepts: `pulumi config set` of
+    the key pair in plain text stops the preview naming each key (and not its value)."""
+    stack = engine_stack.stack
+    stack.set_config("django-stack:media", auto.ConfigValue(S3_MEDIA))
+    stack.set_config("django-stack:mediaAccessKeyId", auto.ConfigValue(S3_KEY_ID, as_secret))
+    stack.set_config("django-stack:mediaSecretAccessKey", auto.ConfigValue(S3_SECRET, as_secret))
+    output: list[str] = []
+    try:
+        stack.preview(on_output=output.append)
+    except auto.CommandError as failure:
+        output.append(str(failure))
+    printed = "\n".join(output)
+    plain = [
+        f"django-stack:{key}: is set in plain text"
+        for key in ("mediaAccessKeyId", "mediaSecretAccessKey")
+    ]
+    if as_secret:
+        assert not any(p in printed for p in plain), printed
+        assert "Invalid configuration" not in printed, printed
+    else:
+        assert all(p in printed for p in plain), printed
+    assert S3_SECRET not in printed

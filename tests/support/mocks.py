@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,8 @@ SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 # What the mocked aws.ec2.get_ami answers (the Debian image lookup).
 AMI_ID = "ami-0debianmock00001"
+# The region FakeCloud's S3 buckets report.
+MOCK_REGION = "eu-west-1"
 
 
 def is_wire_secret(value: Any) -> bool:
@@ -113,6 +115,12 @@ class FakeCloud(pulumi.runtime.Mocks):
             outputs.update(privateIp=f"10.0.1.{n}", publicIp=f"198.51.100.{n}")
         if args.typ == "aws:ec2/keyPair:KeyPair":
             outputs["keyName"] = f"{args.inputs.get('keyNamePrefix', '')}0001"
+        if args.typ == "aws:s3/bucket:Bucket":
+            # S3 completes the prefix with a unique suffix; the region is the provider's.
+            name = f"{args.inputs.get('bucketPrefix', '')}0001"
+            outputs.update(bucket=name, arn=f"arn:aws:s3:::{name}", region=MOCK_REGION)
+        if args.typ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"):
+            outputs["name"] = f"{args.inputs.get('namePrefix', '')}0001"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
@@ -161,13 +169,17 @@ def run_program(
     mocks: pulumi.runtime.Mocks | None = None,
     preview: bool = False,
     program: Callable[[], dict[str, Any]] | None = None,
+    secret_keys: Collection[str] = (),
 ) -> ProgramRun:
     """Run the Pulumi program to completion under mocks with `config`; return what happened.
+
+    `secret_keys`: the keys of `config` (with the namespace) given as secrets, as the engine
+    passes `pulumi config set --secret` values.
 
     Outputs come back resolved; unknown values (preview) come back as None.
     """
     monitor = RecordingMonitor(mocks or FakeCloud(preview=preview))
-    pulumi.runtime.set_all_config(dict(config), [])
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     # A fresh root stack per run, named after this run's stack.
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(

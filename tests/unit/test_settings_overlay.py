@@ -24,7 +24,7 @@ import pytest
 from components.choices import DatabaseKind
 from components.config import DatabaseConfig
 from components.render.django_env import django_environment
-from components.render.media import MEDIA_FILES, UPLOAD_TEMP_DIR
+from components.render.media import MEDIA_FILES, UPLOAD_TEMP_DIR, s3_credentials, s3_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OVERLAY_DIR = REPO_ROOT / "templates" / "django"
@@ -346,6 +346,70 @@ def test_without_media_the_projects_own_stays_and_limits_still_line_up(tmp_path:
     assert settings["FILE_UPLOAD_TEMP_DIR"] is None
     assert settings["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
     assert settings["FILE_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
+
+
+# What Django's default storage is under the overlay, and the URL it gives a stored file.
+STORAGE_PROBE = """
+import json
+from django.conf import settings
+from django.core.files.storage import storages
+
+default_storage = storages["default"]
+
+url = default_storage.url("attachments/report.pdf")
+print(json.dumps({
+    "backend": type(default_storage).__module__ + "." + type(default_storage).__name__,
+    "bucket": default_storage.bucket_name,
+    "endpoint": default_storage.endpoint_url,
+    "region": default_storage.region_name,
+    "querystring_auth": default_storage.querystring_auth,
+    "default_acl": default_storage.default_acl,
+    "file_overwrite": default_storage.file_overwrite,
+    "url": url,
+    "staticfiles": type(storages["staticfiles"]).__name__,
+    "temp_dir": settings.FILE_UPLOAD_TEMP_DIR,
+}))
+"""
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_s3_media_is_django_storages_on_a_private_bucket(project: Project, tmp_path: Path) -> None:
+    """The real django-storages and boto3: the default storage is S3's, every URL is a signed
+    one (the bucket is private), the project's staticfiles storage stays."""
+    media = s3_environment(
+        bucket="uploads-bucket",
+        endpoint="http://s3.internal:8333",
+        region="eu-west-1",
+        upload_temp_dir="/var/lib/django-stack/upload-tmp",
+    )
+    keys = s3_credentials(access_key_id="AKIDEXAMPLE", secret_access_key="not-a-real-secret")
+    env = _env(project, tmp_path, **_stack_env(media_url=None, max_body_mb=10), **media, **keys)
+
+    result = _run([sys.executable, "-c", STORAGE_PROBE], env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    storage = json.loads(result.stdout)
+    assert storage["backend"] == "storages.backends.s3.S3Storage"
+    assert (storage["bucket"], storage["endpoint"], storage["region"]) == (
+        "uploads-bucket",
+        "http://s3.internal:8333",
+        "eu-west-1",
+    )
+    assert storage["querystring_auth"] is True and storage["default_acl"] is None
+    assert storage["file_overwrite"] is False
+    assert storage["url"].startswith(
+        "http://s3.internal:8333/uploads-bucket/attachments/report.pdf?"
+    )
+    assert "X-Amz-Signature=" in storage["url"] and "AKIDEXAMPLE" in storage["url"]
+    assert storage["staticfiles"] != "S3Storage"
+    assert storage["temp_dir"] == "/var/lib/django-stack/upload-tmp"
+
+
+def test_an_unknown_media_storage_is_named(tmp_path: Path) -> None:
+    env = _env(SAMPLE_APP, tmp_path, DJANGO_MEDIA_STORAGE="gcs")
+    result = _run([sys.executable, "-c", PROBE], env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "DJANGO_MEDIA_STORAGE='gcs' is not supported" in result.stderr
 
 
 def test_a_build_only_database_url_stands_in_while_building(tmp_path: Path) -> None:
