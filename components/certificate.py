@@ -71,8 +71,9 @@ class StackCertificate(pulumi.ComponentResource):
 def stack_certificate(
     name: str, config: StackConfig, opts: pulumi.ResourceOptions
 ) -> StackCertificate | None:
-    """The stack's certificate when its `tls` is on (either target), else None."""
-    if not config.tls.enabled:
+    """The stack's certificate when its `tls` is on (either target), else None; also None
+    with `acme`, whose certificate is made on the proxy host (components/vm/acme.py)."""
+    if not config.tls.enabled or config.tls.mode is TlsMode.ACME:
         return None
     return StackCertificate(
         f"{name}-certificate",

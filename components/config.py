@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+from cryptography import x509
 
 from components.choices import (
     AppServer,
@@ -32,6 +33,7 @@ from components.choices import (
 from components.debian import DEFAULT_RELEASE, parse_release, release_image, release_of_image
 from components.dependencies import LOOKED_FOR, Dependencies, DependencyError, detect_dependencies
 from components.docker.provider_forms import container_cpus, cpus_kept_exactly
+from components.render.acme import LETS_ENCRYPT_DIRECTORY, acme_domains
 from components.render.media import DEFAULT_MAX_BODY_MB, DEFAULT_MEDIA_URL
 from components.render.proxy_config import DEFAULT_RATE_LIMIT, STATIC_URL, RateLimit
 from components.render.tls import DEFAULT_HSTS_MAX_AGE, check_pair
@@ -108,6 +110,21 @@ class S3Config:
 
 
 @dataclass(frozen=True)
+class AcmeConfig:
+    """`tls.mode: acme`: where the proxy host gets its certificate (the `tls.acme*` keys)."""
+
+    directory: str
+    """The ACME server's directory URL (RFC 8555 7.1.1)."""
+    email: str | None
+    """The account's contact address (expiry and policy mail), or None for no contact."""
+    ca_bundle: str | None
+    """PEM certificates to trust for the ACME server itself beside the system's (a private
+    server such as Pebble), or None."""
+    domains: tuple[str, ...]
+    """The names the certificate is for (components/render/acme.py: from allowedHosts)."""
+
+
+@dataclass(frozen=True)
 class TlsConfig:
     """TLS on the proxy (the `tls`, `httpsPort` and `hstsMaxAge` keys)."""
 
@@ -120,6 +137,8 @@ class TlsConfig:
     """`files`: the PEM chain, leaf first."""
     key: Secret | None = None
     """`files`: the PEM private key."""
+    acme: AcmeConfig | None = None
+    """`acme`: the ACME server and account."""
 
     @property
     def enabled(self) -> bool:
@@ -309,13 +328,15 @@ MEDIA_S3_ONLY = ("bucket", "endpoint", "region")
 _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ENDPOINT = re.compile(r"^https?://[^\s/?#]+/?$")
 RATE_LIMIT_KEYS = ("requestsPerSecond", "burst", "connectionsPerClient")
-TLS_KEYS = ("mode", "certificate", "key")
+TLS_KEYS = ("mode", "certificate", "key", "acmeDirectory", "acmeEmail", "acmeCaBundle")
+TLS_ACME_KEYS = ("acmeDirectory", "acmeEmail", "acmeCaBundle")
 # A request body Django spools to /tmp must fit twice in the replicas' 64 MB /tmp tmpfs
 # (components/docker/container_spec.py); with media.kind 'volume' it goes to the volume.
 TMPFS_BODY_LIMIT_MB = 32
 _MEDIA_URL = re.compile(r"^/([A-Za-z0-9._~-]+/)+$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])$")
+_EMAIL = re.compile(r"^[^@\s'\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SQLITE_PATH = "/var/lib/django-stack/db.sqlite3"
 # Debian Policy 5.6.1: lowercase letters, digits, + - and ., two characters at least, starting
 # with a letter or digit. https://www.debian.org/doc/debian-policy/ch-controlfields.html#source
@@ -589,6 +610,7 @@ def parse_stack_config(
         allowed_hosts=allowed_hosts,
         project_dir=project_dir,
         aws=vm is not None and vm.provider is VmProvider.AWS,
+        platform=platform,
     )
 
     if r.problems:
@@ -983,6 +1005,7 @@ def _tls(
     allowed_hosts: tuple[str, ...],
     project_dir: Path,
     aws: bool,
+    platform: Platform,
 ) -> TlsConfig:
     """The `tls` object, `httpsPort` and `hstsMaxAge`.
 
@@ -1017,11 +1040,16 @@ def _tls(
     certificate: str | None = None
     key: Secret | None = None
 
+    acme: AcmeConfig | None = None
     if mode is TlsMode.ACME:
-        r.problems.append(
-            f"{NAMESPACE}:tls.mode: 'acme' is not yet supported; expected 'off', "
-            "'self-signed' or 'files' (a certificate from an ACME CA can be given as files)"
+        acme = _tls_acme(
+            r, value, platform=platform, allowed_hosts=allowed_hosts, project_dir=project_dir
         )
+    for name in TLS_ACME_KEYS:
+        if mode is not TlsMode.ACME and value.get(name) is not None:
+            r.problems.append(
+                f"{NAMESPACE}:tls.{name}: only allowed with tls.mode 'acme', not {mode.value!r}"
+            )
     for name in ("certificate", "key"):
         if mode is not TlsMode.FILES and value.get(name) is not None:
             r.problems.append(
@@ -1061,8 +1089,76 @@ def _tls(
                 "cannot name any host)"
             )
     return TlsConfig(
-        mode=mode, https_port=https_port, hsts_max_age=hsts, certificate=certificate, key=key
+        mode=mode,
+        https_port=https_port,
+        hsts_max_age=hsts,
+        certificate=certificate,
+        key=key,
+        acme=acme,
     )
+
+
+def _tls_acme(
+    r: _Reader,
+    value: Mapping[str, Any],
+    *,
+    platform: Platform,
+    allowed_hosts: tuple[str, ...],
+    project_dir: Path,
+) -> AcmeConfig | None:
+    """The `tls.acme*` keys of `tls.mode: acme`."""
+    if platform is not Platform.VM:
+        # The certificate lives on the proxy host, renewed there by its own timer; a proxy
+        # container is rebuilt from its image and has no such place (yet).
+        r.problems.append(
+            f"{NAMESPACE}:tls.mode: 'acme' is not allowed with {NAMESPACE}:platform "
+            f"{platform.value!r}; expected platform 'vm' (given hosts or EC2), or tls.mode "
+            "'self-signed' or 'files' on Docker"
+        )
+        return None
+    sub = _Reader({k: value.get(k) for k in TLS_ACME_KEYS})
+    directory = sub.text("acmeDirectory", LETS_ENCRYPT_DIRECTORY) or LETS_ENCRYPT_DIRECTORY
+    if not re.fullmatch(r"https://[^\s'\"]+", directory):
+        sub.problem("acmeDirectory", directory, "an https:// URL of an ACME directory")
+    email = sub.text("acmeEmail", None)
+    if email is not None and not _EMAIL.fullmatch(email):
+        sub.problem("acmeEmail", email, "an email address (name@example.com), or no key")
+    bundle = _acme_ca_bundle(sub, value.get("acmeCaBundle"), project_dir)
+    r.adopt(sub, "tls.")
+    domains = acme_domains(allowed_hosts)
+    if not domains:
+        r.problem(
+            "allowedHosts",
+            list(allowed_hosts),
+            "with tls.mode 'acme' at least one DNS name the ACME server can reach over HTTP "
+            "(HTTP-01 cannot validate '*', IP addresses or localhost)",
+        )
+    if sub.problems or not domains:
+        return None
+    return AcmeConfig(directory=directory, email=email, ca_bundle=bundle, domains=domains)
+
+
+def _acme_ca_bundle(r: _Reader, given: Any, project_dir: Path) -> str | None:
+    """`tls.acmeCaBundle`: PEM text, or the path of a PEM file (relative to the project)."""
+    if given is None:
+        return None
+    expected = "PEM CA certificates: the text itself, or the path of a PEM file"
+    if not isinstance(given, str) or not given.strip():
+        r.problem("acmeCaBundle", given, expected)
+        return None
+    text = given
+    if "-----BEGIN" not in given:
+        path = (project_dir / given.strip()).resolve()
+        if not path.is_file():
+            r.problem("acmeCaBundle", given, f"{expected}; no such file")
+            return None
+        text = path.read_text()
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        r.problem("acmeCaBundle", given, expected)
+        return None
+    return text
 
 
 def _tls_certificate(r: _Reader, given: Any, project_dir: Path) -> str | None:

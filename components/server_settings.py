@@ -11,6 +11,7 @@ import pulumi
 
 from components.choices import AppServer, DebianRelease, MediaKind, TlsMode, upstream_protocol
 from components.config import StackConfig
+from components.render.acme import ACME_WEBROOT
 from components.render.app_server_config import AppServerSettings
 from components.render.media import s3_credentials
 from components.render.proxy_config import (
@@ -73,8 +74,10 @@ def proxy_settings(
             certificate_file=tls_files[0],
             key_file=tls_files[1],
             hsts_max_age=config.tls.hsts_max_age,
-            # The stack's own CA has no OCSP responder to ask.
+            # The stack's own CA has no OCSP responder to ask, nor has Let's Encrypt since
+            # 2025 (https://letsencrypt.org/2024/12/05/ending-ocsp/), nor Pebble.
             ocsp_stapling=config.tls.mode is TlsMode.FILES,
+            acme_webroot=ACME_WEBROOT if config.tls.mode is TlsMode.ACME else None,
             # Debian 12 has nginx 1.22, Debian 13 1.26 (which has `http2 on;`).
             nginx_http2_directive=config.debian_release is not DebianRelease.BOOKWORM,
         )

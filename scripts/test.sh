@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command: sets up the machine (scripts/setup-host.sh --test, and the Pulumi CLI via
-# scripts/install-pulumi.sh), then runs every test: unit tests under Pulumi mocks, the
-# rendered configs in the real servers, the program under the real Pulumi engine, and the
-# end-to-end suite on the local Docker engine. Extra arguments go to pytest.
+# The test command: sets up the machine (scripts/setup-host.sh --test, the Pulumi CLI via
+# scripts/install-pulumi.sh, Pebble via scripts/install-pebble.sh), then runs every test:
+# unit tests under Pulumi mocks, the rendered configs in the real servers, the program under
+# the real Pulumi engine, and the end-to-end suite on the local Docker engine. Extra
+# arguments go to pytest.
 # DJANGO_STACK_REQUIRE_E2E=1 (CI sets it) turns any skipped test into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,10 @@ scripts/setup-host.sh --test
 phase "the Pulumi CLI"
 DJANGO_STACK_PULUMI_DIR=$(scripts/install-pulumi.sh)
 export DJANGO_STACK_PULUMI_DIR
+
+phase "Pebble, the ACME test server (tls.mode acme's end-to-end test)"
+DJANGO_STACK_PEBBLE_DIR=$(scripts/install-pebble.sh)
+export DJANGO_STACK_PEBBLE_DIR
 
 phase "lint and types"
 .venv/bin/ruff check .

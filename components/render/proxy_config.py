@@ -34,6 +34,8 @@ from components.render.tls import CURVES, TLS12_CIPHERS
 from components.tuning import apache_event_processes, proxy_worker_connections, upstream_keepalive
 
 PROXY_PORT = 8080
+# The path of ACME's HTTP-01 challenge files (RFC 8555 8.3).
+ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
 # Inside the proxy container the TLS listener's port (Docker publishes httpsPort onto it).
 PROXY_TLS_PORT = 8443
 STATIC_URL = "/static/"
@@ -169,6 +171,9 @@ class ProxyTls:
     forget it)."""
     ocsp_stapling: bool
     """Staple the CA's OCSP answer: only for a CA that has a responder (not the stack's own)."""
+    acme_webroot: str | None = None
+    """`tls.mode: acme`: the directory whose `/.well-known/acme-challenge/` plain HTTP serves
+    (certbot's webroot) before its redirect; None: every plain-HTTP request redirects."""
     nginx_http2_directive: bool = True
     """nginx 1.25.1 and later (Debian 13) say `http2 on;`; 1.22 (Debian 12) only knows
     `listen ... http2`, which the later ones warn about.
@@ -177,7 +182,12 @@ class ProxyTls:
     def __post_init__(self) -> None:
         if not 0 <= self.hsts_max_age <= 2 * 63072000:
             raise ValueError(f"hsts_max_age must be 0 to two years: {self.hsts_max_age!r}")
-        for path in (self.certificate_file, self.key_file):
+        paths = (
+            self.certificate_file,
+            self.key_file,
+            *((self.acme_webroot,) if self.acme_webroot else ()),
+        )
+        for path in paths:
             if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path):
                 raise ValueError(f"a TLS file must be an absolute plain path: {path!r}")
 
@@ -379,6 +389,15 @@ OCSP_STAPLING = {
 }
 
 
+def _acme_challenge(tls: ProxyTls, template: str) -> str:
+    """The plain-HTTP server's ACME challenge files (tls.mode acme), or nothing."""
+    if tls.acme_webroot is None:
+        return ""
+    return render_template(
+        template, {"challenge_path": ACME_CHALLENGE_PATH, "webroot": tls.acme_webroot}
+    ).rstrip("\n")
+
+
 def _tls(settings: ProxySettings) -> str:
     """The proxy's TLS block (templates/<proxy>/tls.conf), or nothing without TLS."""
     tls = settings.tls
@@ -437,6 +456,7 @@ def render_nginx_conf(settings: ProxySettings) -> str:
                 "server_names": nginx_server_names(settings.allowed_hosts),
                 "upstream_pass": upstream_pass,
                 "port_suffix": settings.tls.port_suffix,
+                "acme_challenge": _acme_challenge(settings.tls, "nginx/acme-challenge.conf"),
             },
         )
     return render_template(
@@ -596,6 +616,12 @@ def render_apache_conf(settings: ProxySettings) -> str:
                 "server_alias": f"    ServerAlias {' '.join(aliases)}" if aliases else "",
                 "port_suffix": settings.tls.port_suffix,
                 "forwarded_for": forwarded_for,
+                "acme_rewrite_condition": (
+                    f'    RewriteCond "%{{REQUEST_URI}}" "!^{re.escape(ACME_CHALLENGE_PATH)}"'
+                    if settings.tls.acme_webroot
+                    else ""
+                ),
+                "acme_challenge": _acme_challenge(settings.tls, "apache/acme-challenge.conf"),
             },
         )
     return render_template(

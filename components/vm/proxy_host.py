@@ -12,6 +12,7 @@ import pulumi
 from pulumi_command import remote
 
 from components.choices import DebianRelease, Proxy
+from components.config import AcmeConfig
 from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
 from components.render.systemd import PROXY_UNIT, TLS_CHAIN_FILE, TLS_KEY_FILE
@@ -25,6 +26,7 @@ from components.render.vm_scripts import (
     root_files,
     unit_path,
 )
+from components.vm.acme import ACME_PACKAGES, acme_certificate_step, acme_prepare_step
 from components.vm.hosts import Host
 from components.vm.steps import firewall_step, release_step, remote_step
 
@@ -63,6 +65,8 @@ class VmProxyHostArgs:
     """The PEM certificate chain for HTTPS, or None for plain HTTP only."""
     tls_key: pulumi.Input[str] | None = None
     """Its PEM key (a secret)."""
+    acme: AcmeConfig | None = None
+    """`tls.mode: acme`: certbot gets the chain and key on the host (components/vm/acme.py)."""
 
 
 class VmProxyHost(pulumi.ComponentResource):
@@ -80,7 +84,9 @@ class VmProxyHost(pulumi.ComponentResource):
             host=host,
             ssh_user=user,
             script=render_base_script(
-                packages=proxy_packages(args.proxy, args.system_packages),
+                packages=proxy_packages(
+                    args.proxy, [*args.system_packages, *(ACME_PACKAGES if args.acme else ())]
+                ),
                 # Debian starts its own nginx/apache2 on port 80 at install.
                 disable_services=["nginx", "apache2", "apache-htcacheclean"],
                 release=args.debian_release,
@@ -116,6 +122,18 @@ class VmProxyHost(pulumi.ComponentResource):
             parent=self,
             after=[release],
         )
+        acme_ready: list[pulumi.Resource] = []
+        if args.acme is not None:
+            acme_ready.append(
+                acme_prepare_step(
+                    f"{name}-acme-prepare",
+                    host=host,
+                    ssh_user=user,
+                    acme=args.acme,
+                    parent=self,
+                    after=[base],
+                )
+            )
         # Output.all keeps secretness: with the key in them, the files are a secret (stdin).
         files = pulumi.Output.all(
             conf=args.proxy_config, chain=args.tls_chain, key=args.tls_key
@@ -146,6 +164,15 @@ class VmProxyHost(pulumi.ComponentResource):
             stdin=files,
             triggers=[files.apply(digest), release_id],
             parent=self,
-            after=[static, firewall, *args.after],
+            after=[static, firewall, *acme_ready, *args.after],
         )
+        if args.acme is not None:
+            acme_certificate_step(
+                f"{name}-acme-certificate",
+                host=host,
+                ssh_user=user,
+                acme=args.acme,
+                parent=self,
+                after=[self.service],
+            )
         self.register_outputs({})

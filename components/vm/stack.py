@@ -12,7 +12,7 @@ import pulumi
 import pulumi_random as random
 
 from components.certificate import stack_certificate
-from components.choices import DatabaseKind, VmProvider
+from components.choices import DatabaseKind, TlsMode, VmProvider
 from components.config import Secret, StackConfig
 from components.render.app_server_config import APP_PORT, render_app_server_config
 from components.render.django_env import database_url, django_environment
@@ -23,6 +23,7 @@ from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     TLS_CHAIN_FILE,
     TLS_KEY_CREDENTIAL_PATH,
+    TLS_KEY_FILE,
     UPLOAD_TEMP_DIR_VM,
     environment_file,
     render_app_unit,
@@ -235,6 +236,10 @@ class VmStack(pulumi.ComponentResource):
                 )
             )
 
+        # With acme the proxy reads the key file itself (components/render/acme.py); else
+        # systemd hands it over as a credential.
+        key_file = TLS_KEY_FILE if config.tls.mode is TlsMode.ACME else TLS_KEY_CREDENTIAL_PATH
+
         def proxy_config(addresses: list[str]) -> str:
             return render_proxy_config(
                 proxy_settings(
@@ -243,7 +248,7 @@ class VmStack(pulumi.ComponentResource):
                     worker_processes=config.proxy_workers,
                     listen_port=config.http_port,
                     tls_listen_port=config.tls.https_port,
-                    tls_files=(TLS_CHAIN_FILE, TLS_KEY_CREDENTIAL_PATH),
+                    tls_files=(TLS_CHAIN_FILE, key_file),
                     # The unit's stdout is the journal's socket: log through syslog instead.
                     syslog_tag="django_stack_proxy",
                 )
@@ -261,7 +266,10 @@ class VmStack(pulumi.ComponentResource):
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),
-                unit=render_proxy_unit(config.proxy, tls=certificate is not None),
+                unit=render_proxy_unit(
+                    config.proxy,
+                    tls=config.tls.enabled and config.tls.mode is not TlsMode.ACME,
+                ),
                 http_port=config.http_port,
                 health_host=probe_host(config.allowed_hosts),
                 release=release_context(
@@ -275,15 +283,21 @@ class VmStack(pulumi.ComponentResource):
                 after=[a.service for a in apps],
                 tls_chain=certificate.chain if certificate else None,
                 tls_key=certificate.key if certificate else None,
+                acme=config.tls.acme,
             ),
             mine,
         )
-        if certificate is None:
+        if not config.tls.enabled:
             suffix = "" if config.http_port == 80 else f":{config.http_port}"
             self.url = machines.proxy.public_address.apply(lambda a: f"http://{a}{suffix}/")
         else:
             suffix = "" if config.tls.https_port == 443 else f":{config.tls.https_port}"
-            self.url = machines.proxy.public_address.apply(lambda a: f"https://{a}{suffix}/")
+            acme = config.tls.acme
+            if acme is not None:
+                # The ACME certificate names the site, never the machine's address.
+                self.url = pulumi.Output.from_input(f"https://{acme.domains[0]}{suffix}/")
+            else:
+                self.url = machines.proxy.public_address.apply(lambda a: f"https://{a}{suffix}/")
         self.tls_ca = certificate.ca if certificate else pulumi.Output.from_input("")
         self.proxy_service = proxy.service
         self.register_outputs({"url": self.url, "tlsCaCertificate": self.tls_ca})

@@ -14,7 +14,7 @@ import json
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,12 +134,15 @@ def start_machine(
     ssh_user: str,
     public_key: str,
     publish: list[str] = [],  # noqa: B006 (never mutated)
+    aliases: Sequence[str] = (),
 ) -> Machine:
     """Boot one stand-in and let the key in; wait until its sshd answers."""
     flags = ["--name", name, "--hostname", name, "--label", f"{LABEL}={run_id}"]
     flags += ["--network", network, *SYSTEMD_FLAGS]
     for port in publish:
         flags += ["--publish", port]
+    for alias in aliases:
+        flags += ["--network-alias", alias]
     docker("run", "--detach", *flags, image, "/sbin/init")
     home = f"/home/{ssh_user}" if ssh_user != "root" else "/root"
     install_key = (
@@ -222,12 +225,15 @@ def deployed_on_standins(
     overrides: Mapping[str, Any],
     app_hosts: int = 2,
     ssh_user: str = "admin",
+    proxy_ports: Sequence[int] = (),
+    proxy_aliases: Sequence[str] = (),
     services: Callable[[str], Mapping[str, Any]] | None = None,
     secret_keys: Collection[str] = (),
 ) -> Iterator[VmDeployed]:
     """Boot a proxy host, `app_hosts` app hosts and a database host of `release` on a network
     of their own, run the program onto them over SSH (the dev stack file with `overrides`,
-    `platform: vm`), yield the deployment, then remove it all.
+    `platform: vm`), yield the deployment, then remove it all. The proxy host also publishes
+    `proxy_ports` and is known on the network by `proxy_aliases` too.
 
     `services`, given the network's name, starts what else the stack uses there (an S3
     server) and returns more overrides; `secret_keys` are the overrides given as secrets."""
@@ -243,7 +249,9 @@ def deployed_on_standins(
         deployer = ipam[0]["Gateway"]
         key = new_key_pair()
 
-        def machine(role: str, publish: list[str] | None = None) -> Machine:
+        def machine(
+            role: str, publish: list[str] | None = None, aliases: Sequence[str] = ()
+        ) -> Machine:
             return start_machine(
                 run_id=run_id,
                 image=image,
@@ -252,11 +260,13 @@ def deployed_on_standins(
                 ssh_user=ssh_user,
                 public_key=key.public,
                 publish=publish or [],
+                aliases=aliases,
             )
 
         # Only the proxy host publishes a port (the stack's, on 127.0.0.1): every request of
         # the checks goes through it. SSH reaches the machines on the private network.
-        proxy_host = machine("proxy", [f"127.0.0.1:{port}:{port}"])
+        published = [f"127.0.0.1:{p}:{p}" for p in (port, *proxy_ports)]
+        proxy_host = machine("proxy", published, proxy_aliases)
         apps = [machine(f"app-{i}") for i in range(app_hosts)]
         database = machine("database")
         for m in (proxy_host, *apps, database):

@@ -139,10 +139,18 @@ class TlsEdge:
 
 @contextlib.contextmanager
 def tls_proxy(
-    *, proxy: Proxy, protocol: UpstreamProtocol, servers: list, material: TlsMaterial
+    *,
+    proxy: Proxy,
+    protocol: UpstreamProtocol,
+    servers: list,
+    material: TlsMaterial,
+    acme_webroot: str | None = None,
+    workdir: Path | None = None,
 ) -> Iterator[TlsEdge]:
+    """The proxy with TLS on; `acme_webroot` (in `workdir`, the proxy's own when None) for
+    tls.mode acme's challenge files."""
     with contextlib.ExitStack() as stack:
-        workdir = stack.enter_context(proxy_workdir())
+        workdir = workdir or stack.enter_context(proxy_workdir())
         chain, key = write_material(workdir, material)
         ca_file = workdir / "ca.pem"
         ca_file.write_text(material.ca_pem or "")
@@ -161,6 +169,7 @@ def tls_proxy(
                     key_file=str(key),
                     hsts_max_age=HSTS,
                     ocsp_stapling=False,
+                    acme_webroot=acme_webroot,
                     nginx_http2_directive=proxy is Proxy.NGINX and nginx_has_http2_directive(),
                 ),
             )

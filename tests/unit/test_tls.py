@@ -143,11 +143,6 @@ def test_files_take_a_path_or_pem_text_and_the_key_as_a_secret(tmp_path: Path) -
     assert other.key_pem not in str(e.value)
 
 
-def test_acme_is_refused_as_not_yet_supported() -> None:
-    with pytest.raises(ConfigError, match=r"django-stack:tls\.mode: 'acme' is not yet supported"):
-        parse("staging", tls={"mode": "acme"})
-
-
 # --- What the proxies are told ----------------------------------------------------------------
 
 
@@ -382,7 +377,7 @@ def test_vm_release_picks_the_nginx_form_of_its_debian() -> None:
 def test_bad_tls_cases_are_in_the_data_driven_list() -> None:
     cases = json.loads((Path(__file__).parent / "cases" / "bad_config.json").read_text())
     assert {c["id"] for c in cases if c["id"].startswith(("tls-", "https-", "hsts-"))} >= {
-        "tls-acme-not-yet",
+        "tls-acme-on-docker",
         "tls-unknown-mode",
         "tls-files-no-key",
     }
