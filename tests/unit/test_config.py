@@ -159,10 +159,13 @@ def test_docker_stacks_keep_uploads_on_a_retained_volume_by_default() -> None:
 
 
 def test_no_media_on_a_production_stack_is_said_plainly() -> None:
-    """VM stacks have no shared media yet: prod says so in its preview, dev stacks do not."""
+    """A production stack without media says so in its preview, dev stacks do not."""
     prod = parse("prod")
-    assert prod.media.kind is MediaKind.NONE
-    (warning,) = [w for w in config_warnings(prod) if "media" in w]
+    # prod (EC2) keeps uploads in the bucket the program creates.
+    assert prod.media.kind is MediaKind.S3 and prod.media.s3 is not None
+    assert prod.media.s3.created_by_stack
+    assert [w for w in config_warnings(prod) if "media" in w] == []
+    (warning,) = [w for w in config_warnings(parse("prod", media={"kind": "none"})) if "media" in w]
     assert "media.kind is 'none' on a production stack" in warning
     assert "fails every upload" in warning
     files = {"tls": {"mode": "off"}}
