@@ -15,13 +15,13 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.debian import DEFAULT_RELEASE, release_image
 from tests.e2e.engine import LABEL, EngineError, docker
+from tests.support.stack_files import built_by_project_script
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NAME = "pebble"
@@ -35,16 +35,7 @@ def pebble_dir() -> Path:
     given = os.environ.get("DJANGO_STACK_PEBBLE_DIR")
     if given:
         return Path(given)
-    out = subprocess.run(
-        ["bash", str(REPOSITORY / "scripts/install-pebble.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if out.returncode != 0:
-        raise EngineError(f"scripts/install-pebble.sh failed: {out.stderr[-2000:]}")
-    return Path(out.stdout.strip().splitlines()[-1])
+    return built_by_project_script("install-pebble.sh", timeout_s=900)
 
 
 @dataclass(frozen=True)

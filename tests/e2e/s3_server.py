@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from botocore.client import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.e2e.engine import LABEL, docker
-from tests.support.stack_files import PROJECT_DIR
+from tests.support.stack_files import built_by_project_script
 
 S3_PORT = 8333
 WEED_IN_CONTAINER = "/usr/local/bin/weed"
@@ -36,16 +35,7 @@ WEED_IN_CONTAINER = "/usr/local/bin/weed"
 
 def weed_binary() -> Path:
     """The `weed` binary, built by the project's script on the first call on a machine."""
-    result = subprocess.run(
-        ["bash", str(PROJECT_DIR / "scripts" / "install-seaweedfs.sh")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"building SeaweedFS failed: {result.stderr[-2000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return built_by_project_script("install-seaweedfs.sh", timeout_s=1800)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import http.client
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from components.render.systemd import PROXY_UNIT
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.pebble import Pebble, pebble_dir, start_pebble
 from tests.e2e.vm_hosts import VmDeployed, deployed_on_standins
+from tests.support.request_loop import requests_in_a_loop
 from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
 
 pytestmark = pytest.mark.e2e
@@ -211,25 +211,7 @@ def test_the_timers_renewal_serves_a_new_certificate_without_a_failed_request(
     assert proxy.run("systemctl", "is-enabled", "certbot.timer").strip() == "enabled"
     old = acme_stack.served_leaf()
     since = proxy.run("date", "+%s").strip()
-    failures: list[str] = []
-    served = 0
-    done = threading.Event()
-
-    def loop() -> None:
-        nonlocal served
-        while not done.is_set():
-            try:
-                status, _, _ = acme_stack.https(STATIC)
-                if status != 200:
-                    failures.append(f"status {status}")
-                served += 1
-            except (OSError, http.client.HTTPException) as error:
-                failures.append(repr(error))
-
-    clients = [threading.Thread(target=loop) for _ in range(4)]
-    for client in clients:
-        client.start()
-    try:
+    with requests_in_a_loop(lambda: acme_stack.https(STATIC)[0]) as seen:
         time.sleep(1)
         # What the timer triggers (a oneshot: `systemctl start` returns when it is done).
         proxy.run("systemctl", "start", "certbot.service")
@@ -240,10 +222,6 @@ def test_the_timers_renewal_serves_a_new_certificate_without_a_failed_request(
             )
             time.sleep(0.2)
         time.sleep(1)
-    finally:
-        done.set()
-        for client in clients:
-            client.join()
     new = acme_stack.served_leaf()
     assert new.serial_number != old.serial_number
     assert new.public_key() != old.public_key()  # certbot's new key, taken by a reload
@@ -251,4 +229,4 @@ def test_the_timers_renewal_serves_a_new_certificate_without_a_failed_request(
         "journalctl", "-u", PROXY_UNIT, "--since", f"@{since}", "-o", "cat", "--no-pager"
     )
     assert "Reloaded" in journal and "Stopping" not in journal, journal[-3000:]
-    assert served > 20 and failures == [], (served, failures[:5])
+    assert seen.served > 20 and seen.failures == [], (seen.served, seen.failures[:5])

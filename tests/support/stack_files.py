@@ -7,6 +7,7 @@ JSON text; tests and the end-to-end harness feed the program exactly that.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,18 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             raise ValueError(f"expected key=value, got {pair!r}")
         overrides[key] = yaml.safe_load(raw) if raw else ""
     return overrides
+
+
+def built_by_project_script(script: str, *, timeout_s: float) -> Path:
+    """The path a `scripts/install-*.sh` prints last: the tool it builds from Go modules on
+    the first call on a machine (cached by version after that)."""
+    result = subprocess.run(
+        ["bash", str(PROJECT_DIR / "scripts" / script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/{script} failed: {result.stderr[-2000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])

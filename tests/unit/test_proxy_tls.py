@@ -21,7 +21,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from components.config import DatabaseConfig
 from components.render.django_env import django_environment
 from components.render.proxy_config import ProxyTls
 from components.render.tls import TlsMaterial, self_signed
+from tests.support.request_loop import requests_in_a_loop
 from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
 from tests.unit.test_app_server_config import (
     free_port,
@@ -311,25 +311,9 @@ def test_a_new_certificate_is_served_after_a_graceful_reload_without_a_failed_re
         both = edge.context(edge.ca_file, new_ca)
         old_der = served_certificate(edge, both)
 
-        failures: list[str] = []
-        served = 0
-        done = threading.Event()
-
-        def loop() -> None:
-            nonlocal served
-            while not done.is_set():
-                try:
-                    status, _, _ = edge.https(f"/static/{STATIC_FILE}", context=both)
-                    if status != 200:
-                        failures.append(f"status {status}")
-                    served += 1
-                except (OSError, http.client.HTTPException) as error:
-                    failures.append(repr(error))
-
-        clients = [threading.Thread(target=loop) for _ in range(4)]
-        for client in clients:
-            client.start()
-        try:
+        with requests_in_a_loop(
+            lambda: edge.https(f"/static/{STATIC_FILE}", context=both)[0]
+        ) as seen:
             time.sleep(0.5)
             write_material(edge.workdir, new)
             reload(edge)
@@ -338,10 +322,10 @@ def test_a_new_certificate_is_served_after_a_graceful_reload_without_a_failed_re
                 assert time.monotonic() < deadline, edge.logs()
                 time.sleep(0.1)
             time.sleep(0.5)
-        finally:
-            done.set()
-            for client in clients:
-                client.join()
         # Only the new CA is needed now.
         assert served_certificate(edge, edge.context(new_ca)) != old_der
-        assert served > 20 and failures == [], (served, failures[:5], edge.logs())
+        assert seen.served > 20 and seen.failures == [], (
+            seen.served,
+            seen.failures[:5],
+            edge.logs(),
+        )
