@@ -13,12 +13,22 @@
 # (inotify misses changes made on another host, as with an NFS-backed volume driver), and a
 # `cksum` of two small files every few seconds costs nothing.
 #
-# The config is tested before each reload: nginx keeps its old workers when a reload fails,
+# The pair is checked before each reload: nginx keeps its old workers when a reload fails,
 # but Apache's parent exits when a graceful restart cannot load its config
-# (https://httpd.apache.org/docs/2.4/stopping.html), so an untested bad pair would take it
-# down. A pair that fails the test is logged and not loaded; the job then fails the `up`.
+# (https://httpd.apache.org/docs/2.4/stopping.html), so an unchecked bad pair would take it
+# down. `apache2 -t` alone does not catch a key that does not belong to the certificate
+# (mod_ssl loads the pair after the syntax check: seen, AH02565 "do not match" and the
+# parent gone), so the key's public half is compared with the certificate's first, with
+# openssl, and then the proxy's own config test runs (`nginx -t` loads the pair too). A pair
+# that fails is logged and not loaded; the certificate job then fails the `up`.
 set -u
 files='@@{chain_file} @@{key_file}'
+# Both parse, and the key is the first certificate's.
+pair_matches() {
+    cert=$(openssl x509 -in '@@{chain_file}' -noout -pubkey 2>&1) \
+        && key=$(openssl pkey -in '@@{key_file}' -pubout 2>&1) \
+        && [ "$cert" = "$key" ]
+}
 state() {
     # shellcheck disable=SC2086 # the two paths are plain words (ProxyTls checks them)
     cat $files 2>/dev/null | cksum
@@ -36,7 +46,11 @@ while kill -0 "$server" 2>/dev/null; do
     now=$(state)
     [ "$now" = "$seen" ] && continue
     seen=$now
-    if check=$(@@{config_test} 2>&1); then
+    if ! pair_matches; then
+        echo "django-stack: the new certificate files fail the config test (the key is not" \
+             "the certificate's, or a file is not PEM), so the proxy keeps serving the ones" \
+             "it has" >&2
+    elif check=$(@@{config_test} 2>&1); then
         kill -@@{reload_signal} "$server" 2>/dev/null
         echo "django-stack: new certificate files; the proxy reloads gracefully" >&2
     else
