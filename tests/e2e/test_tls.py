@@ -170,6 +170,8 @@ def test_a_new_certificate_is_served_without_a_failed_request(
     certificate_installed(
         job=job.inputs["name"], exit_code=outputs["exitCode"], logs=outputs.get("containerLogs")
     )
+    # It found the proxy running and saw it serve the new certificate (not a first `up`).
+    assert "the proxy serves the new certificate" in outputs["containerLogs"], outputs
     assert loop.failures == [], loop.failures[:5]
     assert loop.served > 20, loop.served
     # The new certificate is served: the new pair's leaf, valid against the new CA alone.
