@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -19,18 +18,25 @@ from components.docker.container_spec import (
 )
 from components.docker.identity import ContainerRole, container_user
 from components.docker.images import local_image
+from components.docker.proxy_certificate import (
+    ProxyCertificate,
+    ProxyCertificateArgs,
+    watch_command,
+)
 from components.docker.target import DockerTarget
 from components.render.build_context import proxy_build_context
-from components.render.proxy_config import PROXY_PORT, PROXY_TLS_PORT, proxy_command
-from components.render.templates import render_template
+from components.render.proxy_config import (
+    PROXY_PORT,
+    PROXY_TLS_PORT,
+    config_file_path,
+    proxy_command,
+)
+from components.render.tls import TLS_DIR
 from components.tuning import proxy_sysctls
 
 # The proxy's own liveness: any HTTP answer counts (no `curl -f`), so a proxy whose replicas
 # are all down is still a healthy proxy, answering 502 until they are back.
 HEALTH_URL = f"http://127.0.0.1:{PROXY_PORT}/_stack/health"
-# Where the container's start writes the chain and key (the root filesystem is read-only).
-TLS_DIR = "/tmp/tls"
-TLS_FILES = (f"{TLS_DIR}/chain.pem", f"{TLS_DIR}/key.pem")
 
 
 @dataclass(frozen=True)
@@ -45,18 +51,20 @@ class ProxyTlsArgs:
     """Host port HTTPS is published on."""
 
 
-def _one_line(pem: str) -> str:
-    """PEM text as one line of base64 (the start script decodes it)."""
-    return base64.b64encode(pem.encode()).decode()
-
-
-def tls_start_command(command: list[str]) -> list[str]:
-    """`command` preceded by a shell that writes the chain and key from the environment."""
-    script = render_template(
-        "docker/proxy-tls-start.sh",
-        {"tls_dir": TLS_DIR, "chain_file": TLS_FILES[0], "key_file": TLS_FILES[1]},
+def tls_watch_command(proxy: Proxy, command: list[str]) -> list[str]:
+    """`command` under the shell that reloads the proxy when its certificate files change."""
+    config = config_file_path(proxy)
+    if proxy is Proxy.NGINX:
+        # `nginx -t` loads the certificates as a reload would; HUP is nginx's reload.
+        # https://nginx.org/en/docs/control.html
+        return watch_command(
+            server=command, config_test=["nginx", "-t", "-q", "-c", config], reload_signal="HUP"
+        )
+    # USR1 is Apache's graceful restart: running requests finish on the old children.
+    # https://httpd.apache.org/docs/2.4/stopping.html#graceful
+    return watch_command(
+        server=command, config_test=["apache2", "-t", "-f", config], reload_signal="USR1"
     )
-    return ["sh", "-c", script, "django-stack-proxy", *command]
 
 
 @dataclass(frozen=True)
@@ -110,33 +118,51 @@ class ReverseProxy(pulumi.ComponentResource):
             build_args={"BASE_IMAGE": args.target.base_image, "APP_IMAGE": args.app_image},
             opts=child(self),
         )
+        proxy_name = f"{args.target.resource_prefix}-proxy"
         ports = [
             docker.ContainerPortArgs(
                 internal=PROXY_PORT, external=args.http_port, ip=args.bind_address
             )
         ]
-        command = proxy_command(args.proxy)
-        envs: pulumi.Output[list[str]] | None = None
+        command = server_command(proxy_command(args.proxy), limits=args.limits)
+        volumes = list(args.volumes)
+        after = list(args.after)
+        self.certificate: ProxyCertificate | None = None
         if args.tls is not None:
             ports.append(
                 docker.ContainerPortArgs(
                     internal=PROXY_TLS_PORT, external=args.tls.https_port, ip=args.bind_address
                 )
             )
-            command = tls_start_command(command)
-            # Output.all keeps secretness: with the key in it, the environment is a secret.
-            envs = pulumi.Output.all(chain=args.tls.chain, key=args.tls.key).apply(
-                lambda v: [
-                    f"DJANGO_STACK_TLS_CHAIN={_one_line(v['chain'])}",
-                    f"DJANGO_STACK_TLS_KEY={_one_line(v['key'])}",
-                ]
+            # Nothing of the certificate in the proxy's inputs (all ForceNew): a volume the
+            # certificate job writes, and a start that reloads when the files change.
+            self.certificate = ProxyCertificate(
+                f"{name}-certificate",
+                ProxyCertificateArgs(
+                    chain=args.tls.chain,
+                    key=args.tls.key,
+                    image=image.image_name,
+                    proxy_host=proxy_name,
+                    limits=args.limits,
+                    target=args.target,
+                ),
+                child(self),
             )
+            command = tls_watch_command(args.proxy, command)
+            volumes.append(
+                docker.ContainerVolumeArgs(
+                    volume_name=self.certificate.volume.name,
+                    container_path=TLS_DIR,
+                    read_only=True,
+                )
+            )
+            # On the first `up` the files are there before the proxy starts.
+            after.append(self.certificate.job)
         self.container = docker.Container(
             f"{name}-server",
-            name=f"{args.target.resource_prefix}-proxy",
+            name=proxy_name,
             image=image.image_name,
-            command=server_command(command, limits=args.limits),
-            envs=envs,
+            command=command,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.target.network),
                 docker.ContainerNetworksAdvancedArgs(name=args.public_network),
@@ -145,7 +171,7 @@ class ReverseProxy(pulumi.ComponentResource):
             healthcheck=health_check(["curl", "-sS", "-o", "/dev/null", HEALTH_URL]),
             sysctls=proxy_sysctls(),
             # None rather than []: a proxy without media keeps the inputs it always had.
-            volumes=args.volumes or None,
+            volumes=volumes or None,
             wait=True,
             wait_timeout=120,
             **hardened_container_args(
@@ -159,7 +185,7 @@ class ReverseProxy(pulumi.ComponentResource):
                 stack=args.target.stack,
                 role="proxy",
             ),
-            opts=child(self, *args.after),
+            opts=child(self, *after),
         )
         host = "localhost" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
         if args.tls is None:
@@ -169,4 +195,10 @@ class ReverseProxy(pulumi.ComponentResource):
             self.url = pulumi.Output.from_input(
                 f"https://{host}/" if port == 443 else f"https://{host}:{port}/"
             )
-        self.register_outputs({"url": self.url})
+        # The certificate job's check fails the deployment when the proxy did not take it.
+        self.register_outputs(
+            {
+                "url": self.url,
+                **({"certificate": self.certificate.installed} if self.certificate else {}),
+            }
+        )

@@ -22,7 +22,8 @@ from components.docker.container_spec import LABEL_STACK, Limits
 from components.docker.database import DATABASE_ALIAS, Database, DatabaseArgs
 from components.docker.django_app import DjangoApp, DjangoAppArgs
 from components.docker.media import MediaStorage, MediaStorageArgs
-from components.docker.reverse_proxy import TLS_FILES, ProxyTlsArgs, ReverseProxy, ReverseProxyArgs
+from components.docker.proxy_certificate import TLS_FILES
+from components.docker.reverse_proxy import ProxyTlsArgs, ReverseProxy, ReverseProxyArgs
 from components.docker.target import DockerTarget
 from components.render.app_server_config import render_app_server_config
 from components.render.django_env import database_url, django_environment

@@ -29,7 +29,7 @@ import pytest
 
 from components.choices import AppServer, Proxy
 from components.config import StackConfig, parse_stack_config
-from components.docker.reverse_proxy import TLS_FILES
+from components.docker.proxy_certificate import TLS_FILES
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import TLS_CHAIN_FILE, TLS_KEY_CREDENTIAL_PATH
 from components.server_settings import proxy_settings

@@ -12,6 +12,7 @@ import pytest
 
 from components.render.media import MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from components.render.systemd import UPLOAD_TEMP_DIR_VM
+from components.render.tls import TLS_DIR
 from tests.support.mocks import MOCK_REGION, ProgramRun, is_wire_secret, run_program, unwrap_secrets
 from tests.support.stack_files import stack_config
 from tests.unit.test_stack import CONTAINER, IMAGE, VOLUME, containers, proxy_conf
@@ -80,7 +81,8 @@ def test_docker_s3_replicas_store_in_the_bucket_and_the_proxy_serves_no_media() 
     assert temp.retain_on_delete is False
     assert not any(v.inputs["name"].endswith("-media") for v in run.of_type(VOLUME))
     (front,) = containers(run, "proxy")
-    assert not front.inputs.get("volumes")
+    # Its one volume is its TLS one (components/docker/proxy_certificate.py): no media.
+    assert [v["containerPath"] for v in front.inputs.get("volumes") or []] == [TLS_DIR]
     assert "/media/" not in proxy_conf(run) and "/srv/media" not in proxy_conf(run)
     # The keys are in no registration's visible inputs.
     for registration in run.registrations:

@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -484,11 +484,13 @@ def running_proxy(
     workdir: Path,
     static_files: dict[str, bytes] | None = None,
     media_root: Path | None = None,
+    wrap: Callable[[list[str], Path], list[str]] | None = None,
     **overrides: Any,
 ) -> Iterator[RunningProxy]:
     """The proxy in front of `servers`, serving STATIC_FILE and `static_files` (relative path:
     content) from its disk, and `/media/` from a media_root; `overrides` replace ProxySettings'
-    values."""
+    values; `wrap(command, config_file)` gives the command that starts it (a container's
+    start script around it)."""
     binary = require_binary(proxy)
     user = proxy_user()
     port = free_port()
@@ -521,6 +523,8 @@ def running_proxy(
     command = proxy_command(proxy)
     assert command[0] == BINARIES[proxy] and config_file_path(proxy) in command, command
     command = [binary, *(str(conf) if a == config_file_path(proxy) else a for a in command[1:])]
+    if wrap is not None:
+        command = wrap(command, conf)
 
     # The proxy reopens its stdout/stderr by name (/dev/stdout, /proc/self/fd/2): its account
     # must own the log file, as Docker hands the container user its own stdio.

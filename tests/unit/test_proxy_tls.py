@@ -6,7 +6,9 @@ listener accepts (no SSL 2/3, TLS 1.0 or 1.1; TLS 1.2 with Mozilla's intermediat
 only; TLS 1.3) and that the chain validates against the CA; ALPN for HTTP/2; plain HTTP's
 redirect; HSTS over HTTPS only; Django told the scheme by the proxy, whatever the client
 says. And a certificate rotation: new files, a graceful reload, the new certificate served,
-and no request of a loop running across the reload failing.
+and no request of a loop running across the reload failing; the same under the Docker proxy
+container's own start, which reloads by itself when the files change and never loads a bad
+pair (templates/docker/proxy-tls-watch.sh).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +32,10 @@ import pytest
 
 from components.choices import DatabaseKind, Proxy, UpstreamProtocol
 from components.config import DatabaseConfig
+from components.docker.proxy_certificate import TLS_FILES
+from components.docker.reverse_proxy import tls_watch_command
 from components.render.django_env import django_environment
-from components.render.proxy_config import ProxyTls
+from components.render.proxy_config import ProxyTls, config_file_path
 from components.render.tls import TlsMaterial, self_signed
 from tests.support.request_loop import requests_in_a_loop
 from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
@@ -44,6 +48,7 @@ from tests.unit.test_app_server_config import (
 )
 from tests.unit.test_proxy_config import (
     APP_SERVER_FOR,
+    BINARIES,
     PROTOCOLS,
     PROXIES,
     STATIC_FILE,
@@ -146,6 +151,7 @@ def tls_proxy(
     material: TlsMaterial,
     acme_webroot: str | None = None,
     workdir: Path | None = None,
+    wrap: Callable[[list[str], Path], list[str]] | None = None,
 ) -> Iterator[TlsEdge]:
     """The proxy with TLS on; `acme_webroot` (in `workdir`, the proxy's own when None) for
     tls.mode acme's challenge files."""
@@ -172,6 +178,7 @@ def tls_proxy(
                     acme_webroot=acme_webroot,
                     nginx_http2_directive=proxy is Proxy.NGINX and nginx_has_http2_directive(),
                 ),
+                wrap=wrap,
             )
         )
         yield TlsEdge(
@@ -329,3 +336,85 @@ def test_a_new_certificate_is_served_after_a_graceful_reload_without_a_failed_re
             seen.failures[:5],
             edge.logs(),
         )
+
+
+def watched(proxy: Proxy, workdir: Path) -> Callable[[list[str], Path], list[str]]:
+    """The Docker proxy container's start (components/docker/reverse_proxy.py) around the
+    proxy's command, with its paths (the TLS volume, the config) moved into `workdir`."""
+
+    def wrap(command: list[str], conf: Path) -> list[str]:
+        start = tls_watch_command(proxy, command)
+        script = start[2]
+        for there, here in (
+            (TLS_FILES[0], workdir / "chain.pem"),
+            (TLS_FILES[1], workdir / "key.pem"),
+            (config_file_path(proxy), conf),
+            (f"{BINARIES[proxy]} -t", f"{command[0]} -t"),
+        ):
+            assert there in script, there
+            script = script.replace(str(there), str(here))
+        return [*start[:2], script, *start[3:]]
+
+    return wrap
+
+
+def wait_for(condition: Callable[[], bool], edge: TlsEdge, *, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, edge.logs()
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_the_docker_start_reloads_new_files_by_itself_and_never_a_bad_pair(
+    proxy: Proxy, tls_database: Path
+) -> None:
+    require_binary(proxy)
+    old = self_signed(seed="old-seed-" + "d" * 30, stack="t", allowed_hosts=HOSTS, now=NOW)
+    new = self_signed(seed="new-seed-" + "e" * 30, stack="t", allowed_hosts=HOSTS, now=NOW)
+    protocol = UpstreamProtocol.HTTP
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(proxy_workdir())
+        server = stack.enter_context(
+            running_app_server(
+                app_server=APP_SERVER_FOR[protocol],
+                workdir=workdir / "a",
+                database=tls_database,
+                replica="a",
+                extra_env=stack_environment(),
+            )
+        )
+        edge = stack.enter_context(
+            tls_proxy(
+                proxy=proxy,
+                protocol=protocol,
+                servers=[server],
+                material=old,
+                workdir=workdir,
+                wrap=watched(proxy, workdir),
+            )
+        )
+        new_ca = edge.workdir / "new-ca.pem"
+        new_ca.write_text(new.ca_pem or "")
+        both = edge.context(edge.ca_file, new_ca)
+        old_der = served_certificate(edge, both)
+
+        # A pair that does not belong together (the new chain, the old key): not loaded,
+        # and the proxy is still up, serving the old certificate.
+        write_material(edge.workdir, TlsMaterial(chain_pem=new.chain_pem, key_pem=old.key_pem))
+        wait_for(lambda: "fail the config test" in edge.logs(), edge)
+        assert edge.process.poll() is None, edge.logs()
+        assert served_certificate(edge, both) == old_der
+
+        # The whole new pair: served after a reload the start does by itself.
+        with requests_in_a_loop(
+            lambda: edge.https(f"/static/{STATIC_FILE}", context=both)[0]
+        ) as seen:
+            time.sleep(0.5)
+            write_material(edge.workdir, new)
+            wait_for(lambda: served_certificate(edge, both) != old_der, edge)
+            time.sleep(0.5)
+        assert served_certificate(edge, edge.context(new_ca)) != old_der
+        assert seen.served > 20 and seen.failures == [], (seen.served, seen.failures[:5])
+        # The same process all along: a reload, not a restart.
+        assert edge.process.poll() is None, edge.logs()

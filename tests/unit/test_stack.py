@@ -450,7 +450,11 @@ def test_without_media_there_is_no_volume_and_production_is_warned(
 ) -> None:
     with caplog.at_level(logging.WARNING):
         run = deploy("staging", media={"kind": "none"})
-    assert [v.name for v in run.of_type(VOLUME)] == ["django-database-data"]
+    # The database's, and the proxy's TLS volume (staging has TLS on).
+    assert [v.name for v in run.of_type(VOLUME)] == [
+        "django-database-data",
+        "django-proxy-certificate-volume",
+    ]
     for role in ("app", "migrate", "proxy"):
         assert all(media_mounts(c) == [] for c in containers(run, role))
     env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])

@@ -22,11 +22,12 @@ from cryptography.x509.verification import PolicyBuilder, Store
 
 from components.choices import DebianRelease, Proxy, TlsMode, UpstreamProtocol
 from components.config import ConfigError, config_warnings, parse_stack_config
-from components.docker.reverse_proxy import TLS_DIR
+from components.docker.proxy_certificate import TLS_FILES
 from components.render.proxy_config import ProxyTls, render_proxy_config
 from components.render.tls import (
     DEFAULT_HSTS_MAX_AGE,
     TLS12_CIPHERS,
+    TLS_DIR,
     certificate_names,
     check_pair,
     self_signed,
@@ -37,7 +38,7 @@ from tests.support.stack_files import PROJECT_DIR
 from tests.unit.test_config import parse
 from tests.unit.test_proxy_config import PROTOCOLS, PROXIES, directive, nginx_block, settings
 from tests.unit.test_proxy_edge import check_config
-from tests.unit.test_stack import IMAGE, containers
+from tests.unit.test_stack import IMAGE, VOLUME, containers
 from tests.unit.test_stack import deploy as deploy_docker
 from tests.unit.test_vm_stack import by_id, commands, unpack
 from tests.unit.test_vm_stack import deploy as deploy_vm
@@ -248,36 +249,58 @@ def test_binary_accepts_the_tls_config(
 # --- Wiring: Docker ---------------------------------------------------------------------------
 
 
-def started_proxy_files(command: list[str], envs: list[str], workdir: Path) -> tuple[str, str]:
-    """Run the proxy container's start (its shell, with `/tmp/tls` moved to `workdir`) with
-    the container's environment, the proxy replaced by a look at what it would get: the
-    files' contents, the key's mode, and what is left of the environment."""
-    _, command = under_prlimit(command)
+def installed_files(job: Any, workdir: Path) -> tuple[str, str]:
+    """Run the certificate job's command as its container would (its volume moved to
+    `workdir`, no proxy to resolve: a first `up`), and look at what it left: the pair the
+    proxy reads through `current`, each file's mode, and nothing else in the volume."""
+    command = job.inputs["command"]
     assert command[:2] == ["sh", "-c"]
-    script = command[2].replace(TLS_DIR, str(workdir / "tls"))
-    look = 'stat -c %a "$1"; env | grep -c ^DJANGO_STACK_TLS_ || true'
+    script = command[2].replace(TLS_DIR, str(workdir))
+    workdir.mkdir()
+    env = dict(e.split("=", 1) for e in unwrap_secrets(job.inputs["envs"]))
     result = subprocess.run(
-        ["sh", "-c", script, command[3], "sh", "-c", look, "look", str(workdir / "tls/key.pem")],
-        env=dict(e.split("=", 1) for e in envs),
+        ["sh", "-c", script, *command[3:]],
+        env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
-    assert result.stdout.split() == ["600", "0"], result.stdout
-    return (workdir / "tls/chain.pem").read_text(), (workdir / "tls/key.pem").read_text()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no proxy is running yet" in result.stdout
+    current = workdir / "current"
+    assert current.is_symlink() and sorted(p.name for p in workdir.iterdir()) == sorted(
+        ["current", current.readlink().name]
+    )
+    chain, key = (Path(f.replace(TLS_DIR, str(workdir))) for f in TLS_FILES)
+    assert (chain.stat().st_mode & 0o777, key.stat().st_mode & 0o777) == (0o644, 0o640)
+    return chain.read_text(), key.read_text()
 
 
-def test_docker_proxy_publishes_https_and_gets_the_key_as_a_secret(tmp_path: Path) -> None:
+def test_docker_proxy_publishes_https_and_the_job_gets_the_key_as_a_secret(
+    tmp_path: Path,
+) -> None:
     run = deploy_docker(tls={"mode": "self-signed"}, httpsPort=8449)
     assert run.outputs["url"] == "https://127.0.0.1:8449/"
     (proxy,) = containers(run, "proxy")
     ports = {(p["internal"], p["external"], p["ip"]) for p in proxy.inputs["ports"]}
     assert ports == {(8080, 8000, "127.0.0.1"), (8443, 8449, "127.0.0.1")}
-    envs = proxy.inputs["envs"]
-    assert is_wire_secret(envs)
-    chain, key = started_proxy_files(proxy.inputs["command"], unwrap_secrets(envs), tmp_path)
+    # The proxy has nothing of the certificate: its TLS volume, read-only, and a watcher.
+    assert proxy.inputs.get("envs") is None
+    (job,) = containers(run, "certificate")
+    (tls_mount,) = [v for v in proxy.inputs["volumes"] if v["containerPath"] == TLS_DIR]
+    (job_mount,) = job.inputs["volumes"]
+    assert tls_mount == {**job_mount, "readOnly": True}
+    assert proxy.inputs["command"][:2] == ["sh", "-c"]
+    assert under_prlimit(proxy.inputs["command"][4:])[1][:2] == ["nginx", "-c"]
+    # It starts after the job has written the files (the first `up`).
+    assert job.urn in proxy.dependencies
+    # The job runs as the proxy's uid and group, once, in the proxy's image.
+    assert job.inputs["user"] == proxy.inputs["user"]
+    assert job.inputs["image"] == proxy.inputs["image"]
+    assert job.inputs["attach"] is True and job.inputs["restart"] == "no"
+    assert is_wire_secret(job.inputs["envs"])
+    chain, key = installed_files(job, tmp_path / "volume")
     assert key.startswith("-----BEGIN PRIVATE KEY-----")
-    assert under_prlimit(proxy.inputs["command"])[1][4:6] == ["nginx", "-c"]
     # The CA is an output to trust; it is public, and so is the chain.
     ca = run.outputs["tlsCaCertificate"]
     assert ca.startswith("-----BEGIN CERTIFICATE-----")
@@ -290,11 +313,39 @@ def test_docker_proxy_publishes_https_and_gets_the_key_as_a_secret(tmp_path: Pat
                 assert body.encode() not in path.read_bytes(), path
 
 
+def test_a_new_certificate_changes_the_job_alone() -> None:
+    """What `up` with new files compares: every container input is ForceNew in the docker
+    provider, so the proxy and the replicas must get byte-identical inputs."""
+    pairs = [material(seed=f"the-users-own-{n}-" + "z" * 40) for n in (1, 2)]
+    runs = [
+        deploy_docker(tls={"mode": "files", "certificate": m.chain_pem, "key": m.key_pem})
+        for m in pairs
+    ]
+    first, second = ({r.name: r for r in run.registrations} for run in runs)
+    assert first.keys() == second.keys()
+    (job,) = [name for name, r in first.items() if r in containers(runs[0], "certificate")]
+    for name in first:
+        if name != job:
+            assert first[name].inputs == second[name].inputs, name
+            assert first[name].dependencies == second[name].dependencies, name
+    assert len(containers(runs[0], "app")) == 2
+    old, new = first[job].inputs, second[job].inputs
+    assert old["name"] != new["name"]
+    assert old["envs"] != new["envs"]
+    for inputs, pair in zip((old, new), pairs, strict=True):
+        assert is_wire_secret(inputs["envs"])
+        envs = unwrap_secrets(inputs["envs"])
+        key_line = f"DJANGO_STACK_TLS_KEY={base64.b64encode(pair.key_pem.encode()).decode()}"
+        assert key_line in envs
+        # The name is the chain's digest, never the key's.
+        assert pair.key_pem.splitlines()[1] not in json.dumps(unwrap_secrets(inputs["name"]))
+
+
 def test_docker_proxy_config_and_django_are_told_https() -> None:
     run = deploy_docker(tls={"mode": "self-signed"}, httpsPort=8449)
     (image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
     conf = (Path(image.inputs["build"]["context"]) / "proxy.conf").read_text()
-    assert "ssl_certificate_key /tmp/tls/key.pem;" in conf
+    assert f"ssl_certificate_key {TLS_DIR}/current/key.pem;" in conf
     assert "return 301 https://$host:8449$request_uri;" in conf
     for container in containers(run, "app") + containers(run, "migrate"):
         env = unwrap_secrets(container.inputs["envs"])
@@ -307,22 +358,20 @@ def test_docker_proxy_config_and_django_are_told_https() -> None:
 
 
 def test_a_second_run_gives_the_proxy_the_same_inputs() -> None:
-    """What a second `up` compares: the same seed in state gives the same container."""
-    first, second = (
-        containers(deploy_docker(tls={"mode": "self-signed"}), "proxy")[0] for _ in range(2)
-    )
-    assert unwrap_secrets(first.inputs) == unwrap_secrets(second.inputs)
+    """What a second `up` compares: the same seed in state gives the same containers, the
+    certificate job too (it runs again only for another certificate)."""
+    for role in ("proxy", "certificate"):
+        first, second = (
+            containers(deploy_docker(tls={"mode": "self-signed"}), role)[0] for _ in range(2)
+        )
+        assert unwrap_secrets(first.inputs) == unwrap_secrets(second.inputs), role
 
 
 def test_files_mode_serves_the_users_certificate_with_stapling(tmp_path: Path) -> None:
     m = material(seed="the-users-own-" + "z" * 40)
     run = deploy_docker(tls={"mode": "files", "certificate": m.chain_pem, "key": m.key_pem})
-    (proxy,) = containers(run, "proxy")
-    envs = unwrap_secrets(proxy.inputs["envs"])
-    assert started_proxy_files(proxy.inputs["command"], envs, tmp_path) == (
-        m.chain_pem,
-        m.key_pem,
-    )
+    (job,) = containers(run, "certificate")
+    assert installed_files(job, tmp_path / "volume") == (m.chain_pem, m.key_pem)
     assert run.outputs["tlsCaCertificate"] == ""
     (image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("proxy-image")]
     conf = (Path(image.inputs["build"]["context"]) / "proxy.conf").read_text()
@@ -333,6 +382,12 @@ def test_plain_http_stacks_are_unchanged() -> None:
     run = deploy_docker()
     (proxy,) = containers(run, "proxy")
     assert proxy.inputs.get("envs") is None and len(proxy.inputs["ports"]) == 1
+    # No TLS volume, no certificate job.
+    assert containers(run, "certificate") == [] and run.of_type(VOLUME) == [
+        v for v in run.of_type(VOLUME) if not v.name.endswith("certificate-volume")
+    ]
+    assert [v["containerPath"] for v in proxy.inputs["volumes"]] == ["/srv/media"]
+    assert under_prlimit(proxy.inputs["command"])[1][0] == "nginx"
     assert run.outputs["url"] == "http://127.0.0.1:8000/"
     env = unwrap_secrets(containers(run, "app")[0].inputs["envs"])
     assert not any(e.startswith("DJANGO_HTTPS=") for e in env)
