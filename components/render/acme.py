@@ -9,12 +9,12 @@ graceful restart, which it leaves to someone else, and it keeps the certificate 
 its own that the rendered config (the same as for `files`) would have to name.
 
 certbot's deploy hook (templates/acme/deploy-hook.sh) copies the lineage into the files the
-proxy reads in every TLS mode (components/render/systemd.py: TLS_CHAIN_FILE, TLS_KEY_FILE)
-and reloads the proxy gracefully. Unlike `files` and `self-signed`, whose key reaches the
-proxy as a systemd credential (copied when the unit starts, so a new key is a restart), the
-key is the proxy group's to read (0640 root:www-data) and the proxy reads it itself: a
-renewal, with a new key each time as certbot makes by default, is then a graceful reload,
-the first certificate replacing the placeholder included.
+proxy reads in every TLS mode (components/render/systemd.py: TLS_CHAIN_FILE, TLS_KEY_FILE),
+the key the proxy group's to read (0640 root:www-data) as in `files` and `self-signed`,
+reloads the proxy gracefully and waits until it serves the new certificate
+(components/render/served_certificate.py). A renewal, with a new key each time as certbot
+makes by default, is a graceful reload, the first certificate replacing the placeholder
+included.
 
 https://eff-certbot.readthedocs.io/en/stable/using.html#webroot
 https://eff-certbot.readthedocs.io/en/stable/using.html#renewing-certificates
@@ -26,7 +26,8 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from components.render.systemd import PROXY_UNIT, TLS_CHAIN_FILE, TLS_KEY_FILE
+from components.render.served_certificate import WAIT_FOR_CERTIFICATE
+from components.render.systemd import PROXY_GROUP, PROXY_UNIT, TLS_CHAIN_FILE, TLS_KEY_FILE
 from components.render.templates import render_template
 
 LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
@@ -41,8 +42,6 @@ ACME_SERVER_CA = f"{ACME_DIR}/acme-server-ca.pem"
 ACME_CA_BUNDLE = f"{ACME_DIR}/ca-bundle.pem"
 # The lineage's name under /etc/letsencrypt/live/.
 CERT_NAME = "django-stack"
-# The proxy's group (templates/systemd/django-stack-proxy.service runs it as www-data).
-PROXY_GROUP = "www-data"
 # systemd reads this drop-in for Debian's certbot.service, which certbot.timer starts.
 CERTBOT_DROP_IN = "/etc/systemd/system/certbot.service.d/django-stack.conf"
 
@@ -82,6 +81,7 @@ def render_acme_files(*, ca_bundle: str | None) -> dict[str, str]:
                 "key_file": TLS_KEY_FILE,
                 "unit": PROXY_UNIT,
                 "proxy_group": PROXY_GROUP,
+                "wait_for_certificate": WAIT_FOR_CERTIFICATE,
             },
         ),
         CERTBOT_DROP_IN: render_template("acme/certbot-service.conf", {"environment": environment}),

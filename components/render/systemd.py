@@ -27,13 +27,18 @@ ENV_FILE = f"{CONFIG_DIR}/django.env"
 APP_UNIT = "django-stack-app.service"
 MIGRATE_UNIT = "django-stack-migrate.service"
 PROXY_UNIT = "django-stack-proxy.service"
-# The VM proxy's TLS files: the chain readable by all, the key root's alone (0600). systemd
-# hands the key to the unprivileged proxy as a credential, a copy only that service reads.
-# https://systemd.io/CREDENTIALS/
+# The user and group the proxy runs as (Debian's own for nginx and Apache).
+PROXY_USER = "www-data"
+PROXY_GROUP = "www-data"
+# The VM proxy's TLS files, in every TLS mode: the chain readable by all, the key by root and
+# the proxy's group (0640 root:www-data), which the proxy reads itself at each start and each
+# reload. So a new chain or key, the user's (`files`), the yearly one (`self-signed`) or
+# certbot's (`acme`), takes effect by a graceful reload, never a restart. (systemd's
+# LoadCredential= would copy the key to the unit only at its start, making a new key a
+# restart and its failed requests; and it leaves /run/credentials empty in the containers
+# that stand in for VMs in the tests.)
 TLS_CHAIN_FILE = f"{CONFIG_DIR}/tls/chain.pem"
 TLS_KEY_FILE = f"{CONFIG_DIR}/tls/key.pem"
-TLS_KEY_CREDENTIAL = "tls-key"
-TLS_KEY_CREDENTIAL_PATH = f"/run/credentials/{PROXY_UNIT}/{TLS_KEY_CREDENTIAL}"
 UNIT_DIR = "/etc/systemd/system"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -179,18 +184,20 @@ def render_migrate_unit(
     )
 
 
-def render_proxy_unit(proxy: Proxy, *, tls: bool = False) -> str:
-    """django-stack-proxy.service: nginx or Apache with the stack's rendered config; with
-    `tls`, the key as a credential (read when the unit starts: a new key is a restart)."""
+def render_proxy_unit(proxy: Proxy) -> str:
+    """django-stack-proxy.service: nginx or Apache with the stack's rendered config. With TLS
+    on, the proxy reads TLS_KEY_FILE itself (its group's to read): the same unit in every
+    mode, and a new key is a reload."""
     reload_signal, kill_signal = _PROXY_SIGNALS[proxy]
     return render_template(
         "systemd/django-stack-proxy.service",
         {
             "proxy": proxy.value,
+            "user": PROXY_USER,
+            "group": PROXY_GROUP,
             "exec_start": exec_line(_absolute(proxy_command(proxy))),
             "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
             "kill_signal": kill_signal,
             "hardening": _hardening(bind_low_ports=True),
-            "credentials": f"LoadCredential={TLS_KEY_CREDENTIAL}:{TLS_KEY_FILE}" if tls else "",
         },
     )

@@ -148,8 +148,9 @@ def self_signed(
 
     period = (now - _EPOCH).days // _PERIOD_DAYS
     not_before = _EPOCH + datetime.timedelta(days=period * _PERIOD_DAYS - 1)
-    # The server key is the same in every period: a new certificate alone is a graceful
-    # reload of the proxy, where a new key restarts it on a VM (components/vm/proxy_host.py).
+    # The server key is the same in every period: only the certificate changes, and the
+    # secret in the stack's state stays as it was (a new certificate, like a new key, is a
+    # graceful reload of the proxy on a VM: components/render/systemd.py).
     key = _derived_key(seed, "server")
     dns, ips = certificate_names(allowed_hosts)
     names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]

@@ -218,15 +218,29 @@ def render_service_script(
     unit: str,
     health_check: str,
     restart_on: Sequence[str] = (),
+    group_readable: Mapping[str, str] | None = None,
+    ready_check: str | None = None,
     wait_seconds: int = 90,
 ) -> str:
     """Installs a service's files from stdin and reloads it; restarts it when its unit or one
-    of the files `restart_on` (read only at start, as an EnvironmentFile) changed."""
+    of the files `restart_on` (read only at start, as an EnvironmentFile) changed.
+
+    `group_readable`: files of the bundle (root's alone in it) made 0640 for a group, before
+    the reload; `ready_check`: a command that must succeed too once the health check passes
+    (it prints why not)."""
+    group_lines = [
+        f"chgrp {shlex.quote(group)} {shlex.quote(path)} && chmod 0640 {shlex.quote(path)}"
+        for path, group in sorted((group_readable or {}).items())
+    ]
     return render_template(
         "vm/service.sh",
         {
             "unit": unit,
             "health_check": health_check,
+            "group_readable": "\n".join(group_lines) or "# (no file shared with a group)",
+            "ready_check": (
+                f"{ready_check} || exit 1" if ready_check else "# (no check beyond the health one)"
+            ),
             "restart_on": " ".join(shlex.quote(p) for p in [unit_path(unit), *restart_on]),
             "state_dir": STATE_DIR,
             "wait_seconds": wait_seconds,

@@ -15,7 +15,11 @@ from components.choices import DebianRelease, Proxy
 from components.config import AcmeConfig
 from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
-from components.render.systemd import PROXY_UNIT, TLS_CHAIN_FILE, TLS_KEY_FILE
+from components.render.served_certificate import (
+    WAIT_FOR_CERTIFICATE,
+    render_wait_for_certificate,
+)
+from components.render.systemd import PROXY_GROUP, PROXY_UNIT, TLS_CHAIN_FILE, TLS_KEY_FILE
 from components.render.vm_scripts import (
     digest,
     proxy_health_command,
@@ -51,6 +55,8 @@ class VmProxyHostArgs:
     """The rendered django-stack-proxy.service."""
     http_port: int
     """The port the proxy listens on."""
+    https_port: int | None
+    """Its HTTPS port with TLS on (any mode), else None."""
     health_host: str
     """The Host of the health check through the proxy: one it passes on to the app."""
     release: BuildContext
@@ -134,6 +140,17 @@ class VmProxyHost(pulumi.ComponentResource):
                     after=[base],
                 )
             )
+        # With TLS on (every mode), the check that the proxy serves its chain file's
+        # certificate, run after each reload here and by certbot's deploy hook.
+        certificate_check = (
+            {
+                WAIT_FOR_CERTIFICATE: render_wait_for_certificate(
+                    https_port=args.https_port, server_name=args.health_host
+                )
+            }
+            if args.https_port is not None
+            else {}
+        )
         # Output.all keeps secretness: with the key in them, the files are a secret (stdin).
         files = pulumi.Output.all(
             conf=args.proxy_config, chain=args.tls_chain, key=args.tls_key
@@ -142,6 +159,7 @@ class VmProxyHost(pulumi.ComponentResource):
                 {
                     config_file_path(args.proxy): v["conf"],
                     unit_path(PROXY_UNIT): args.unit,
+                    **certificate_check,
                     **(
                         {TLS_CHAIN_FILE: v["chain"], TLS_KEY_FILE: v["key"]}
                         if v["key"] is not None
@@ -158,8 +176,10 @@ class VmProxyHost(pulumi.ComponentResource):
             script=render_service_script(
                 unit=PROXY_UNIT,
                 health_check=proxy_health_command(args.http_port, host=args.health_host),
-                # The key reaches the proxy as a credential, copied when the unit starts.
-                restart_on=[TLS_KEY_FILE] if args.tls_key is not None else [],
+                # The proxy reads the key itself (as acme's hook leaves it), at each reload:
+                # a new key or chain is a reload, never a restart.
+                group_readable={TLS_KEY_FILE: PROXY_GROUP} if args.tls_key is not None else {},
+                ready_check=WAIT_FOR_CERTIFICATE if certificate_check else None,
             ),
             stdin=files,
             triggers=[files.apply(digest), release_id],

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_random as random
 
 from components.certificate import stack_certificate
-from components.choices import DatabaseKind, TlsMode, VmProvider
+from components.choices import DatabaseKind, VmProvider
 from components.config import Secret, StackConfig
 from components.render.app_server_config import APP_PORT, render_app_server_config
 from components.render.django_env import database_url, django_environment
@@ -22,7 +22,6 @@ from components.render.media import s3_environment
 from components.render.proxy_config import render_proxy_config
 from components.render.systemd import (
     TLS_CHAIN_FILE,
-    TLS_KEY_CREDENTIAL_PATH,
     TLS_KEY_FILE,
     UPLOAD_TEMP_DIR_VM,
     environment_file,
@@ -236,10 +235,6 @@ class VmStack(pulumi.ComponentResource):
                 )
             )
 
-        # With acme the proxy reads the key file itself (components/render/acme.py); else
-        # systemd hands it over as a credential.
-        key_file = TLS_KEY_FILE if config.tls.mode is TlsMode.ACME else TLS_KEY_CREDENTIAL_PATH
-
         def proxy_config(addresses: list[str]) -> str:
             return render_proxy_config(
                 proxy_settings(
@@ -248,7 +243,8 @@ class VmStack(pulumi.ComponentResource):
                     worker_processes=config.proxy_workers,
                     listen_port=config.http_port,
                     tls_listen_port=config.tls.https_port,
-                    tls_files=(TLS_CHAIN_FILE, key_file),
+                    # The proxy reads the key itself in every mode (components/render/systemd.py).
+                    tls_files=(TLS_CHAIN_FILE, TLS_KEY_FILE),
                     # The unit's stdout is the journal's socket: log through syslog instead.
                     syslog_tag="django_stack_proxy",
                 )
@@ -266,11 +262,9 @@ class VmStack(pulumi.ComponentResource):
                 proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
                     lambda addresses: proxy_config([str(a) for a in addresses])
                 ),
-                unit=render_proxy_unit(
-                    config.proxy,
-                    tls=config.tls.enabled and config.tls.mode is not TlsMode.ACME,
-                ),
+                unit=render_proxy_unit(config.proxy),
                 http_port=config.http_port,
+                https_port=https_port(config),
                 health_host=probe_host(config.allowed_hosts),
                 release=release_context(
                     app_path=config.app_path,

@@ -140,6 +140,16 @@ def test_a_private_acme_servers_ca_is_trusted_by_certbot_and_its_timer() -> None
     hook = files[DEPLOY_HOOK[1:]]
     assert "systemctl reload-or-restart django-stack-proxy.service" in hook
     assert 'install -m 0640 -g www-data "$lineage/privkey.pem" "$key.new"' in hook
+    # After the reload, and when the files are already the lineage's, the hook waits until
+    # the proxy serves the certificate: the script the proxy's own step installs and runs.
+    wait = "/etc/django-stack/tls/wait-for-certificate.sh"
+    reload_at = hook.index("systemctl reload-or-restart")
+    assert hook.index(wait, reload_at) > reload_at
+    assert f"  exec {wait}\n" in hook
+    service = commands(acme_run())["django-proxy-service"]
+    service_files = unpack(unwrap_secrets(service.inputs["stdin"]))
+    assert "-servername shop.example.com" in service_files[wait[1:]]
+    assert f"{wait} || exit 1" in service.inputs["create"]
     plain = unpack(commands(acme_run())["django-proxy-acme-prepare"].inputs["stdin"])
     assert "REQUESTS_CA_BUNDLE" not in plain[CERTBOT_DROP_IN[1:]]
     assert "--register-unsafely-without-email" in render_acme_obtain_script(

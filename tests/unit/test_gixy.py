@@ -31,7 +31,7 @@ from components.choices import AppServer, Proxy
 from components.config import StackConfig, parse_stack_config
 from components.docker.proxy_certificate import TLS_FILES
 from components.render.proxy_config import render_proxy_config
-from components.render.systemd import TLS_CHAIN_FILE, TLS_KEY_CREDENTIAL_PATH
+from components.render.systemd import TLS_CHAIN_FILE, TLS_KEY_FILE
 from components.server_settings import proxy_settings
 from tests.support.stack_files import PROJECT_DIR
 
@@ -105,7 +105,7 @@ def test_gixy_finds_nothing_unanswered(
         upstream_hosts=[f"app-{i}" for i in range(replicas)],
         worker_processes="auto",
         # Each target's own TLS files (a production stack has TLS on by default).
-        tls_files=TLS_FILES if syslog is None else (TLS_CHAIN_FILE, TLS_KEY_CREDENTIAL_PATH),
+        tls_files=TLS_FILES if syslog is None else (TLS_CHAIN_FILE, TLS_KEY_FILE),
         syslog_tag=syslog,
     )
     assert settings.proxy is Proxy.NGINX

@@ -396,9 +396,14 @@ def test_plain_http_stacks_are_unchanged() -> None:
 # --- Wiring: VM -------------------------------------------------------------------------------
 
 
-def test_vm_proxy_gets_the_key_root_only_as_a_credential() -> None:
+@pytest.mark.parametrize("mode", ["self-signed", "files"])
+def test_vm_proxy_reads_its_key_itself_and_a_new_one_is_a_reload(mode: str) -> None:
     case = by_id("hosts-gunicorn-nginx")
-    run = deploy_vm(case, tls={"mode": "self-signed"}, httpPort=80, httpsPort=443)
+    tls: dict[str, Any] = {"mode": mode}
+    if mode == "files":
+        pair = material(seed="files-" + "y" * 40)
+        tls.update(certificate=pair.chain_pem, key=pair.key_pem)
+    run = deploy_vm(case, tls=tls, httpPort=80, httpsPort=443)
     assert run.outputs["url"] == "https://203.0.113.10/"
     service = commands(run)["django-proxy-service"]
     assert is_wire_secret(service.inputs["stdin"])
@@ -407,18 +412,38 @@ def test_vm_proxy_gets_the_key_root_only_as_a_credential() -> None:
     assert files["etc/django-stack/tls/key.pem"].startswith("-----BEGIN PRIVATE KEY-----")
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin)), mode="r:gz") as tar:
         modes = {m.name: m.mode for m in tar.getmembers()}
+    # Root's alone in the bundle, then the proxy group's to read, before the reload.
     assert modes["etc/django-stack/tls/key.pem"] == 0o600
     assert modes["etc/django-stack/tls/chain.pem"] == 0o644
+    script = unwrap_secrets(service.inputs["create"])
+    group_line = (
+        "chgrp www-data /etc/django-stack/tls/key.pem && chmod 0640 /etc/django-stack/tls/key.pem"
+    )
+    assert group_line in script
+    assert script.index(group_line) < script.index("systemctl reload django-stack-proxy")
+    # The unit takes no credential (copied at start only): the proxy reads the key file.
     unit = files["etc/systemd/system/django-stack-proxy.service"]
-    assert "LoadCredential=tls-key:/etc/django-stack/tls/key.pem" in unit
+    assert "LoadCredential" not in unit and "User=www-data" in unit
     conf = files["etc/django-stack/nginx.conf"]
-    key_path = "/run/credentials/django-stack-proxy.service/tls-key"
-    assert directive(conf, "ssl_certificate_key") == [key_path]
+    assert directive(conf, "ssl_certificate_key") == ["/etc/django-stack/tls/key.pem"]
     assert "listen 443 ssl;" in conf and "listen 80;" in conf
-    # A new key restarts the proxy (credentials are copied at start).
-    assert "/etc/django-stack/tls/key.pem" in unwrap_secrets(service.inputs["create"])
+    # A new key or chain is a reload: what restarts the proxy is its unit alone.
+    (restart_on,) = [line for line in script.splitlines() if "sha256sum" in line]
+    assert restart_on == 'current="$(sha256sum /etc/systemd/system/django-stack-proxy.service)"'
+    # After the reload, the step waits until the proxy serves the installed certificate.
+    wait = files["etc/django-stack/tls/wait-for-certificate.sh"]
+    assert "s_client -connect 127.0.0.1:443" in wait and "-servername localhost" in wait
+    assert "/etc/django-stack/tls/wait-for-certificate.sh || exit 1" in script
     settings_env = unwrap_secrets(commands(run)["django-app-0-settings"].inputs["stdin"])
     assert 'DJANGO_HTTPS="1"' in settings_env
+
+
+def test_a_plain_http_vm_proxy_has_no_certificate_check() -> None:
+    run = deploy_vm(by_id("hosts-gunicorn-nginx"))
+    service = commands(run)["django-proxy-service"]
+    files = unpack(unwrap_secrets(service.inputs["stdin"]))
+    assert not any(path.startswith("etc/django-stack/tls/") for path in files)
+    assert "wait-for-certificate" not in unwrap_secrets(service.inputs["create"])
 
 
 def test_vm_release_picks_the_nginx_form_of_its_debian() -> None:
