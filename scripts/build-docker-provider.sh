@@ -9,8 +9,9 @@
 #   scripts/build-docker-provider.sh       # prints the path of the plugin binary
 #
 # Cached by version under $DJANGO_STACK_CACHE (default ~/.cache/django-stack), as
-# install-pulumi.sh does: only the first run on a machine pays for the build (about 20 min on
-# 2 busy cores, 2.3 GB of module cache, 2.5 GB of build cache); later runs take a second.
+# install-pulumi.sh does: only the first run on a machine pays for the build (20 min on 2
+# cores that other jobs shared, 2.1 GB of module cache and 2.9 GB of build cache); later
+# runs take a second.
 # Install it for the engine with
 #   pulumi plugin install resource docker "$PLUGIN_VERSION" --file "$(scripts/build-docker-provider.sh)"
 set -euo pipefail

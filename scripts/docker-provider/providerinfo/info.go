@@ -13,6 +13,8 @@ import (
 // Version is the plugin version the Python SDK asks for, set at build time (-X).
 var Version = "0.0.0-dev"
 
+// Provider is the bridged provider: the SDKv2 resources of the Terraform provider under the
+// tokens of pulumi-docker's schema (docs/engine-spike.md compares the two).
 func Provider() tfbridge.ProviderInfo {
 	info := tfbridge.ProviderInfo{
 		P:       shimv2.NewProvider(bridgeshim.New(Version)),
@@ -26,9 +28,13 @@ func Provider() tfbridge.ProviderInfo {
 		// the SDK (its Image is a native, non-bridged resource), docker_config is
 		// ServiceConfig, and two list fields keep singular names.
 		Resources: map[string]*tfbridge.ResourceInfo{
-			"docker_image":  {Tok: "docker:index/remoteImage:RemoteImage", Fields: map[string]*tfbridge.SchemaInfo{"name": {Name: "name"}}},
+			"docker_image": {
+				Tok:    "docker:index/remoteImage:RemoteImage",
+				Fields: map[string]*tfbridge.SchemaInfo{"name": {Name: "name"}},
+			},
 			"docker_config": {Tok: "docker:index/serviceConfig:ServiceConfig"},
 			"docker_container": {
+				// A container's name is fixed by the program, and two cannot share one.
 				DeleteBeforeReplace: true,
 				Fields: map[string]*tfbridge.SchemaInfo{
 					"command":           {Name: "command"},
