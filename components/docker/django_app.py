@@ -194,10 +194,12 @@ class DjangoApp(pulumi.ComponentResource):
             must_run=False,
             **{
                 **hardened_container_args(
-                    # The replicas' uid: the job writes the volumes they use (SQLite's file).
+                    # A uid of the job's own, in the replicas' group: it writes the volumes
+                    # they use (SQLite's file), group-writable (components/docker/identity.py).
                     hardening=Hardening(
                         user=container_user(
-                            resource_prefix=args.target.resource_prefix, role=ContainerRole.APP
+                            resource_prefix=args.target.resource_prefix,
+                            role=ContainerRole.MIGRATE,
                         )
                     ),
                     limits=args.limits,
