@@ -16,6 +16,7 @@ from components.choices import AppServer, Proxy
 from components.config import ConfigError
 from components.docker.container_spec import EXEC_RESERVE, Limits
 from components.docker.django_app import SQLITE_DIR
+from components.docker.volume_permissions import VolumePermissionsError, checked_image
 from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from components.tuning import apache_event_processes, replica_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
@@ -281,6 +282,56 @@ def test_sqlite_single_replica_shares_a_volume_with_the_migration() -> None:
     (volume,) = [v for v in run.of_type(VOLUME) if v.name.endswith("-sqlite")]
     for container in containers(run, "app") + containers(run, "migrate"):
         assert container.inputs["volumes"][0]["volumeName"] == volume.inputs["name"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mount_points"),
+    [
+        ({"media": {"kind": "volume"}}, [MEDIA_MOUNT]),
+        (
+            {"replicas": 1, "database": {"kind": "sqlite"}, "media": {"kind": "volume"}},
+            [SQLITE_DIR, MEDIA_MOUNT],
+        ),
+    ],
+    ids=["media", "sqlite-and-media"],
+)
+def test_a_job_hands_the_app_volumes_to_the_apps_group_before_the_migration(
+    overrides: dict[str, Any], mount_points: list[str]
+) -> None:
+    """Volumes made by an earlier version (one uid for all) must become the group's before
+    the replicas, each a uid of its own, write them (components/render/volume_permissions.py)."""
+    run = deploy(**overrides)
+    (job,) = containers(run, "volume-permissions")
+    (migrate,) = containers(run, "migrate")
+    inputs = job.inputs
+    # Root in the app's group, with the two capabilities chgrp and chmod of others' files
+    # need, and otherwise the baseline.
+    assert inputs["user"] == "0:10001"
+    assert inputs["capabilities"] == {"drops": ["ALL"], "adds": ["CHOWN", "FOWNER"]}
+    assert inputs["readOnly"] is True and "no-new-privileges:true" in inputs["securityOpts"]
+    assert inputs["attach"] is True and inputs["restart"] == "no"
+    assert not inputs.get("ports")
+    # The volumes the migration job and the replicas write, at the same places, and the job
+    # works on exactly those.
+    assert inputs["volumes"] == migrate.inputs["volumes"]
+    assert [v["containerPath"] for v in inputs["volumes"]] == mount_points
+    assert inputs["command"][:2] == ["sh", "-euc"] and inputs["command"][3:] == [
+        "sh",
+        *mount_points,
+    ]
+    # The release's own image: it runs again with every release, before the migration job.
+    assert inputs["image"] == migrate.inputs["image"]
+    assert migrate.inputs["image"].startswith("django-stack-dev-app:")
+
+
+def test_without_app_volumes_there_is_no_volume_permissions_job() -> None:
+    assert not containers(deploy(media={"kind": "none"}), "volume-permissions")
+
+
+def test_a_failed_volume_permissions_job_stops_the_release() -> None:
+    assert checked_image(job="j", image="img", exit_code=0, logs="") == "img"
+    with pytest.raises(VolumePermissionsError, match=r"(?s)j exited with 1.*chmod: changing"):
+        checked_image(job="j", image="img", exit_code=1, logs="chmod: changing mode of 'x'")
 
 
 def test_external_database_creates_no_database_container() -> None:
