@@ -176,7 +176,7 @@ def test_each_container_runs_as_a_uid_of_its_own(
             assert {line.split()[1] for line in top} == {uids[f"{stack.name}/{role}"]}
 
 
-def test_a_stack_at_its_process_cap_leaves_the_other_alone(
+def test_a_replica_at_its_process_cap_leaves_the_rest_alone(
     stacks: tuple[Deployed, Deployed],
 ) -> None:
     busy, calm = stacks
