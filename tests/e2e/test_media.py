@@ -170,8 +170,8 @@ def test_a_release_keeps_every_uploaded_file(
     images = {r: json.loads(docker("inspect", stack.container(r)))[0]["Image"] for r in replicas()}
     # The volume as a version before per-replica uids left it: the files and their folders
     # uid 10001's, files 0644 and folders 0755 (this month's too), which no replica's uid could
-    # write into. (Not the volume's root: Docker reports its change time as the volume's
-    # CreatedAt, which the check below compares.)
+    # write into. (Not the volume's root: with the root changed too, the CreatedAt Docker
+    # reported for the volume changed here, and the check below compares it.)
     # The release's volume permissions job must hand it back to the group.
     as_before = (
         f"find {MEDIA_FILES} -exec chown 10001 {{}} + "
