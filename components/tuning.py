@@ -100,14 +100,14 @@ def replica_processes(*, app_server: AppServer, workers: int, threads: int) -> i
 
 
 def app_max_processes(*, app_server: AppServer, replicas: int, workers: int, threads: int) -> int:
-    """The replicas' cap on processes and threads, never below 512.
+    """The cap on processes and threads of `replicas` app servers that share it, never
+    below 512, twice over what they run.
 
     Docker (an nproc ulimit): RLIMIT_NPROC is checked against every process of the user on the
-    whole host, not of the container. Each stack's replicas and migration job run as a uid of
-    that stack's own (components/docker/identity.py), so no other stack counts against it,
-    but all of its replicas do: the cap is their sum, twice over for the migration job of the
-    next release beside them. A VM unit's TasksMax counts the unit alone: `replicas=1`, twice
-    over for a graceful reload's old and new workers.
+    whole host, not of the container. Each replica and the migration job runs as a uid of its
+    own (components/docker/identity.py), so nothing else counts against its cap: `replicas=1`.
+    A VM unit's TasksMax counts the unit alone: `replicas=1` too, twice over for a graceful
+    reload's old and new workers.
     """
     per_replica = replica_processes(app_server=app_server, workers=workers, threads=threads)
     return max(512, 2 * replicas * per_replica)

@@ -105,8 +105,11 @@ class AppServer(pulumi.ComponentResource):
                 wait_timeout=180,
                 **hardened_container_args(
                     hardening=Hardening(
+                        # A uid of the replica's own: its process cap is its alone.
                         user=container_user(
-                            resource_prefix=args.target.resource_prefix, role=ContainerRole.APP
+                            resource_prefix=args.target.resource_prefix,
+                            role=ContainerRole.APP,
+                            replica=i,
                         )
                     ),
                     limits=args.limits,

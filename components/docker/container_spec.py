@@ -34,7 +34,7 @@ class Limits:
     cpus: float
     # RLIMIT_NPROC for the container's user: pulumi-docker 5.x has no pids-limit field, and a
     # per-user process cap is the closest the provider offers against fork bombs. It holds per
-    # stack because each stack runs as its own uid (identity.py); the server itself stays
+    # container because each container runs as its own uid (identity.py); the server stays
     # EXEC_RESERVE below it (server_command).
     max_processes: int = 512
 

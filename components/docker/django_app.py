@@ -29,6 +29,7 @@ from components.docker.container_spec import (
 from components.docker.identity import ContainerRole, container_user
 from components.docker.images import image_tag, local_image
 from components.docker.target import DockerTarget
+from components.docker.volume_permissions import volume_permissions_job
 from components.render.app_server_config import server_packages
 from components.render.build_context import app_build_context
 from components.render.django_env import env_list
@@ -177,11 +178,24 @@ class DjangoApp(pulumi.ComponentResource):
             ),
             *args.media_mounts,
         ]
+        # A volume made by an earlier version (one uid for all) is handed to the app's group
+        # first, or the replicas' uids could not write it (components/render/volume_permissions.py).
+        migration_image: pulumi.Input[str] = self.image_name
+        if self.data_volumes:
+            migration_image = volume_permissions_job(
+                f"{name}-volume-permissions",
+                target=args.target,
+                image_name=self.image_name,
+                volumes=self.data_volumes,
+                mount_points=[str(v.container_path) for v in self.data_volumes],
+                parent=self,
+                after=args.database_ready,
+            )
         job = f"{args.target.resource_prefix}-migrate"
         self.migration = docker.Container(
             f"{name}-migrate",
             name=job,
-            image=self.image_name,
+            image=migration_image,
             command=server_command(
                 release_container_command(args.release_commands), limits=args.limits
             ),
@@ -194,10 +208,12 @@ class DjangoApp(pulumi.ComponentResource):
             must_run=False,
             **{
                 **hardened_container_args(
-                    # The replicas' uid: the job writes the volumes they use (SQLite's file).
+                    # A uid of the job's own, in the replicas' group: it writes the volumes
+                    # they use (SQLite's file), group-writable (components/docker/identity.py).
                     hardening=Hardening(
                         user=container_user(
-                            resource_prefix=args.target.resource_prefix, role=ContainerRole.APP
+                            resource_prefix=args.target.resource_prefix,
+                            role=ContainerRole.MIGRATE,
                         )
                     ),
                     limits=args.limits,

@@ -92,9 +92,10 @@ class DockerStack(pulumi.ComponentResource):
         replica_limits = Limits(
             memory_mb=config.memory_mb_per_replica,
             cpus=config.cpus_per_replica,
+            # Per replica: each replica (and the migration job) is a uid of its own.
             max_processes=app_max_processes(
                 app_server=config.app_server,
-                replicas=config.replicas,
+                replicas=1,
                 workers=config.workers,
                 threads=config.threads,
             ),

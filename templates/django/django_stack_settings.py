@@ -204,13 +204,19 @@ if os.environ.get("DJANGO_STATIC_ROOT"):
     STATIC_ROOT: str = os.environ["DJANGO_STATIC_ROOT"]
 
 # Uploads: stored where the reverse proxy serves them from, which is another user, so files
-# and folders are readable by all (the volume is seen by the stack's containers only).
+# and folders are readable by all (the volume is seen by the stack's containers only). On
+# Docker every replica is a uid of its own in the app's group: a file one replica stored the
+# others may replace, and a folder one made (`upload_to="files/%Y/%m/"`) the others store in,
+# so both are group-writable; folders setgid, so what is made in them keeps the group (the
+# image's media folders are too: templates/docker/app.Dockerfile). Django chmods each file
+# and each folder it makes to these modes, whatever the umask.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-permissions
+# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-directory-permissions
 if os.environ.get("DJANGO_MEDIA_ROOT"):
     MEDIA_ROOT: str = os.environ["DJANGO_MEDIA_ROOT"]
     MEDIA_URL: str = os.environ.get("DJANGO_MEDIA_URL") or "/media/"
-    FILE_UPLOAD_PERMISSIONS: int = 0o644
-    FILE_UPLOAD_DIRECTORY_PERMISSIONS: int = 0o755
+    FILE_UPLOAD_PERMISSIONS: int = 0o664
+    FILE_UPLOAD_DIRECTORY_PERMISSIONS: int = 0o2775
 # Uploads in S3 (django-storages, imported only when a file is stored: the image build and
 # the proxy host, which never store one, need not have it). The project's other storages
 # (staticfiles) stay. The bucket stays private: querystring auth (the default) makes every

@@ -33,11 +33,15 @@ ARG SERVER_PACKAGES=""
 ARG SYSTEM_PACKAGES=""
 # The base's own Python, and its shared library (uWSGI links to it), named after the version
 # that Python reports: no version is written here, so any Debian release builds.
-# The containers run as a uid of their stack's own (components/docker/identity.py), not known
-# here, in group 10001 ("app"): the directories they write (the volumes' mount points, whose
-# ownership Docker copies into a new volume) belong to that group, group-writable, and setgid
-# so that what is made in them stays in it. The proxy reads the media files as "other".
-# Everything else in the image is root's, world-readable, and read-only at run time.
+# Each replica and the migration job runs as a uid of its own (components/docker/identity.py),
+# not known here, all in group 10001 ("app"): the directories they write (the volumes' mount
+# points, whose contents and ownership Docker copies into a new volume) belong to that group,
+# group-writable, and setgid so that what is made in them stays in it. The SQLite database is
+# made here, empty (SQLite takes an empty file for an empty database), and group-writable:
+# SQLite would make it 0644 whatever the umask, for its first writer alone, and gives its
+# journal the database file's mode (https://www.sqlite.org/compile.html#default_file_permissions).
+# The proxy reads the media files as "other". Everything else in the image is root's,
+# world-readable, and read-only at run time.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
  && libpython=$(python3 -c 'import sys; print("libpython%d.%d" % sys.version_info[:2])') \
@@ -46,6 +50,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
  && install -d -o root -g 10001 -m 2770 /var/lib/django-stack /srv/media/tmp \
+ && install -o root -g 10001 -m 0660 /dev/null /var/lib/django-stack/db.sqlite3 \
  && install -d -o root -g 10001 -m 2775 /srv/media /srv/media/files
 COPY --from=build /opt/venv /opt/venv
 COPY django_stack_settings.py django_stack_health.py django_stack_precompress.py healthcheck.py \

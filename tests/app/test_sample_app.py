@@ -285,9 +285,12 @@ def test_post_with_a_file_stores_it_under_media_root(
     assert attachment["size"] == size
     stored = site.media_root / attachment["name"]
     assert stored.read_bytes() == content
-    # Readable by another user (the reverse proxy serves it), as the overlay asks.
+    # Readable by another user (the reverse proxy serves it) and writable by the group (the
+    # other replicas, each a uid of its own), as the overlay asks; so is the folder Django
+    # made for it, setgid so that what is made in it stays in the group.
     if site.settings_module == "django_stack_settings":
-        assert stored.stat().st_mode & 0o777 == 0o644
+        assert stored.stat().st_mode & 0o777 == 0o664
+        assert stored.parent.stat().st_mode & 0o7777 == 0o2775
         assert not list((site.media_root.parent / "tmp").iterdir())  # nothing left spooled
     with postgres_server.connect() as conn:
         row = conn.execute(

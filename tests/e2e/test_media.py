@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from components.choices import AppServer, Proxy
-from components.render.media import MEDIA_MOUNT, UPLOAD_TEMP_DIR
+from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from tests.e2e.checks import assert_attachment_everywhere, upload_attachment
 from tests.e2e.conftest import Deployed, deploy_stack
 from tests.e2e.engine import docker, remove_everything
@@ -55,6 +56,13 @@ class Uploaded:
 
 def replicas() -> set[str]:
     return {f"app-{i}" for i in range(REPLICAS)}
+
+
+def shift_the_rotation(url: str) -> None:
+    """One more request through the proxy. An upload is two (the form, for its CSRF token, then
+    the post), so under a strict round robin over two replicas (Apache's byrequests) every
+    post would reach the same one; one request in between moves the next post to the other."""
+    assert Client(url).get("/entries.json").status == 200
 
 
 def mounts(container: str) -> list[dict[str, object]]:
@@ -114,6 +122,44 @@ def test_an_upload_to_one_replica_is_served_for_every_replica(uploaded: Uploaded
         assert int(stored) == len(BIG)
 
 
+def test_each_replica_stores_beside_and_replaces_what_another_stored(uploaded: Uploaded) -> None:
+    """Each replica is a uid of its own, in one group (components/docker/identity.py): what
+    one stores, and the folder it made for it, the others must be able to write."""
+    stack = uploaded.stack
+    by_replica: dict[str, str] = {}
+    # Uploads through the proxy until each replica has stored one: into the folder
+    # (`upload_to="attachments/%Y/%m/"`) that the fixture's first upload, as one replica's
+    # uid, made. A folder only its maker could write would fail the others' uploads (500).
+    for n in range(20):
+        text, served_by = upload_attachment(
+            stack.url, tag=f"each-{n}", filename=f"each {n}.txt", content=b"first"
+        )
+        if served_by in by_replica:
+            shift_the_rotation(stack.url)
+        by_replica.setdefault(served_by, text)
+        if set(by_replica) == replicas():
+            break
+    assert set(by_replica) == replicas(), by_replica
+    users = {
+        r: json.loads(docker("inspect", stack.container(r)))[0]["Config"]["User"]
+        for r in replicas()
+    }
+    for maker, other in (("app-0", "app-1"), ("app-1", "app-0")):
+        found = assert_attachment_everywhere(
+            stack.url, replicas(), text=by_replica[maker], content=b"first"
+        )
+        path = f"{MEDIA_MOUNT}/files/{found['name']}"
+        owner = docker("exec", stack.container(other), "stat", "-c", "%u", path).strip()
+        assert owner == users[maker].split(":")[0] != users[other].split(":")[0]
+        # The other replica replaces the file in place, and the proxy (another user) serves
+        # the new content.
+        replaced = f"replaced by {other}".encode()
+        write = 'printf %s "$1" > "$2"'
+        docker("exec", stack.container(other), "sh", "-c", write, "sh", replaced.decode(), path)
+        served = Client(stack.url).get(str(found["url"]))
+        assert (served.status, served.body) == (200, replaced)
+
+
 def test_a_release_keeps_every_uploaded_file(
     uploaded: Uploaded, docker_engine: str, tmp_path: Path
 ) -> None:
@@ -122,6 +168,21 @@ def test_a_release_keeps_every_uploaded_file(
     volume = f"django-stack-{stack.name}-media"
     created = docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip()
     images = {r: json.loads(docker("inspect", stack.container(r)))[0]["Image"] for r in replicas()}
+    # The volume as a version before per-replica uids left it: the files and their folders
+    # uid 10001's, files 0644 and folders 0755 (this month's too), which no replica's uid could
+    # write into. (Not the volume's root: with the root changed too, the CreatedAt Docker
+    # reported for the volume changed here, and the check below compares it.)
+    # The release's volume permissions job must hand it back to the group.
+    as_before = (
+        f"find {MEDIA_FILES} -exec chown 10001 {{}} + "
+        f"&& find {MEDIA_FILES} -type d -exec chmod 0755 {{}} + "
+        f"&& find {MEDIA_FILES} -type f -exec chmod 0644 {{}} +"
+    )
+    docker(
+        "run", "--rm", "--network", "none", "--user", "0:10001", "--cap-drop", "ALL",
+        "--cap-add", "CHOWN", "--cap-add", "FOWNER", "--volume", f"{volume}:{MEDIA_MOUNT}",
+        images["app-0"], "sh", "-euc", as_before,
+    )  # fmt: skip
     # New app code: what a commit to the project and `pulumi up` make.
     code = tmp_path / "app"
     shutil.copytree(PROJECT_DIR / "app", code)
@@ -139,6 +200,25 @@ def test_a_release_keeps_every_uploaded_file(
     assert docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip() == created
     for text, content in ((uploaded.big_text, BIG), (uploaded.page_text, PAGE)):
         assert_attachment_everywhere(released.url, replicas(), text=text, content=content)
-    # And the new release takes uploads too.
-    text, _ = upload_attachment(released.url, tag="release", filename="after.txt", content=b"ok")
-    assert_attachment_everywhere(released.url, replicas(), text=text, content=b"ok")
+    # The job handed the old volume to the group: every folder group-writable and setgid,
+    # every file group-writable, "other" (the proxy) as it was.
+    modes = docker(
+        "exec", released.container("app-0"), "find", f"{MEDIA_MOUNT}/files", "-printf", "%y %m\\n"
+    ).split("\n")
+    assert {m for m in modes if m.startswith("d")} == {"d 2775"}, modes
+    assert {m for m in modes if m.startswith("f")} == {"f 664"}, modes
+    job_log = docker("logs", released.container("volume-permissions"))
+    assert re.search(r"volume permissions: [1-9]\d* changes", job_log), job_log
+    # And the new release takes uploads too, through each replica, into this month's folder.
+    served: set[str] = set()
+    for n in range(20):
+        text, by = upload_attachment(
+            released.url, tag=f"release-{n}", filename="after.txt", content=b"ok"
+        )
+        assert_attachment_everywhere(released.url, replicas(), text=text, content=b"ok")
+        if by in served:
+            shift_the_rotation(released.url)
+        served.add(by)
+        if served == replicas():
+            break
+    assert served == replicas()

@@ -1,14 +1,17 @@
-"""Two stacks on one engine: one spawns up to its process cap under load, the other goes on.
+"""Two stacks on one engine: one replica spawns up to its process cap under load, the rest
+go on: the other stack, and the other replica of the same stack.
 
 Issue 13, item 8: with every stack's replicas as uid 10001, RLIMIT_NPROC (the nproc ulimit)
 was one budget for all of them, and a busy stack made `docker exec` and the health checks of
-another fail with "resource temporarily unavailable". Here the busy stack's replica starts
-threads until the kernel refuses one (each counts as a process), with the limit its server
-runs under (read from its PID 1), while a client loads that stack; meanwhile the other
-stack must stay healthy and `docker exec` into it must work, and the busy stack's own
-health checks must still start, in the room its servers leave under the cap. On the shared
-uid 10001 (the code before) the other stack's `docker exec` failed here with "sh: 1: Cannot
-fork", the issue's symptom.
+another fail with "resource temporarily unavailable". Here one replica of the busy stack
+starts threads until the kernel refuses one (each counts as a process), with the limit its
+server runs under (read from its PID 1), while a client loads that stack; meanwhile the other
+stack must stay healthy and `docker exec` into it must work; the busy stack's other replica
+must pass every health check and still start processes under its own server's limit; and
+the runaway replica's own health checks must still start, in the room its server leaves under
+its cap. On the shared uid 10001 (the code before per-stack uids) the other stack's `docker
+exec` failed here with "sh: 1: Cannot fork", the issue's symptom; with one uid per stack (the
+code before per-replica uids) the other replica's processes under its server's limit did.
 """
 
 from __future__ import annotations
@@ -124,11 +127,13 @@ class Load:
             t.join(timeout=30)
 
 
-def exec_works(container: str) -> tuple[bool, str]:
+def exec_works(container: str, *, under_nproc: int | None = None) -> tuple[bool, str]:
     """Whether an operator's `docker exec` works: a shell that starts a command (a fork as
-    the container's uid, where a uid at its limit fails), as the health checks do."""
+    the container's uid, where a uid at its limit fails), as the health checks do; with
+    `under_nproc`, under that RLIMIT_NPROC (a server's own, lower than the container's)."""
+    limit = [] if under_nproc is None else ["prlimit", f"--nproc={under_nproc}:{under_nproc}", "--"]
     result = subprocess.run(
-        [DOCKER, "exec", container, "sh", "-c", "ls / >/dev/null && echo ok"],
+        [DOCKER, "exec", container, *limit, "sh", "-c", "ls / >/dev/null && echo ok"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -149,7 +154,7 @@ def health(container: str) -> dict:
     return inspect(container)["State"]["Health"]
 
 
-def test_each_stack_and_its_proxy_run_as_uids_of_their_own(
+def test_each_container_runs_as_a_uid_of_its_own(
     stacks: tuple[Deployed, Deployed],
 ) -> None:
     users = {
@@ -158,18 +163,20 @@ def test_each_stack_and_its_proxy_run_as_uids_of_their_own(
         for role in ("app-0", "app-1", "migrate", "proxy")
     }
     uids = {name: user.split(":")[0] for name, user in users.items()}
+    # Every replica, migration job and proxy of both stacks: eight uids.
+    assert len(set(uids.values())) == 8, users
     for stack in stacks:
-        # One owner of the stack's volumes: the replicas and the migration job.
-        assert len({uids[f"{stack.name}/{r}"] for r in ("app-0", "app-1", "migrate")}) == 1
-    assert len(set(uids.values())) == 4, users
+        # One group for what shares the stack's volumes: the replicas and the migration job.
+        groups = {users[f"{stack.name}/{r}"].split(":")[1] for r in ("app-0", "app-1", "migrate")}
+        assert groups == {"10001"}, users
     # Processes run as that uid, as the host sees them.
     for stack in stacks:
-        for role in ("app-0", "proxy"):
+        for role in ("app-0", "app-1", "proxy"):
             top = docker("top", stack.container(role), "-eo", "pid,uid").splitlines()[1:]
             assert {line.split()[1] for line in top} == {uids[f"{stack.name}/{role}"]}
 
 
-def test_a_stack_at_its_process_cap_leaves_the_other_alone(
+def test_a_replica_at_its_process_cap_leaves_the_rest_alone(
     stacks: tuple[Deployed, Deployed],
 ) -> None:
     busy, calm = stacks
@@ -209,19 +216,27 @@ def test_a_stack_at_its_process_cap_leaves_the_other_alone(
                     checks += 1
                     if not ok:
                         failures.append(f"{container}: {error}")
+                # The busy stack's other replica can still start processes under its own
+                # server's limit, as its server does (a worker restarted, a thread added):
+                # its uid is not the runaway one's.
+                ok, error = exec_works(busy.container("app-1"), under_nproc=server_limit)
+                checks += 1
+                if not ok:
+                    failures.append(f"{busy.container('app-1')} as its server: {error}")
                 with urllib.request.urlopen(calm.url, timeout=10) as response:
                     calm_statuses.append(response.status)
                 time.sleep(0.5)
             assert not failures, failures
-            assert checks >= 8 and set(calm_statuses) == {200}, calm_statuses
-            # Health checks that ran while the hog held its threads. The calm stack's: every
-            # one passed. The busy stack's: every one started (the room under the cap), though
-            # its result is the servers' to give: the hog holds the whole server budget of the
-            # busy stack's uid, which both its replicas share (components/docker/identity.py),
-            # and a request that needs a new thread (Gunicorn's gthread pool starts its
-            # threads lazily) may fail there, as it would beside a server gone wild.
-            for container in [calm.container(f"app-{i}") for i in range(REPLICAS)] + [
-                busy.container(f"app-{i}") for i in range(REPLICAS)
+            assert checks >= 10 and set(calm_statuses) == {200}, calm_statuses
+            # Health checks that ran while the hog held its threads. The calm stack's and the
+            # busy stack's other replica's: every one passed. The runaway replica's: every one
+            # started (the room under its cap), though its result is its server's to give: the
+            # hog holds that replica's whole server budget, and a request that needs a new
+            # thread (Gunicorn's gthread pool starts its threads lazily) may fail there, as it
+            # would in a server gone wild.
+            for container in [
+                *(calm.container(f"app-{i}") for i in range(REPLICAS)),
+                *(busy.container(f"app-{i}") for i in range(REPLICAS)),
             ]:
                 state = health(container)
                 during = [
@@ -232,7 +247,7 @@ def test_a_stack_at_its_process_cap_leaves_the_other_alone(
                 ]
                 assert during, (container, state["Log"])
                 assert not [run for run in during if could_not_start(run)], (container, during)
-                if container.startswith(calm.container("")):
+                if container != hog_in:
                     assert all(run["ExitCode"] == 0 for run in during), (container, during)
                     assert state["Status"] == "healthy", (container, state)
         finally:

@@ -17,21 +17,23 @@ CONTAINER = "docker:index/container:Container"
 
 
 class FailingMigration(FakeCloud):
-    """The migration job exits 1 with a traceback, as a broken migration does."""
+    """The migration job exits 1 with a traceback, as a broken migration does (or, with
+    `job="-volume-permissions"`, the volume permissions job that runs before it fails)."""
 
-    def __init__(self) -> None:
+    def __init__(self, job: str = "-migrate", logs: str = "") -> None:
         super().__init__()
         self.created: list[str] = []
+        self.job = job
+        self.logs = logs or (
+            "Applying guestbook.0002...\n"
+            'django.db.utils.ProgrammingError: relation "nope" does not exist\n'
+        )
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         self.created.append(args.name)
         resource_id, outputs = super().new_resource(args)
-        if args.typ == CONTAINER and args.inputs.get("attach"):
-            outputs.update(
-                exitCode=1,
-                containerLogs="Applying guestbook.0002...\n"
-                'django.db.utils.ProgrammingError: relation "nope" does not exist\n',
-            )
+        if args.typ == CONTAINER and args.inputs.get("attach") and args.name.endswith(self.job):
+            outputs.update(exitCode=1, containerLogs=self.logs)
         return resource_id, outputs
 
 
@@ -56,3 +58,14 @@ def test_a_failed_migration_fails_the_program_and_starts_no_replica() -> None:
     assert 'relation "nope" does not exist' in str(failure.value)
     assert "django-app-migrate" in mocks.created
     assert [n for n in mocks.created if "-replica-" in n] == []
+
+
+def test_a_failed_volume_permissions_job_runs_no_migration_and_starts_no_replica() -> None:
+    mocks = FailingMigration(
+        job="-volume-permissions", logs="chmod: changing permissions of '/srv/media/x'\n"
+    )
+    with pytest.raises(Exception, match="volume permissions job") as failure:
+        run_program(stack_config("dev"), stack="dev", mocks=mocks)
+    assert "chmod: changing permissions" in str(failure.value)
+    assert "django-app-volume-permissions" in mocks.created
+    assert [n for n in mocks.created if n.endswith("-migrate") or "-replica-" in n] == []

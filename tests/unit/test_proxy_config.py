@@ -776,5 +776,6 @@ def test_an_upload_through_the_proxy_is_stored_by_django_and_served_by_the_proxy
                 served.headers.get("content-disposition") == "attachment"
             )
             stored = media / "files" / entry["attachment"]["name"]
-            assert stored.stat().st_mode & 0o777 == 0o644
+            # Writable by the group (the other replicas' uids), readable by "other" (the proxy).
+            assert stored.stat().st_mode & 0o777 == 0o664
         assert list((media / "tmp").iterdir()) == []

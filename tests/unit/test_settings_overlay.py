@@ -332,9 +332,10 @@ def test_uploads_go_to_the_media_volume_within_the_proxys_limit(
     # Whatever the proxy lets through Django takes; a file past 2.5 MB goes to the volume.
     assert settings["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 25 * 1024 * 1024
     assert settings["FILE_UPLOAD_MAX_MEMORY_SIZE"] == 2_621_440
-    # The proxy is another user: it must be able to read what the replicas store.
-    assert settings["FILE_UPLOAD_PERMISSIONS"] == 0o644
-    assert settings["FILE_UPLOAD_DIRECTORY_PERMISSIONS"] == 0o755
+    # The proxy is another user: it must be able to read what the replicas store; each
+    # replica is a uid of its own in one group: it replaces and stores in what another made.
+    assert settings["FILE_UPLOAD_PERMISSIONS"] == 0o664
+    assert settings["FILE_UPLOAD_DIRECTORY_PERMISSIONS"] == 0o2775
 
 
 def test_without_media_the_projects_own_stays_and_limits_still_line_up(tmp_path: Path) -> None:

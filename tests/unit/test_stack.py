@@ -16,8 +16,9 @@ from components.choices import AppServer, Proxy
 from components.config import ConfigError
 from components.docker.container_spec import EXEC_RESERVE, Limits
 from components.docker.django_app import SQLITE_DIR
+from components.docker.volume_permissions import VolumePermissionsError, checked_image
 from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
-from components.tuning import apache_event_processes
+from components.tuning import apache_event_processes, replica_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
 from tests.support.prlimit import under_prlimit
 from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config, stack_names
@@ -178,29 +179,32 @@ def _uid(container: Any) -> int:
     return int(uid)
 
 
-def test_each_stack_runs_as_uids_of_its_own() -> None:
-    """RLIMIT_NPROC counts a uid's processes host-wide: a stack's cap holds only for a uid no
-    other stack runs as (issue 13, item 8)."""
+def test_each_container_runs_as_a_uid_of_its_own() -> None:
+    """RLIMIT_NPROC counts a uid's processes host-wide: a container's cap holds only for a uid
+    no other container runs as, of another stack or of its own (issue 13, item 8)."""
     dev, other = deploy("dev"), run_program(stack_config("dev", {}), stack="dev-2")
     again = deploy("dev")
     for run in (dev, other):
         apps = containers(run, "app") + containers(run, "migrate")
         (proxy,) = containers(run, "proxy")
-        # The replicas and the migration job are one owner of the volumes they share ...
-        assert len({c.inputs["user"] for c in apps}) == 1
-        assert apps[0].inputs["user"].endswith(":10001")  # the group owning the image's dirs
+        # Each replica and the migration job a uid of its own, all in the group that owns the
+        # image's writable dirs (they share the volumes) ...
+        assert len(apps) == 3 and len({_uid(c) for c in apps}) == 3
+        assert all(c.inputs["user"].endswith(":10001") for c in apps)
         # ... the proxy another uid, and none of them is a uid that anything else runs as.
-        assert _uid(proxy) != _uid(apps[0]) and proxy.inputs["user"].endswith(":33")
-        for uid in (_uid(proxy), _uid(apps[0])):
+        assert _uid(proxy) not in {_uid(c) for c in apps} and proxy.inputs["user"].endswith(":33")
+        for uid in (_uid(proxy), *(_uid(c) for c in apps)):
             assert 0x70000000 <= uid < 0x70000000 + (1 << 24)
     dev_uids, other_uids = (
-        {_uid(c) for r in ("app", "proxy") for c in containers(run, r)} for run in (dev, other)
+        {_uid(c) for r in ("app", "migrate", "proxy") for c in containers(run, r)}
+        for run in (dev, other)
     )
-    assert len(dev_uids) == 2 and not dev_uids & other_uids
+    assert len(dev_uids) == 4 and not dev_uids & other_uids
     # The same stack, the same uids: a second `up` changes no container.
-    assert [c.inputs["user"] for c in dev.of_type(CONTAINER)] == [
-        c.inputs["user"] for c in again.of_type(CONTAINER)
-    ]
+    # (By name: the replicas' resources may register in either order.)
+    assert {c.name: c.inputs["user"] for c in dev.of_type(CONTAINER)} == {
+        c.name: c.inputs["user"] for c in again.of_type(CONTAINER)
+    }
 
 
 @pytest.mark.parametrize("role", ["app", "proxy", "migrate"])
@@ -280,6 +284,56 @@ def test_sqlite_single_replica_shares_a_volume_with_the_migration() -> None:
         assert container.inputs["volumes"][0]["volumeName"] == volume.inputs["name"]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "mount_points"),
+    [
+        ({"media": {"kind": "volume"}}, [MEDIA_MOUNT]),
+        (
+            {"replicas": 1, "database": {"kind": "sqlite"}, "media": {"kind": "volume"}},
+            [SQLITE_DIR, MEDIA_MOUNT],
+        ),
+    ],
+    ids=["media", "sqlite-and-media"],
+)
+def test_a_job_hands_the_app_volumes_to_the_apps_group_before_the_migration(
+    overrides: dict[str, Any], mount_points: list[str]
+) -> None:
+    """Volumes made by an earlier version (one uid for all) must become the group's before
+    the replicas, each a uid of its own, write them (components/render/volume_permissions.py)."""
+    run = deploy(**overrides)
+    (job,) = containers(run, "volume-permissions")
+    (migrate,) = containers(run, "migrate")
+    inputs = job.inputs
+    # Root in the app's group, with the two capabilities chgrp and chmod of others' files
+    # need, and otherwise the baseline.
+    assert inputs["user"] == "0:10001"
+    assert inputs["capabilities"] == {"drops": ["ALL"], "adds": ["CHOWN", "FOWNER"]}
+    assert inputs["readOnly"] is True and "no-new-privileges:true" in inputs["securityOpts"]
+    assert inputs["attach"] is True and inputs["restart"] == "no"
+    assert not inputs.get("ports")
+    # The volumes the migration job and the replicas write, at the same places, and the job
+    # works on exactly those.
+    assert inputs["volumes"] == migrate.inputs["volumes"]
+    assert [v["containerPath"] for v in inputs["volumes"]] == mount_points
+    assert inputs["command"][:2] == ["sh", "-euc"] and inputs["command"][3:] == [
+        "sh",
+        *mount_points,
+    ]
+    # The release's own image: it runs again with every release, before the migration job.
+    assert inputs["image"] == migrate.inputs["image"]
+    assert migrate.inputs["image"].startswith("django-stack-dev-app:")
+
+
+def test_without_app_volumes_there_is_no_volume_permissions_job() -> None:
+    assert not containers(deploy(media={"kind": "none"}), "volume-permissions")
+
+
+def test_a_failed_volume_permissions_job_stops_the_release() -> None:
+    assert checked_image(job="j", image="img", exit_code=0, logs="") == "img"
+    with pytest.raises(VolumePermissionsError, match=r"(?s)j exited with 1.*chmod: changing"):
+        checked_image(job="j", image="img", exit_code=1, logs="chmod: changing mode of 'x'")
+
+
 def test_external_database_creates_no_database_container() -> None:
     run = deploy(database={"kind": "external", "host": "db.internal"}, databasePassword="pw")
     assert not containers(run, "database")
@@ -328,16 +382,19 @@ def test_mod_wsgi_replicas_run_apache_in_daemon_mode() -> None:
     )
 
 
-def test_mod_wsgi_replicas_may_run_every_apache_thread_of_the_stack() -> None:
-    """RLIMIT_NPROC counts the user's processes host-wide, so the cap covers all replicas."""
+def test_mod_wsgi_replicas_may_run_every_apache_thread_of_their_own() -> None:
+    """RLIMIT_NPROC counts the uid's processes host-wide; each replica is a uid of its own, so
+    the cap covers one replica's threads, twice over, and no more."""
     run = deploy(appServer="mod_wsgi", proxy="nginx", replicas=6, workers=4, threads=3)
     (app_image,) = [i for i in run.of_type(IMAGE) if i.name.endswith("app-image")]
     conf = (Path(app_image.inputs["build"]["context"]) / "app-server" / "mod_wsgi.conf").read_text()
     (front_threads,) = {int(n) for n in re.findall(r"^ThreadsPerChild (\d+)$", conf, re.M)}
+    per_replica = replica_processes(app_server=AppServer.MOD_WSGI, workers=4, threads=3)
+    assert per_replica >= front_threads + 4 * 3
     for role in ("app", "migrate"):
         for container in containers(run, role):
             (nproc,) = [u for u in container.inputs["ulimits"] if u["name"] == "nproc"]
-            assert nproc["soft"] >= 6 * (front_threads + 4 * 3)
+            assert nproc["soft"] == max(512, 2 * per_replica)
 
 
 def test_runserver_mounts_the_code_and_django_serves_static() -> None:
@@ -486,6 +543,12 @@ def test_the_app_image_makes_the_media_folders_for_a_new_volume() -> None:
     # group-writable and setgid; the media files readable by the proxy's uid too.
     assert f"install -d -o root -g 10001 -m 2775 {MEDIA_MOUNT} {MEDIA_FILES}" in final_stage
     assert f"install -d -o root -g 10001 -m 2770 {SQLITE_DIR} {UPLOAD_TEMP_DIR}" in final_stage
+    # The SQLite database: the migration job and the replica are two uids of that group, and
+    # SQLite would make a new file writable by its maker alone.
+    (sqlite,) = [c for c in containers(deploy(database={"kind": "sqlite"}, replicas=1), "app")]
+    database = next(e for e in unwrap_secrets(sqlite.inputs["envs"]) if "DB_NAME=" in e)
+    assert database == f"DJANGO_DB_NAME={SQLITE_DIR}/db.sqlite3"
+    assert f"install -o root -g 10001 -m 0660 /dev/null {SQLITE_DIR}/db.sqlite3" in final_stage
 
 
 def test_dependencies_install_from_their_declaration_before_the_code_arrives(
