@@ -45,6 +45,8 @@ if [ "$with_tests" = 1 ]; then
     || missing+=(openssh-client)
   # The VM firewall's ruleset is checked and loaded (in a namespace of the tests' own) by the
   # real nft; the VM units are scored by `systemd-analyze security --offline=yes`.
+  # The command plugin's engine test (tests/engine/test_command_plugin.py) runs its own sshd.
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || missing+=(nftables)
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
   if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
