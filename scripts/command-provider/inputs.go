@@ -163,8 +163,8 @@ func (c *checker) connection(path string, v resource.PropertyValue, allowProxy b
 // endpoint is one SSH connection's settings, read from checked inputs.
 type endpoint struct {
 	Host, User, Password, PrivateKey, PrivateKeyPassword, HostKey string
-	Port, DialErrorLimit, PerDialTimeout                       int
-	Proxy                                                      *endpoint
+	Port, DialErrorLimit, PerDialTimeout                          int
+	Proxy                                                         *endpoint
 }
 
 func getString(m resource.PropertyMap, k string) string {
@@ -238,10 +238,23 @@ func secretStrings(v resource.PropertyValue, inSecret bool, out *[]string) {
 	}
 }
 
-// mask replaces each secret's plaintext in a message, longest first.
+// credentialFields are the parts of a connection kept out of messages. The Python SDK makes
+// the whole connection secret, but masking its host and user too would make every dial error
+// unreadable ("dial [secret]:22").
+var credentialFields = []resource.PropertyKey{"password", "privateKey", "privateKeyPassword"}
+
+// mask replaces each secret's plaintext in a message, longest first: secret stdin, commands
+// and environment, and the connection's (and its proxy's) credentials.
 func mask(msg string, props resource.PropertyMap) string {
 	var secrets []string
-	secretStrings(resource.NewObjectProperty(props), false, &secrets)
+	rest := props.Copy()
+	delete(rest, "connection")
+	secretStrings(resource.NewObjectProperty(rest), false, &secrets)
+	for conn := unwrap(props["connection"]); conn.IsObject(); conn = unwrap(conn.ObjectValue()["proxy"]) {
+		for _, k := range credentialFields {
+			secretStrings(conn.ObjectValue()[k], true, &secrets)
+		}
+	}
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	for _, s := range secrets {
 		if s != "" {

@@ -67,7 +67,9 @@ func props(label string, st *structpb.Struct) (resource.PropertyMap, error) {
 	return plugin.UnmarshalProperties(st, o)
 }
 
-func marshal(m resource.PropertyMap) (*structpb.Struct, error) { return plugin.MarshalProperties(m, wire) }
+func marshal(m resource.PropertyMap) (*structpb.Struct, error) {
+	return plugin.MarshalProperties(m, wire)
+}
 
 func checkType(t string) error {
 	if t != commandType {
@@ -320,9 +322,13 @@ func (p *commandProvider) Create(_ context.Context, req *pulumirpc.CreateRequest
 	if err != nil {
 		return nil, err
 	}
-	id, err := resource.NewUniqueHex(resource.URN(req.GetUrn()).Name(), 8, 0)
-	if err != nil {
-		return nil, err
+	// No id in a preview: the engine then shows it as unknown, where pulumi-command makes up
+	// one that the real create does not keep.
+	id := ""
+	if !req.GetPreview() {
+		if id, err = resource.NewUniqueHex(resource.URN(req.GetUrn()).Name(), 8, 0); err != nil {
+			return nil, err
+		}
 	}
 	res := result{}
 	create, _ := commandOf(m, "create")

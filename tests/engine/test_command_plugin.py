@@ -13,8 +13,10 @@ binary); without it the test skips, which DJANGO_STACK_REQUIRE_E2E=1 turns into 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import shlex
+import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +32,8 @@ from tests.engine.conftest import cli_dir
 from tests.support.sshd import SshdUnavailableError, SshServer, running_sshd
 
 pytestmark = pytest.mark.engine
-PLUGIN_VERSION = "1.2.1"  # requirements.txt's pulumi-command
+# The plugin version the Python SDK asks the engine for.
+PLUGIN_VERSION = importlib.metadata.version("pulumi-command")
 SECRET = "first-secret-stdin-3f9c1d27a8e4"
 SECOND_SECRET = "second-secret-stdin-b7e2a95c01d6"
 
@@ -102,7 +105,8 @@ def _program(ssh: SshServer, host_dir: Path, scenario: Scenario) -> auto.PulumiF
         reader = remote.Command(
             "reader",
             connection=jump,
-            create=f"echo 'reader create' >> {folder}/log; sha256sum < {folder}/written | cut -c1-64",
+            create=f"echo 'reader create' >> {folder}/log;"
+            f" sha256sum < {folder}/written | cut -c1-64",
             delete=f"echo 'reader delete' >> {folder}/log",
             triggers=[writer.id],
             opts=pulumi.ResourceOptions(depends_on=[writer]),
@@ -139,16 +143,12 @@ def _log(host_dir: Path) -> list[str]:
 
 
 def _closed_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])  # closed again when the block ends
 
 
-def test_remote_commands_under_the_real_engine(
-    sshd: SshServer, tmp_path: Path
-) -> None:
+def test_remote_commands_under_the_real_engine(sshd: SshServer, tmp_path: Path) -> None:
     folder = cli_dir()
     if folder is None:
         pytest.skip("no Pulumi CLI (scripts/install-pulumi.sh builds one)")
@@ -157,8 +157,9 @@ def test_remote_commands_under_the_real_engine(
     home = tmp_path / "pulumi-home"
     backend = local_backend(tmp_path / "state")
     env = {**os.environ, **OFFLINE_ENV, **backend.env(), "PULUMI_HOME": str(home)}
+    install = ["plugin", "install", "resource", "command", PLUGIN_VERSION, "--file", str(plugin)]
     subprocess.run(
-        [str(cli), "plugin", "install", "resource", "command", PLUGIN_VERSION, "--file", str(plugin)],
+        [str(cli), *install],
         env=env,
         check=True,
         capture_output=True,
