@@ -3,8 +3,8 @@
 # one resource of pulumi-command the VM target uses, command:remote:Command, written on the
 # Pulumi Go SDK's provider gRPC interface with golang.org/x/crypto/ssh. pulumi-command's own
 # provider module, and pulumi-go-provider it is built on, are refused by the Go module proxy
-# (issue 11), hence this. SPIKE: not called by setup-host.sh or test.sh yet
-# (docs/engine-spike-command.md).
+# (issue 11), hence this. scripts/test.sh builds it for tests/engine/test_command_plugin.py; the
+# program's VM stacks do not run under it yet (docs/engine-spike-command.md).
 #
 #   scripts/build-command-provider.sh             # prints the path of the plugin binary
 #   scripts/build-command-provider.sh --if-built  # the path if it is built already, else exit 1
