@@ -43,6 +43,8 @@ if [ "$with_tests" = 1 ]; then
   # The VM end-to-end tests reach their stand-in machines with the ssh client.
   { command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; } \
     || missing+=(openssh-client)
+  # The command plugin's engine test (tests/engine/test_command_plugin.py) runs its own sshd.
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   # The VM firewall's ruleset is checked and loaded (in a namespace of the tests' own) by the
   # real nft; the VM units are scored by `systemd-analyze security --offline=yes`.
   [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || missing+=(nftables)

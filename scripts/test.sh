@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: sets up the machine (scripts/setup-host.sh --test, the Pulumi CLI via
-# scripts/install-pulumi.sh, Pebble via scripts/install-pebble.sh), then runs every test:
+# scripts/install-pulumi.sh, the project's own command plugin via scripts/build-command-provider.sh,
+# Pebble via scripts/install-pebble.sh), then runs every test:
 # unit tests under Pulumi mocks, the rendered configs in the real servers, the program under
 # the real Pulumi engine, and the end-to-end suite on the local Docker engine. Extra
 # arguments go to pytest.
@@ -21,6 +22,10 @@ scripts/setup-host.sh --test
 phase "the Pulumi CLI"
 DJANGO_STACK_PULUMI_DIR=$(scripts/install-pulumi.sh)
 export DJANGO_STACK_PULUMI_DIR
+
+phase "the command plugin (our own, built from Go modules: tests/engine/test_command_plugin.py)"
+DJANGO_STACK_COMMAND_PLUGIN=$(scripts/build-command-provider.sh)
+export DJANGO_STACK_COMMAND_PLUGIN
 
 phase "Pebble, the ACME test server (tls.mode acme's end-to-end test)"
 DJANGO_STACK_PEBBLE_DIR=$(scripts/install-pebble.sh)
