@@ -16,13 +16,12 @@ import pytest
 from components.choices import Proxy, UpstreamProtocol
 from components.render.proxy_config import ACME_CHALLENGE_PATH
 from components.render.tls import self_signed
-from tests.unit.test_app_server_config import running_app_server
-from tests.unit.test_proxy_config import APP_SERVER_FOR, PROXIES, proxy_workdir, require_binary
+from tests.unit.test_proxy_config import PROXIES, proxy_workdir, require_binary
 from tests.unit.test_proxy_tls import (
     HOSTS,
     NOW,
     TlsEdge,
-    stack_environment,
+    one_app_server,
     tls_database,  # noqa: F401 (a fixture)
     tls_proxy,
 )
@@ -45,13 +44,7 @@ def acme_edge(request: pytest.FixtureRequest, tls_database: Path) -> Iterator[Tl
         (challenges / TOKEN).write_text(KEY_AUTHORIZATION)
         webroot.chmod(0o755)
         server = stack.enter_context(
-            running_app_server(
-                app_server=APP_SERVER_FOR[protocol],
-                workdir=workdir / "a",
-                database=tls_database,
-                replica="a",
-                extra_env=stack_environment(),
-            )
+            one_app_server(protocol, workdir=workdir / "a", database=tls_database)
         )
         yield stack.enter_context(
             tls_proxy(

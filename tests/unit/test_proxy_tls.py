@@ -40,6 +40,7 @@ from components.render.tls import TlsMaterial, self_signed
 from tests.support.request_loop import requests_in_a_loop
 from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
 from tests.unit.test_app_server_config import (
+    RunningAppServer,
     free_port,
     log_tail,
     migrated_database,
@@ -106,6 +107,22 @@ def stack_environment() -> dict[str, str]:
     assert env["DJANGO_HTTPS"] == "1"
     wanted = ("DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_HTTPS")
     return {k: v for k, v in env.items() if k in wanted}
+
+
+@contextlib.contextmanager
+def one_app_server(
+    protocol: UpstreamProtocol, *, workdir: Path, database: Path
+) -> Iterator[RunningAppServer]:
+    """The one replica ("a") the TLS proxies front, speaking `protocol`, with the stack's
+    HTTPS environment."""
+    with running_app_server(
+        app_server=APP_SERVER_FOR[protocol],
+        workdir=workdir,
+        database=database,
+        replica="a",
+        extra_env=stack_environment(),
+    ) as server:
+        yield server
 
 
 @dataclass(frozen=True)
@@ -210,13 +227,7 @@ def edge(
     material = self_signed(seed="test-seed-" + "a" * 30, stack="t", allowed_hosts=HOSTS, now=NOW)
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(
-            running_app_server(
-                app_server=APP_SERVER_FOR[protocol],
-                workdir=workdir / "a",
-                database=tls_database,
-                replica="a",
-                extra_env=stack_environment(),
-            )
+            one_app_server(protocol, workdir=workdir / "a", database=tls_database)
         )
         yield stack.enter_context(
             tls_proxy(proxy=proxy, protocol=protocol, servers=[server], material=material)
@@ -302,13 +313,7 @@ def test_a_new_certificate_is_served_after_a_graceful_reload_without_a_failed_re
     protocol = UpstreamProtocol.HTTP
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(
-            running_app_server(
-                app_server=APP_SERVER_FOR[protocol],
-                workdir=tmp_path / "a",
-                database=tls_database,
-                replica="a",
-                extra_env=stack_environment(),
-            )
+            one_app_server(protocol, workdir=tmp_path / "a", database=tls_database)
         )
         edge = stack.enter_context(
             tls_proxy(proxy=proxy, protocol=protocol, servers=[server], material=old)
@@ -376,13 +381,7 @@ def test_the_docker_start_reloads_new_files_by_itself_and_never_a_bad_pair(
     with contextlib.ExitStack() as stack:
         workdir = stack.enter_context(proxy_workdir())
         server = stack.enter_context(
-            running_app_server(
-                app_server=APP_SERVER_FOR[protocol],
-                workdir=workdir / "a",
-                database=tls_database,
-                replica="a",
-                extra_env=stack_environment(),
-            )
+            one_app_server(protocol, workdir=workdir / "a", database=tls_database)
         )
         edge = stack.enter_context(
             tls_proxy(
