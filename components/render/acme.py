@@ -125,3 +125,16 @@ def render_acme_obtain_script(
             "domains": " ".join(f"-d {shlex.quote(d)}" for d in domains),
         },
     )
+
+
+def render_acme_teardown_script() -> str:
+    """What runs when a stack's proxy host stops using acme (another mode, or destroy)."""
+    return render_template(
+        "acme/teardown.sh",
+        {
+            "cert_name": CERT_NAME,
+            "drop_in": CERTBOT_DROP_IN,
+            "acme_dir": ACME_DIR,
+            "webroot": ACME_WEBROOT,
+        },
+    )

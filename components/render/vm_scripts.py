@@ -307,6 +307,21 @@ def render_postgres_script(
     )
 
 
+def render_teardown_script(*, units: Sequence[str]) -> str:
+    """What `pulumi destroy` runs on a host: `units` stopped and disabled, their files
+    removed. Data, packages and the firewall stay."""
+    if not units:
+        raise ValueError("a teardown stops at least one unit")
+    paths = [unit_path(u) for u in units] + [f"{STATE_DIR}/{u}.sha256" for u in units]
+    return render_template(
+        "vm/teardown.sh",
+        {
+            "units": " ".join(shlex.quote(u) for u in units),
+            "files": " ".join(shlex.quote(p) for p in paths),
+        },
+    )
+
+
 def unit_path(unit: str) -> str:
     """Where a unit file goes."""
     return f"{UNIT_DIR}/{unit}"

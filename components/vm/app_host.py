@@ -24,11 +24,12 @@ from components.render.vm_scripts import (
     render_migrate_script,
     render_service_script,
     render_settings_script,
+    render_teardown_script,
     root_files,
     unit_path,
 )
 from components.vm.hosts import Host
-from components.vm.steps import firewall_step, release_step, remote_step
+from components.vm.steps import firewall_step, release_step, remote_step, teardown_step
 
 
 @dataclass(frozen=True)
@@ -154,5 +155,13 @@ class VmAppHost(pulumi.ComponentResource):
                 *([self.migration] if self.migration else []),
                 *args.after,
             ],
+        )
+        teardown_step(
+            f"{name}-teardown",
+            host=host,
+            ssh_user=user,
+            script=render_teardown_script(units=[APP_UNIT, MIGRATE_UNIT]),
+            parent=self,
+            after=[self.service],
         )
         self.register_outputs({})

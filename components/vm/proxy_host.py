@@ -13,6 +13,7 @@ from pulumi_command import remote
 
 from components.choices import DebianRelease, Proxy
 from components.config import AcmeConfig
+from components.render.acme import render_acme_teardown_script
 from components.render.build_context import BuildContext
 from components.render.proxy_config import config_file_path
 from components.render.served_certificate import (
@@ -27,12 +28,13 @@ from components.render.vm_scripts import (
     render_base_script,
     render_collectstatic_script,
     render_service_script,
+    render_teardown_script,
     root_files,
     unit_path,
 )
 from components.vm.acme import ACME_PACKAGES, acme_certificate_step, acme_prepare_step
 from components.vm.hosts import Host
-from components.vm.steps import firewall_step, release_step, remote_step
+from components.vm.steps import firewall_step, release_step, remote_step, teardown_step
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class VmProxyHost(pulumi.ComponentResource):
             after=[static, firewall, *acme_ready, *args.after],
         )
         if args.acme is not None:
-            acme_certificate_step(
+            certificate = acme_certificate_step(
                 f"{name}-acme-certificate",
                 host=host,
                 ssh_user=user,
@@ -195,4 +197,21 @@ class VmProxyHost(pulumi.ComponentResource):
                 parent=self,
                 after=[self.service],
             )
+            # Deleted when the stack leaves acme (another tls.mode) or is destroyed.
+            teardown_step(
+                f"{name}-acme-teardown",
+                host=host,
+                ssh_user=user,
+                script=render_acme_teardown_script(),
+                parent=self,
+                after=[certificate],
+            )
+        teardown_step(
+            f"{name}-teardown",
+            host=host,
+            ssh_user=user,
+            script=render_teardown_script(units=[PROXY_UNIT]),
+            parent=self,
+            after=[self.service],
+        )
         self.register_outputs({})

@@ -51,6 +51,30 @@ def remote_step(
     )
 
 
+def teardown_step(
+    resource_name: str,
+    *,
+    host: Host,
+    ssh_user: str,
+    script: str,
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource],
+) -> remote.Command:
+    """A step that runs only when it is deleted (`pulumi destroy`, or the host leaving the
+    stack): `script` then stops what the steps `after` started.
+
+    It has no `create` and no triggers, so nothing runs when it is made or when its script
+    changes (an update in place), and it is never replaced: a replacement would run the old
+    step's delete after the new release started. Made after `after`, so it is deleted before
+    them."""
+    return remote.Command(
+        resource_name,
+        connection=host.connection,
+        delete=as_root(script, ssh_user=ssh_user),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+
+
 def release_step(
     resource_name: str,
     *,

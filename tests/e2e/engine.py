@@ -1,6 +1,8 @@
 """Runs the program's Docker resources for real: a Pulumi mocks class backed by a Docker engine.
 
-The Pulumi engine cannot run here, so this stands in for the providers. Each resource the
+CI builds no docker plugin yet (docs/engine-spike.md), so for the Docker target this stands
+in for the docker and random providers; the VM target runs under the real engine
+(tests/e2e/real_engine.py). Each resource the
 program registers arrives in the provider's wire format (camelCase inputs, secrets wrapped)
 and is carried out on the local engine with the docker CLI; the real results (ids, image ids,
 addresses) go back to the program, so later resources consume real values, as under
@@ -19,15 +21,14 @@ import shutil
 import string
 import subprocess
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from tests.support.mocks import is_wire_secret, unwrap_secrets
+from tests.support.mocks import unwrap_secrets
 
 LABEL = "django-stack.e2e"
 DOCKER = (
@@ -68,18 +69,6 @@ BUILD_INPUTS = {"context", "dockerfile", "args", "builderVersion"}
 NETWORK_INPUTS = {"name", "internal", "labels"}
 VOLUME_INPUTS = {"name"}
 RANDOM_INPUTS = {"length", "special"}
-# pulumi-command's remote.Command and its connection, as far as this harness carries them out.
-# https://www.pulumi.com/registry/packages/command/api-docs/remote/command/
-COMMAND_INPUTS = {"connection", "create", "update", "delete", "stdin", "triggers"}
-CONNECTION_INPUTS = {
-    "host",
-    "port",
-    "user",
-    "privateKey",
-    "proxy",
-    "dialErrorLimit",
-    "perDialTimeout",
-}
 SSH = shutil.which("ssh") or "/usr/bin/ssh"
 
 
@@ -135,44 +124,12 @@ def _unknown(kind: str, inputs: dict[str, Any], known: set[str]) -> None:
         raise EngineError(f"the e2e harness does not understand {kind} inputs {extra}")
 
 
-def _secret_strings(value: Any) -> list[str]:
-    """Every string inside a wire-format secret, so error messages can mask them."""
-    if is_wire_secret(value):
-        found = [str(v) for v in _leaves(value["value"])]
-        # A multi-line secret (a private key) is masked line by line too.
-        return found + [line for v in found for line in v.splitlines() if len(line) >= 8]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _secret_strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _secret_strings(v)]
-    return []
-
-
-def _leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _leaves(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _leaves(v)]
-    return [value] if isinstance(value, str) and value else []
-
-
-def _mask(text: str, hidden: list[str]) -> str:
-    for value in sorted(set(hidden), key=len, reverse=True):
-        text = text.replace(value, "[secret]")
-    return text
-
-
 @dataclass
 class DockerEngine(pulumi.runtime.Mocks):
-    """Carries out docker:*, random:* and command:remote:* resources for real.
-
-    Remote commands go over SSH (the ssh CLI) to whatever the connection names; their
-    `delete` commands run, newest first, from `delete_remote()`.
-    """
+    """Carries out docker:* and random:* resources for real (the Docker target; the VM
+    target runs under the real engine: tests/e2e/real_engine.py)."""
 
     run_id: str
-    _deletes: list[tuple[str, dict[str, Any], str, list[str]]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom:  # component resources have nothing to do
@@ -185,9 +142,6 @@ class DockerEngine(pulumi.runtime.Mocks):
             "docker:index/container:Container": self._container,
             "random:index/randomPassword:RandomPassword": self._random_password,
         }.get(args.typ)
-        if args.typ == "command:remote:Command":
-            resource_id, outputs = self._remote_command(args.name, args.inputs)
-            return resource_id, {**args.inputs, **outputs}
         if handler is None:
             raise EngineError(f"the e2e harness cannot carry out resources of type {args.typ}")
         resource_id, outputs = handler(inputs)
@@ -250,36 +204,6 @@ class DockerEngine(pulumi.runtime.Mocks):
             alphabet += "!#$%&*()-_=+[]{}<>:?"
         value = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
         return "none", {"result": value}
-
-    def _remote_command(self, name: str, wire: dict[str, Any]) -> tuple[str, dict]:
-        """`create` over SSH with `stdin`; the outputs are its stdout and stderr.
-
-        There is no earlier state under mocks, so every resource is new: `create` runs and
-        `update` is only checked. Secrets (the key, secret stdin) are masked in any message.
-        """
-        inputs = unwrap_secrets(wire)
-        _unknown(f"command:remote:Command {name}", inputs, COMMAND_INPUTS)
-        for key in ("create", "update", "delete", "stdin"):
-            if inputs.get(key) is not None and not isinstance(inputs[key], str):
-                raise EngineError(f"command {name}: {key} must be a string")
-        hidden = _secret_strings(wire)
-        connection = inputs["connection"]
-        create = inputs.get("create")
-        result = {"stdout": "", "stderr": ""}
-        if create:
-            stdout, stderr = _ssh(name, connection, create, inputs.get("stdin"), hidden)
-            result = {"stdout": stdout, "stderr": stderr}
-        if inputs.get("delete"):
-            with self._lock:
-                self._deletes.append((name, connection, inputs["delete"], hidden))
-        return f"{name}-{secrets.token_hex(4)}", result
-
-    def delete_remote(self) -> None:
-        """Run the `delete` commands of the remote commands made, newest first."""
-        with self._lock:
-            deletes, self._deletes = self._deletes[::-1], []
-        for name, connection, command, hidden in deletes:
-            _ssh(name, connection, command, None, hidden)
 
     def _container(self, inputs: dict[str, Any]) -> tuple[str, dict]:
         _unknown("container", inputs, CONTAINER_INPUTS)
@@ -424,61 +348,6 @@ def ssh_flags(
         "-o",
         "ServerAliveInterval=15",
     ]
-
-
-def _ssh_options(connection: dict[str, Any], key_file: Path) -> list[str]:
-    """ssh flags for one pulumi-command connection."""
-    _unknown("command connection", connection, CONNECTION_INPUTS)
-    if not connection.get("privateKey"):
-        raise EngineError("the e2e harness only connects with connection.privateKey")
-    return ssh_flags(
-        key_file,
-        user=str(connection.get("user") or "root"),
-        port=int(connection.get("port") or 22),
-        connect_timeout=int(connection.get("perDialTimeout") or 15),
-        attempts=int(connection.get("dialErrorLimit") or 10),
-    )
-
-
-def _ssh(
-    name: str, connection: dict[str, Any], command: str, stdin: str | None, hidden: list[str]
-) -> tuple[str, str]:
-    """Run `command` on the connection's host (through its `proxy` jump host, if any)."""
-    with tempfile.TemporaryDirectory(prefix="django-stack-ssh-") as work:
-        keys = Path(work)
-        flags: list[str] = []
-        jump = connection.get("proxy")
-        if jump:
-            jump_key = keys / "jump_key"
-            jump_key.write_text(_key_text(jump["privateKey"]))
-            jump_key.chmod(0o600)
-            hop = [SSH, *_ssh_options(jump, jump_key), "-W", "%h:%p", str(jump["host"])]
-            flags += ["-o", "ProxyCommand=" + " ".join(shlex.quote(w) for w in hop)]
-        key = keys / "key"
-        key.write_text(_key_text(connection["privateKey"]))
-        key.chmod(0o600)
-        argv = [SSH, *_ssh_options(connection, key), *flags, str(connection["host"]), command]
-        try:
-            result = subprocess.run(
-                argv,
-                input=stdin if stdin is not None else "",
-                capture_output=True,
-                text=True,
-                timeout=1800,
-            )
-        except subprocess.TimeoutExpired as e:
-            raise EngineError(f"remote command {name} timed out after {e.timeout:.0f}s") from None
-    if result.returncode != 0:
-        output = _mask((result.stdout[-3000:] + "\n" + result.stderr[-5000:]).strip(), hidden)
-        raise EngineError(
-            f"remote command {name} on {connection['host']} failed ({result.returncode}):\n{output}"
-        )
-    return result.stdout, result.stderr
-
-
-def _key_text(key: str) -> str:
-    """OpenSSH refuses a key file without its final newline."""
-    return key if key.endswith("\n") else key + "\n"
 
 
 def _shell_join(words: list[str]) -> str:

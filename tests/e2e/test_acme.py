@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
+from pulumi import automation as auto
 
 from components.choices import AppServer, Proxy
 from components.debian import DEFAULT_RELEASE
@@ -38,10 +39,8 @@ from components.render.proxy_config import ACME_CHALLENGE_PATH
 from components.render.systemd import PROXY_UNIT
 from components.render.tls import TlsMaterial, self_signed
 from tests.e2e.conftest import build_overrides, free_port
-from tests.e2e.engine import DockerEngine
 from tests.e2e.pebble import Pebble, pebble_dir, start_pebble
 from tests.e2e.vm_hosts import VmDeployed, deployed_on_standins
-from tests.support.mocks import run_program
 from tests.support.request_loop import requests_in_a_loop
 from tests.support.stack_files import engine_value
 from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
@@ -167,7 +166,7 @@ def acme_stack(
         services=pebble_beside_the_machines,
     ) as deployed:
         (pebble,) = started
-        assert deployed.run.outputs["url"] == f"https://{DOMAIN}:{https_port}/"
+        assert deployed.outputs["url"] == f"https://{DOMAIN}:{https_port}/"
         root_file = workdir / "pebble-root.pem"
         root_file.write_text(pebble.root())
         yield AcmeStack(deployed, pebble, http_port, https_port, root_file, proxy)
@@ -274,6 +273,7 @@ def test_own_files_and_their_rotation_are_served_by_a_reload_without_a_failed_re
     as systemd's LoadCredential= needed for a new key, would change it and fail requests),
     and the clients looping over HTTPS meanwhile see no failure."""
     deployed = acme_stack.deployed
+    engine = deployed.engine
     # certbot.timer, which the acme deployment left on, would put its own certificate back;
     # not part of what is checked here.
     deployed.proxy.run("systemctl", "disable", "--now", "certbot.timer")
@@ -287,19 +287,11 @@ def test_own_files_and_their_rotation_are_served_by_a_reload_without_a_failed_re
     main_pid = _main_pid(acme_stack)
     with requests_in_a_loop(lambda: acme_stack.https(STATIC, context=any_of_them)[0]) as seen:
         for generation, own in generations.items():
-            config = {
-                **deployed.config,
-                "django-stack:tls": engine_value(
-                    {"mode": "files", "certificate": own.chain_pem, "key": own.key_pem}
-                ),
-            }
+            tls = engine_value({"mode": "files", "certificate": own.chain_pem, "key": own.key_pem})
             started = time.monotonic()
-            run_program(
-                config,
-                stack=deployed.name,
-                mocks=DockerEngine(run_id=deployed.run_id),
-                secret_keys=["django-stack:tls"],
-            )
+            # What a user does: `pulumi config set --secret tls ...`, then `pulumi up`.
+            engine.stack.set_config("django-stack:tls", auto.ConfigValue(tls, secret=True))
+            engine.up()
             took = time.monotonic() - started
             print(f"\n[e2e] `up` with the {generation} own files: {took:.0f}s")
             # At once: `up` returned, so the proxy serves them (verified against their CA).
@@ -312,4 +304,6 @@ def test_own_files_and_their_rotation_are_served_by_a_reload_without_a_failed_re
         time.sleep(1)
     key_file = deployed.proxy.run("stat", "-c", "%a %U:%G", "/etc/django-stack/tls/key.pem")
     assert key_file.strip() == "640 root:www-data"
+    # Leaving acme deleted certbot's lineage (the engine ran the acme teardown's delete).
+    assert deployed.proxy.run("find", "/etc/letsencrypt", "-name", "django-stack*") == ""
     assert seen.served > 20 and seen.failures == [], (seen.served, seen.failures[:5])

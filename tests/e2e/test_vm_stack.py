@@ -1,10 +1,12 @@
 """End to end on the VM target: the program configures systemd machines over SSH, for real.
 
 The machines are stand-ins (tests/e2e/vm_hosts.py: containers running systemd and sshd on a
-private network); the program's `command:remote:Command` steps run on them over SSH through
-the DockerEngine harness. Each pair deploys onto two app hosts, a proxy host and a database
-host of the default Debian release (one pair also onto Debian 12 machines), is checked
-through the proxy's port, and is removed before the next pair.
+private network); the program runs under the real Pulumi engine (`pulumi up` through the
+Automation API, with the project's own command and random plugins), whose command plugin
+runs its `command:remote:Command` steps on them over SSH. Each pair deploys onto two app
+hosts, a proxy host and a database host of the default Debian release (one pair also onto
+Debian 12 machines), is checked through the proxy's port, goes through a no-op second `up`
+and `destroy`, and is removed before the next pair.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import time
 from collections.abc import Iterator
 
-import pulumi
 import pytest
 
 from components.choices import AppServer, DebianRelease, Proxy
@@ -34,10 +35,9 @@ from tests.e2e.checks import (
     assert_write_read_back,
 )
 from tests.e2e.conftest import build_overrides, free_port
-from tests.e2e.engine import DockerEngine, EngineError
 from tests.e2e.http import Client
+from tests.e2e.real_engine import engine_stack
 from tests.e2e.vm_hosts import Machine, VmDeployed, deployed_on_standins
-from tests.support.mocks import SECRET_SIG, SIG_KEY, run_program
 from tests.support.systemd_security import MAX_EXPOSURE, overall_exposure
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +89,7 @@ def test_page_renders_data_from_postgresql(vm_stack: VmDeployed) -> None:
     # The app hosts reach PostgreSQL on the database host's private address.
     settings = vm_stack.apps[0].run("cat", "/etc/django-stack/django.env")
     assert f'DJANGO_DB_HOST="{vm_stack.database.address}"' in settings
-    assert vm_stack.run.outputs["platform"] == "vm"
+    assert vm_stack.outputs["platform"] == "vm"
 
 
 def test_requests_are_spread_over_both_app_hosts(vm_stack: VmDeployed) -> None:
@@ -118,18 +118,37 @@ def _main_pid(machine: Machine) -> str:
     return machine.run("systemctl", "show", "--property=MainPID", "--value", APP_UNIT).strip()
 
 
+def test_a_second_up_changes_nothing(vm_stack: VmDeployed) -> None:
+    """`pulumi up` again with nothing changed: the engine finds no difference (each step's
+    inputs, the generated passwords kept in state), so no step runs: no restart, no reload."""
+    machines = (*vm_stack.apps, vm_stack.proxy, vm_stack.database)
+    pids = [_main_pid(app) for app in vm_stack.apps]
+    rulesets = [_ruleset(m) for m in machines]
+    started = time.monotonic()
+    vm_stack.engine.up(expect_no_changes=True)
+    print(f"\n[e2e] no-op `pulumi up` of {vm_stack.name} in {time.monotonic() - started:.0f}s")
+    assert [_main_pid(app) for app in vm_stack.apps] == pids
+    assert [_ruleset(m) for m in machines] == rulesets
+
+
 def test_a_redeploy_with_new_secrets_converges(vm_stack: VmDeployed) -> None:
-    """Every step runs again on the configured machines (as after lost state), with a new
-    database password and secret key: the role gets the new password and the app servers
-    are restarted onto it (a reload would keep the old environment)."""
+    """The same machines deployed by a stack with a new state (as after lost state): every
+    step runs again, with a new database password and secret key: the role gets the new
+    password and the app servers are restarted onto it (a reload would keep the old
+    environment)."""
     password_hash = "SELECT rolpassword FROM pg_authid WHERE rolname = 'django'"
     before = vm_stack.psql(password_hash)
     pids = [_main_pid(app) for app in vm_stack.apps]
     machines = (*vm_stack.apps, vm_stack.proxy, vm_stack.database)
     rulesets = [_ruleset(m) for m in machines]
-    started = time.monotonic()
-    run_program(vm_stack.config, stack=vm_stack.name, mocks=DockerEngine(run_id=vm_stack.run_id))
-    print(f"\n[e2e] redeployed {vm_stack.name} in {time.monotonic() - started:.0f}s")
+    secrets = ["django-stack:sshPrivateKey"]
+    again = engine_stack(vm_stack.name, vm_stack.config, secret_keys=secrets)
+    try:
+        started = time.monotonic()
+        again.up()
+        print(f"\n[e2e] redeployed {vm_stack.name} in {time.monotonic() - started:.0f}s")
+    finally:
+        again.remove()
     assert vm_stack.psql(password_hash) != before
     # Every step ran again, the firewall's too, and left each ruleset as it was: not reloaded.
     assert [_ruleset(m) for m in machines] == rulesets
@@ -171,58 +190,6 @@ def test_failover_when_an_app_host_stops(vm_stack: VmDeployed) -> None:
     assert {r.served_by for r in responses} == {"app-0"}
 
 
-# --- The harness itself: what the program uses only on EC2, and how failures read ------------
-
-
-def _secret(value: str) -> dict[str, str]:
-    return {SIG_KEY: SECRET_SIG, "value": value}
-
-
-def _remote(vm_stack: VmDeployed, name: str, **inputs: object) -> dict:
-    args = pulumi.runtime.MockResourceArgs(
-        typ="command:remote:Command", name=name, inputs=inputs, custom=True
-    )
-    _, outputs = DockerEngine(run_id=vm_stack.run_id).new_resource(args)
-    return outputs
-
-
-def test_harness_jumps_through_the_proxy_host_like_ec2_stacks(vm_stack: VmDeployed) -> None:
-    app, proxy = vm_stack.apps[0], vm_stack.proxy
-    hop = {"host": proxy.address, "port": 22, "user": SSH_USER}
-    connection = {"host": app.address, "port": 22, "user": SSH_USER, "proxy": hop}
-    outputs = _remote(
-        vm_stack,
-        "jump",
-        connection={
-            **connection,
-            "privateKey": _secret(vm_stack.key.private),
-            "proxy": {**hop, "privateKey": _secret(vm_stack.key.private)},
-        },
-        create='echo "$(hostname) from ${SSH_CLIENT%% *}"',
-    )
-    # The SSH session on the app host came from the proxy host (the jump), not from here.
-    assert outputs["stdout"].split() == [app.run("hostname").strip(), "from", proxy.address]
-
-
-def test_harness_fails_loudly_and_masks_secrets(vm_stack: VmDeployed) -> None:
-    connection = {
-        "host": vm_stack.apps[0].address,
-        "port": 22,
-        "user": SSH_USER,
-        "privateKey": _secret(vm_stack.key.private),
-    }
-    hidden = "a-secret-that-must-not-show-0042"
-    with pytest.raises(EngineError) as failed:
-        _remote(
-            vm_stack, "fails", connection=connection, create="cat; exit 3", stdin=_secret(hidden)
-        )
-    message = str(failed.value)
-    assert "failed (3)" in message and "[secret]" in message
-    assert hidden not in message and "PRIVATE KEY" not in message
-    with pytest.raises(EngineError, match="environment"):
-        _remote(vm_stack, "env", connection=connection, create="true", environment={"A": "b"})
-
-
 # --- Least privilege: private listeners, the hosts' firewalls, confined units ----------------
 
 
@@ -261,22 +228,9 @@ def test_the_firewalls_admit_each_port_from_its_clients_only(vm_stack: VmDeploye
     assert _open(app0, proxy.address, vm_stack.port)
     # ... while the deployment's own SSH still works, on every host.
     for machine in (*vm_stack.apps, proxy, database):
-        outputs = _remote(
-            vm_stack,
-            f"ssh-{machine.container}",
-            connection=_connection(vm_stack, machine),
-            create="hostname",
-        )
-        assert outputs["stdout"].strip() == machine.run("hostname").strip()
-
-
-def _connection(vm_stack: VmDeployed, machine: Machine) -> dict:
-    return {
-        "host": machine.address,
-        "port": 22,
-        "user": SSH_USER,
-        "privateKey": _secret(vm_stack.key.private),
-    }
+        login = vm_stack.ssh(machine, "hostname")
+        assert login.returncode == 0, (machine.container, login.stderr)
+        assert login.stdout.strip() == machine.run("hostname").strip()
 
 
 def _ruleset(machine: Machine) -> str:
@@ -288,19 +242,14 @@ def test_a_ruleset_that_would_shut_the_deployment_out_is_refused(vm_stack: VmDep
     app = vm_stack.apps[0]
     before = _ruleset(app)
     elsewhere = render_firewall(role="app", ssh_port=22, ssh_from=["192.0.2.0/24"])
-    with pytest.raises(EngineError) as refused:
-        _remote(
-            vm_stack,
-            "lockout",
-            connection=_connection(vm_stack, app),
-            create=as_root(render_firewall_script(), ssh_user=SSH_USER, ssh_client=True),
-            stdin=elsewhere,
-        )
-    assert "vm.sshAllowedFrom does not admit" in str(refused.value)
-    assert vm_stack.deployer in str(refused.value)
+    # The firewall step's own script, run as the engine runs it, with that ruleset.
+    step = as_root(render_firewall_script(), ssh_user=SSH_USER, ssh_client=True)
+    refused = vm_stack.ssh(app, step, stdin=elsewhere)
+    assert refused.returncode == 1
+    assert "vm.sshAllowedFrom does not admit" in refused.stderr
+    assert vm_stack.deployer in refused.stderr
     assert _ruleset(app) == before
-    outputs = _remote(vm_stack, "after", connection=_connection(vm_stack, app), create="true")
-    assert outputs["stdout"] == ""
+    assert vm_stack.ssh(app, "true").returncode == 0
 
 
 def test_every_unit_scores_at_most_the_exposure_bar(vm_stack: VmDeployed) -> None:
@@ -313,3 +262,25 @@ def test_every_unit_scores_at_most_the_exposure_bar(vm_stack: VmDeployed) -> Non
         scores[f"{role}:{unit}"] = overall_exposure(table)[unit]
     print(f"\n[e2e] systemd-analyze security exposure: {scores}")
     assert all(score <= MAX_EXPOSURE for score in scores.values()), scores
+
+
+# --- Last: `pulumi destroy` -------------------------------------------------------------------
+
+
+def test_destroy_stops_the_site_and_keeps_the_data(vm_stack: VmDeployed) -> None:
+    """`pulumi destroy`: the app servers and the proxy are stopped and their units gone, so
+    nothing answers on the stack's port; the database and its rows stay; the state is empty."""
+    rows = vm_stack.psql("SELECT count(*) FROM guestbook_entry")
+    assert "command:remote:Command" in vm_stack.engine.resource_types()
+    started = time.monotonic()
+    vm_stack.engine.destroy()
+    print(f"\n[e2e] `pulumi destroy` of {vm_stack.name} in {time.monotonic() - started:.0f}s")
+    assert vm_stack.engine.resource_types() == []
+    for machine, unit in [
+        *((app, APP_UNIT) for app in vm_stack.apps),
+        (vm_stack.proxy, PROXY_UNIT),
+    ]:
+        state = machine.run("systemctl", "show", "--property=LoadState,ActiveState", unit)
+        assert state.split() == ["LoadState=not-found", "ActiveState=inactive"], machine.container
+    assert not _open(vm_stack.apps[0], vm_stack.proxy.address, vm_stack.port)
+    assert vm_stack.psql("SELECT count(*) FROM guestbook_entry") == rows

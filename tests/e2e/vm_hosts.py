@@ -4,7 +4,7 @@ Each stand-in is a container of the stack's Debian release (debian:<codename>-sl
 scripts/start-docker-engine.sh builds them) booted with /sbin/init (systemd as PID 1), sshd
 listening, and one user with passwordless sudo that accepts a key pair made for the run, on a
 private Docker network of its own. The program then configures them over SSH exactly as it
-would configure real machines (components/vm/), through the DockerEngine harness.
+would configure real machines (components/vm/), under the real Pulumi engine.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from components.render.vm_scripts import BUILD_PACKAGES
 from tests.e2e.engine import (
     LABEL,
     SSH,
-    DockerEngine,
     EngineError,
     docker,
     remove_everything,
     ssh_flags,
 )
-from tests.support.mocks import ProgramRun, run_program
+from tests.e2e.real_engine import EngineStack, engine_stack
 from tests.support.stack_files import stack_config
 
 # Debian's own packages, as on a fresh Debian cloud image: systemd, sshd, sudo. The Python
@@ -163,18 +162,40 @@ def start_machine(
     return Machine(container=name, address=address)
 
 
+@contextmanager
+def key_file(key: KeyPair) -> Iterator[Path]:
+    """The private key in a file of its own (mode 0600, as ssh requires), for the block."""
+    with tempfile.TemporaryDirectory(prefix="django-stack-ssh-") as work:
+        path = Path(work) / "key"
+        path.write_text(key.private)
+        path.chmod(0o600)
+        yield path
+
+
+def ssh(
+    machine: Machine, command: str, *, key: KeyPair, ssh_user: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`command` on `machine` over SSH from this machine, logged in as the deployment is."""
+    with key_file(key) as path:
+        return subprocess.run(
+            [SSH, *ssh_flags(path, user=ssh_user), machine.address, command],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
 def wait_for_ssh(machine: Machine, *, key: KeyPair, ssh_user: str, timeout: float = 60) -> None:
     """Until a login with the key works (systemd starts sshd a moment after boot)."""
-    with tempfile.TemporaryDirectory() as work:
-        key_file = Path(work) / "key"
-        key_file.write_text(key.private)
-        key_file.chmod(0o600)
+    with key_file(key) as path:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             probe = subprocess.run(
                 [
                     SSH,
-                    *ssh_flags(key_file, user=ssh_user, connect_timeout=5),
+                    *ssh_flags(path, user=ssh_user, connect_timeout=5),
                     machine.address,
                     "sudo -n true",
                 ],
@@ -194,15 +215,24 @@ class VmDeployed:
     name: str
     run_id: str
     config: dict[str, str]
-    run: ProgramRun
+    outputs: dict[str, Any]
     port: int
     proxy: Machine
     apps: list[Machine]
     database: Machine
     key: KeyPair
+    ssh_user: str
     deployer: str
     """The address the program's SSH comes from (this machine, on the private network):
     with the proxy host's, all vm.sshAllowedFrom admits."""
+    engine: EngineStack
+    """The stack under the real engine."""
+
+    def ssh(
+        self, machine: Machine, command: str, *, stdin: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        """`command` on `machine` over SSH from this machine, as the deployment logs in."""
+        return ssh(machine, command, key=self.key, ssh_user=self.ssh_user, stdin=stdin)
 
     @property
     def url(self) -> str:
@@ -236,9 +266,12 @@ def deployed_on_standins(
     `proxy_ports` and is known on the network by `proxy_aliases` too.
 
     `services`, given the network's name, starts what else the stack uses there (an S3
-    server) and returns more overrides; `secret_keys` are the overrides given as secrets."""
+    server) and returns more overrides; `secret_keys` are the overrides given as secrets.
+
+    The program runs under the real Pulumi engine (`pulumi up`; its state in a scratch backend
+    of its own; the SSH key, like `secret_keys`, a secret), as a user deploys onto machines."""
     prefix = f"django-stack-{run_id}-{name}"
-    engine = DockerEngine(run_id=run_id)
+    stack: EngineStack | None = None
     started = time.monotonic()
     try:
         image = standin_image(run_id=run_id, ssh_user=ssh_user, release=release)
@@ -294,27 +327,28 @@ def deployed_on_standins(
                 "sshPrivateKey": key.private,
             },
         )
-        run = run_program(
-            config,
-            stack=name,
-            mocks=engine,
-            secret_keys=[f"django-stack:{k}" for k in secret_keys],
-        )
-        print(f"\n[e2e] deployed {name} on stand-in VMs in {time.monotonic() - started:.0f}s")
+        secrets = [f"django-stack:{k}" for k in (*secret_keys, "sshPrivateKey")]
+        stack = engine_stack(name, config, secret_keys=secrets)
+        outputs = stack.up()
+        took = time.monotonic() - started
+        print(f"\n[e2e] deployed {name} on stand-in VMs by `pulumi up` in {took:.0f}s")
         yield VmDeployed(
             name=name,
             run_id=run_id,
             config=config,
-            run=run,
+            outputs=outputs,
             port=port,
             proxy=proxy_host,
             apps=apps,
             database=database,
             key=key,
+            ssh_user=ssh_user,
             deployer=deployer,
+            engine=stack,
         )
     finally:
         try:
-            engine.delete_remote()
+            if stack is not None:
+                stack.remove()
         finally:
             remove_everything(run_id)

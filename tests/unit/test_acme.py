@@ -189,3 +189,19 @@ def test_gixy_finds_nothing_unanswered_in_the_acme_nginx_conf(tmp_path: Path) ->
         and not answered(lines, f["line"], f["plugin"])
     ]
     assert unanswered == [], "\n".join(unanswered)
+
+
+def test_leaving_acme_deletes_the_lineage_on_the_proxy_host() -> None:
+    """A step of its own, deleted when the stack leaves acme (another tls.mode) or is
+    destroyed: no renewal is left to run a deploy hook for a proxy that no longer uses it."""
+    run = deploy_vm(by_id("hosts-gunicorn-nginx"), allowedHosts=[DOMAIN], tls={"mode": "acme"})
+    steps = commands(run)
+    teardown = steps["django-proxy-acme-teardown"]
+    assert not {"create", "update", "triggers"} & set(teardown.inputs)
+    assert steps["django-proxy-acme-certificate"].urn in teardown.dependencies
+    script = unwrap_secrets(teardown.inputs["delete"])
+    assert "certbot delete --non-interactive --cert-name django-stack" in script
+    assert "certbot.service.d/django-stack.conf" in script
+    assert "certbot" not in unwrap_secrets(steps["django-proxy-teardown"].inputs["delete"])
+    files = commands(deploy_vm(by_id("hosts-gunicorn-nginx"), tls={"mode": "self-signed"}))
+    assert "django-proxy-acme-teardown" not in files

@@ -143,8 +143,13 @@ def test_release_check_stops_on_a_host_of_another_release() -> None:
     ids=[c["id"] for c in CASES],
 )
 def test_every_remote_script_is_valid_bash(case: dict, preview: bool) -> None:
-    for name, command in commands(deploy(case, preview=preview)).items():
-        text = unwrap_secrets(command.inputs["create"])
+    scripts = [
+        (name, unwrap_secrets(command.inputs[k]))
+        for name, command in commands(deploy(case, preview=preview)).items()
+        for k in ("create", "delete")
+        if k in command.inputs
+    ]
+    for name, text in scripts:
         # `sudo -n bash -c '<script>' [step "$SSH_CLIENT"]`: check the command line, then the
         # script inside it.
         result = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)

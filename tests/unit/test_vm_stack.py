@@ -19,6 +19,7 @@ import pytest
 
 from components.choices import Proxy
 from components.render.proxy_config import config_file_name
+from components.render.systemd import APP_UNIT, MIGRATE_UNIT, PROXY_UNIT, UNIT_DIR
 from tests.support.mocks import (
     AMI_ID,
     SECRET_SIG,
@@ -63,6 +64,13 @@ def by_id(case_id: str) -> dict[str, Any]:
 
 def commands(run: ProgramRun) -> dict[str, Registration]:
     return {c.name: c for c in run.of_type(COMMAND)}
+
+
+def command_texts(command: Registration) -> str:
+    """What a step runs: its create command, and its delete command (`pulumi destroy`)."""
+    return "\n".join(
+        unwrap_secrets(command.inputs[k]) for k in ("create", "delete") if k in command.inputs
+    )
 
 
 def unpack(stdin: str) -> dict[str, str]:
@@ -158,7 +166,7 @@ def test_secrets_stay_secret(case: dict[str, Any]) -> None:
         connection = command.inputs["connection"]
         assert is_wire_secret(connection) or is_wire_secret(connection["privateKey"]), name
         # The command text never carries data: that goes on stdin.
-        assert "DJANGO_SECRET_KEY" not in json.dumps(unwrap_secrets(command.inputs["create"]))
+        assert "DJANGO_SECRET_KEY" not in command_texts(command)
         assert "environment" not in command.inputs, name
     steps = commands(run)
     for i in range(case["app_hosts"]):
@@ -341,7 +349,7 @@ def test_the_release_installs_the_project_as_it_declares_its_dependencies() -> N
 def test_system_packages_reach_the_app_and_proxy_hosts_only() -> None:
     steps = commands(deploy(by_id("hosts-gunicorn-nginx"), systemPackages=["libjpeg62-turbo"]))
     for name, command in steps.items():
-        script = unwrap_secrets(command.inputs["create"])
+        script = command_texts(command)
         if name.endswith("-base"):
             assert "libjpeg62-turbo" in script, name
         else:
@@ -473,3 +481,30 @@ def test_each_host_is_firewalled_before_its_servers_listen(case: dict[str, Any])
         assert f"tcp dport 5432 ip saddr {{ {', '.join(apps)} }} accept" in database.inputs["stdin"]
     else:
         assert "django-database-firewall" not in steps
+
+
+# --- `pulumi destroy` ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_destroy_stops_the_services_of_each_app_and_proxy_host(case: dict[str, Any]) -> None:
+    """Each app host and the proxy host get a step that runs only on delete (destroy, or the
+    host leaving the stack), made after the service it stops so the engine deletes it first,
+    never replaced (no triggers) and running nothing when made (no create, no update). The
+    database host has none: its data stays."""
+    steps = commands(deploy(case))
+    teardowns = {name: c for name, c in steps.items() if name.endswith("-teardown")}
+    hosts = [f"django-app-{i}" for i in range(case["app_hosts"])] + ["django-proxy"]
+    assert sorted(teardowns) == sorted(f"{h}-teardown" for h in hosts)
+    for host in hosts:
+        teardown = teardowns[f"{host}-teardown"]
+        assert not {"create", "update", "triggers"} & set(teardown.inputs), host
+        assert steps[f"{host}-service"].urn in teardown.dependencies, host
+        assert teardown.inputs["connection"] == steps[f"{host}-service"].inputs["connection"]
+    for i in range(case["app_hosts"]):
+        script = command_texts(teardowns[f"django-app-{i}-teardown"])
+        assert f"for unit in {APP_UNIT} {MIGRATE_UNIT}; do" in script
+        assert f"{UNIT_DIR}/{APP_UNIT}" in script
+    proxy = command_texts(teardowns["django-proxy-teardown"])
+    assert f"for unit in {PROXY_UNIT}; do" in proxy and f"{UNIT_DIR}/{PROXY_UNIT}" in proxy
+    assert "certbot" not in proxy and "postgres" not in proxy
