@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets up the machine (scripts/setup-host.sh --test, the Pulumi CLI via
 # scripts/install-pulumi.sh, the project's own command plugin via scripts/build-command-provider.sh,
-# Pebble via scripts/install-pebble.sh), then runs every test:
+# Pebble via scripts/install-pebble.sh, SeaweedFS via scripts/install-seaweedfs.sh), then runs
+# every test:
 # unit tests under Pulumi mocks, the rendered configs in the real servers, the program under
 # the real Pulumi engine, and the end-to-end suite on the local Docker engine. Extra
 # arguments go to pytest.
@@ -16,12 +17,12 @@ phase() {
   phase_started=$SECONDS
 }
 
-# The Go builds (the Pulumi CLI, then our command plugin, which reuses the CLI's compiled
-# packages from the Go build cache, then Pebble) are CPU-bound and need nothing the host set-up
-# installs, which is network- and disk-bound (apt, pip, debootstrap of the base images): they
-# run in the background meanwhile, one after another so that each later one finds the
-# earlier ones' packages in the build cache. Each one's output and time is printed when the
-# set-up is done, and a failed one fails the run.
+# The Go builds are CPU-bound and need nothing the host set-up installs, which is network- and
+# disk-bound (apt, pip, debootstrap of the base images): they run in the background meanwhile.
+# One after another, so that each finds the packages of the ones before in the Go build cache
+# (the command plugin reuses most of the CLI's): the Pulumi CLI, our command plugin, Pebble,
+# and SeaweedFS (the S3 server of the media.kind s3 end-to-end test). Each one's messages and
+# time are printed once the set-up is done, and a failed one fails the run.
 go_builds=$(mktemp -d)
 go_pid=""
 # If the run stops early (a failed set-up, ^C), the builds stop too: their process group
@@ -37,7 +38,8 @@ set -m
 (
   go_build pulumi-dir scripts/install-pulumi.sh &&
     go_build command-plugin scripts/build-command-provider.sh &&
-    go_build pebble-dir scripts/install-pebble.sh
+    go_build pebble-dir scripts/install-pebble.sh &&
+    go_build seaweedfs scripts/install-seaweedfs.sh
 ) &
 go_pid=$!
 set +m
@@ -45,7 +47,7 @@ set +m
 phase "setting up the host (the Go builds run in the background meanwhile)"
 scripts/setup-host.sh --test
 
-phase "the Go builds: the Pulumi CLI, the command plugin (tests/engine/test_command_plugin.py), Pebble (tls.mode acme's end-to-end test)"
+phase "the Go builds: the Pulumi CLI, the command plugin (tests/engine/test_command_plugin.py), Pebble (tls.mode acme's end-to-end test), SeaweedFS (media.kind s3's)"
 go_status=0
 wait "$go_pid" || go_status=$?
 go_pid=""
