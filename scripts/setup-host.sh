@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Debian machine for this project: the Python virtualenv (.venv) with the pinned
-# requirements, and, with --test, the real servers the tests run (nginx, apache2, PostgreSQL,
-# SeaweedFS for S3),
+# requirements, and, with --test, the real servers the tests run (nginx, apache2, PostgreSQL;
+# SeaweedFS for S3 is built from Go modules by scripts/test.sh, with the other Go builds),
 # the ssh client (for the VM end-to-end tests) plus a running Docker engine with the Debian
 # base images: debian:trixie-slim (the default), and debian:bookworm-slim too with --test.
 # Idempotent: steps that are already done are skipped.
@@ -64,9 +64,6 @@ if [ "$with_tests" = 1 ]; then
     log "installing libapache2-mod-qos"
     sh templates/apache/install-mod-qos.sh
   fi
-  # The S3-compatible server of the media.kind s3 end-to-end test (SeaweedFS), built from its
-  # Go module once per machine and version (cached; the first build takes minutes).
-  scripts/install-seaweedfs.sh >/dev/null
 fi
 
 # A deployment needs the default base; the tests also run a pair on Debian 12.
