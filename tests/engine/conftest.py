@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,14 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from deploy.workspace import PROJECT_DIR, LocalBackend, local_backend, open_stack
+from deploy.workspace import (
+    OFFLINE_ENV,
+    PROJECT_DIR,
+    LocalBackend,
+    local_backend,
+    open_stack,
+    pulumi_command,
+)
 
 
 def cli_dir() -> Path | None:
@@ -27,6 +35,83 @@ def cli_dir() -> Path | None:
         return Path(configured)
     found = shutil.which("pulumi")
     return Path(found).parent if found else None
+
+
+def own_plugin(name: str) -> Path:
+    """The binary of one of the project's own plugins (`command`, `random`): the one
+    DJANGO_STACK_<NAME>_PLUGIN names (scripts/test.sh sets it), else the one
+    scripts/build-own-plugins.sh has built; the test skips without it."""
+    configured = os.environ.get(f"DJANGO_STACK_{name.upper()}_PLUGIN")
+    if configured:
+        return Path(configured)
+    built = subprocess.run(
+        [str(PROJECT_DIR / "scripts" / "build-own-plugins.sh"), name, "--if-built"],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        pytest.skip(f"no {name} plugin: {built.stderr.strip()}")
+    return Path(built.stdout.strip())
+
+
+@dataclass(frozen=True)
+class PluginEngine:
+    """The CLI with one resource plugin installed in a scratch PULUMI_HOME, and a file
+    backend: what an inline program needs to run under the real engine, offline."""
+
+    cli_dir: Path
+    home: Path
+    backend: LocalBackend
+
+    def env(self) -> dict[str, str]:
+        return {**OFFLINE_ENV, **self.backend.env(), "PULUMI_HOME": str(self.home)}
+
+    def inline_stack(self, *, project: str, program: auto.PulumiFn, work_dir: Path) -> auto.Stack:
+        """A stack `check` of an inline program, in `work_dir` (made here)."""
+        work_dir.mkdir()
+        return auto.create_or_select_stack(
+            stack_name="check",
+            project_name=project,
+            program=program,
+            opts=auto.LocalWorkspaceOptions(
+                work_dir=str(work_dir),
+                env_vars=self.env(),
+                secrets_provider="passphrase",
+                pulumi_command=pulumi_command(self.cli_dir),
+            ),
+        )
+
+    def exported_and_on_disk(self, stack: auto.Stack) -> tuple[str, str]:
+        """The stack's state as `pulumi stack export` prints it (without --show-secrets),
+        and the backend's state files as they are on disk."""
+        exported = subprocess.run(
+            [str(self.cli_dir / "pulumi"), "stack", "export", "--stack", stack.name],
+            cwd=stack.workspace.work_dir,
+            env={**os.environ, **self.env()},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        on_disk = "".join(p.read_text() for p in self.backend.state_dir.rglob("*.json"))
+        return exported, on_disk
+
+
+def plugin_engine(tmp_path: Path, *, name: str, version: str, binary: Path) -> PluginEngine:
+    """The CLI (or a skip) with `binary` installed as resource plugin `name` `version`."""
+    folder = cli_dir()
+    if folder is None:
+        pytest.skip("no Pulumi CLI (scripts/install-pulumi.sh builds one)")
+    engine = PluginEngine(
+        cli_dir=folder, home=tmp_path / "pulumi-home", backend=local_backend(tmp_path / "state")
+    )
+    install = ["plugin", "install", "resource", name, version, "--file", str(binary)]
+    subprocess.run(
+        [str(folder / "pulumi"), *install],
+        env={**os.environ, **engine.env()},
+        check=True,
+        capture_output=True,
+    )
+    return engine
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The project's own `command` plugin (scripts/command-provider/) under the real engine.
+"""The project's own `command` plugin (scripts/own-plugins/) under the real engine.
 
 Two `remote.Command`s against an sshd on loopback (tests/support/sshd.py): one writes its
 secret stdin to a file, the other reads the file through a jump host (the same sshd) and
@@ -6,7 +6,7 @@ depends on the first. One stack goes through preview, up, a no-op up, a change o
 update), a change of triggers (a replacement), failing commands, the exported state, and
 destroy; what ran is read from a log the commands append to on the host.
 
-The plugin is scripts/build-command-provider.sh's (DJANGO_STACK_COMMAND_PLUGIN names another
+The plugin is scripts/build-own-plugins.sh's (DJANGO_STACK_COMMAND_PLUGIN names another
 binary); without it the test skips, which DJANGO_STACK_REQUIRE_E2E=1 turns into a failure.
 """
 
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 import shlex
 import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,7 @@ import pytest
 from pulumi import automation as auto
 from pulumi_command import remote
 
-from deploy.workspace import OFFLINE_ENV, PROJECT_DIR, local_backend, pulumi_command
-from tests.engine.conftest import cli_dir
+from tests.engine.conftest import own_plugin, plugin_engine
 from tests.support.sshd import SshdUnavailableError, SshServer, running_sshd
 
 pytestmark = pytest.mark.engine
@@ -36,20 +33,6 @@ pytestmark = pytest.mark.engine
 PLUGIN_VERSION = importlib.metadata.version("pulumi-command")
 SECRET = "first-secret-stdin-3f9c1d27a8e4"
 SECOND_SECRET = "second-secret-stdin-b7e2a95c01d6"
-
-
-def _plugin() -> Path:
-    configured = os.environ.get("DJANGO_STACK_COMMAND_PLUGIN")
-    if configured:
-        return Path(configured)
-    built = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "build-command-provider.sh"), "--if-built"],
-        capture_output=True,
-        text=True,
-    )
-    if built.returncode != 0:
-        pytest.skip(f"no command plugin: {built.stderr.strip()}")
-    return Path(built.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -149,35 +132,15 @@ def _closed_port() -> int:
 
 
 def test_remote_commands_under_the_real_engine(sshd: SshServer, tmp_path: Path) -> None:
-    folder = cli_dir()
-    if folder is None:
-        pytest.skip("no Pulumi CLI (scripts/install-pulumi.sh builds one)")
-    plugin = _plugin()
-    cli = folder / "pulumi"
-    home = tmp_path / "pulumi-home"
-    backend = local_backend(tmp_path / "state")
-    env = {**os.environ, **OFFLINE_ENV, **backend.env(), "PULUMI_HOME": str(home)}
-    install = ["plugin", "install", "resource", "command", PLUGIN_VERSION, "--file", str(plugin)]
-    subprocess.run(
-        [str(cli), *install],
-        env=env,
-        check=True,
-        capture_output=True,
+    engine = plugin_engine(
+        tmp_path, name="command", version=PLUGIN_VERSION, binary=own_plugin("command")
     )
     host_dir = tmp_path / "host"
     host_dir.mkdir()
-    work_dir = tmp_path / "work"
-    work_dir.mkdir()
-    stack = auto.create_or_select_stack(
-        stack_name="check",
-        project_name="command-plugin-check",
+    stack = engine.inline_stack(
+        project="command-plugin-check",
         program=_program(sshd, host_dir, Scenario()),
-        opts=auto.LocalWorkspaceOptions(
-            work_dir=str(work_dir),
-            env_vars={**OFFLINE_ENV, **backend.env(), "PULUMI_HOME": str(home)},
-            secrets_provider="passphrase",
-            pulumi_command=pulumi_command(folder),
-        ),
+        work_dir=tmp_path / "work",
     )
 
     def run(scenario: Scenario) -> None:
@@ -242,14 +205,7 @@ def test_remote_commands_under_the_real_engine(sshd: SshServer, tmp_path: Path) 
 
         # The state holds the secrets only encrypted (`pulumi stack export` without
         # --show-secrets, and the file on disk).
-        exported = subprocess.run(
-            [str(cli), "stack", "export", "--stack", "check", "--cwd", str(work_dir)],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        on_disk = "".join(p.read_text() for p in backend.state_dir.rglob("*.json"))
+        exported, on_disk = engine.exported_and_on_disk(stack)
         for text in (exported, on_disk):
             assert "ciphertext" in text
             for secret in (SECRET, SECOND_SECRET, sshd.private_key.splitlines()[1]):

@@ -14,7 +14,7 @@ import (
 )
 
 // Version is what GetPluginInfo answers: the pulumi-command release whose Python SDK asks for
-// this plugin (set by scripts/build-command-provider.sh from requirements.txt).
+// this plugin (set by scripts/build-own-plugins.sh from requirements.txt).
 var Version = "1.2.1"
 
 func main() {

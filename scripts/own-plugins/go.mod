@@ -1,4 +1,4 @@
-module local/pulumi-resource-command
+module local/own-plugins
 
 go 1.26.6
 

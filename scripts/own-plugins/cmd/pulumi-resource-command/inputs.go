@@ -7,6 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"local/own-plugins/internal/grpcbase"
 )
 
 // The inputs of command:remote:Command this plugin carries out; anything else is refused in
@@ -33,22 +34,6 @@ var connectionDefaults = map[resource.PropertyKey]resource.PropertyValue{
 
 var loggingValues = map[string]bool{"stdout": true, "stderr": true, "stdoutAndStderr": true, "none": true}
 
-// unwrap strips the secret wrappers around a value (secretness is tracked separately).
-func unwrap(v resource.PropertyValue) resource.PropertyValue {
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	return v
-}
-
-// rewrap puts a value back under the secret wrapper it had.
-func rewrap(v resource.PropertyValue, wasSecret bool) resource.PropertyValue {
-	if wasSecret && !v.IsSecret() {
-		return resource.MakeSecret(v)
-	}
-	return v
-}
-
 type checker struct{ failures []*pulumirpc.CheckFailure }
 
 func (c *checker) fail(property, format string, args ...any) {
@@ -57,7 +42,7 @@ func (c *checker) fail(property, format string, args ...any) {
 
 // str checks that a value, when known and present, is a string.
 func (c *checker) str(property string, v resource.PropertyValue) {
-	v = unwrap(v)
+	v = grpcbase.Unwrap(v)
 	if v.IsNull() || v.ContainsUnknowns() || v.IsString() {
 		return
 	}
@@ -65,7 +50,7 @@ func (c *checker) str(property string, v resource.PropertyValue) {
 }
 
 func (c *checker) integer(property string, v resource.PropertyValue) {
-	v = unwrap(v)
+	v = grpcbase.Unwrap(v)
 	if v.IsNull() || v.ContainsUnknowns() {
 		return
 	}
@@ -93,10 +78,10 @@ func checkInputs(news resource.PropertyMap) (resource.PropertyMap, []*pulumirpc.
 	for _, k := range []string{"create", "update", "delete", "stdin"} {
 		c.str(k, news[resource.PropertyKey(k)])
 	}
-	if v := unwrap(news["logging"]); v.IsString() && !loggingValues[v.StringValue()] {
+	if v := grpcbase.Unwrap(news["logging"]); v.IsString() && !loggingValues[v.StringValue()] {
 		c.fail("logging", "logging must be one of stdout, stderr, stdoutAndStderr, none; got %q", v.StringValue())
 	}
-	if v := unwrap(news["environment"]); !v.IsNull() && !v.ContainsUnknowns() {
+	if v := grpcbase.Unwrap(news["environment"]); !v.IsNull() && !v.ContainsUnknowns() {
 		if !v.IsObject() {
 			c.fail("environment", "environment must be a map of strings")
 		} else {
@@ -105,14 +90,14 @@ func checkInputs(news resource.PropertyMap) (resource.PropertyMap, []*pulumirpc.
 			}
 		}
 	}
-	if v := unwrap(news["addPreviousOutputInEnv"]); !v.IsNull() && !v.ContainsUnknowns() && !v.IsBool() {
+	if v := grpcbase.Unwrap(news["addPreviousOutputInEnv"]); !v.IsNull() && !v.ContainsUnknowns() && !v.IsBool() {
 		c.fail("addPreviousOutputInEnv", "addPreviousOutputInEnv must be true or false")
 	}
-	if v := unwrap(news["triggers"]); !v.IsNull() && !v.ContainsUnknowns() && !v.IsArray() {
+	if v := grpcbase.Unwrap(news["triggers"]); !v.IsNull() && !v.ContainsUnknowns() && !v.IsArray() {
 		c.fail("triggers", "triggers must be a list")
 	}
 	conn, ok := news["connection"]
-	if !ok || unwrap(conn).IsNull() {
+	if !ok || grpcbase.Unwrap(conn).IsNull() {
 		c.fail("connection", "connection is required (host, and a privateKey or password)")
 	} else {
 		out["connection"] = c.connection("connection", conn, true)
@@ -123,7 +108,7 @@ func checkInputs(news resource.PropertyMap) (resource.PropertyMap, []*pulumirpc.
 // connection validates one connection object (or its proxy) and fills in the defaults.
 func (c *checker) connection(path string, v resource.PropertyValue, allowProxy bool) resource.PropertyValue {
 	secret := v.ContainsSecrets() && v.IsSecret()
-	inner := unwrap(v)
+	inner := grpcbase.Unwrap(v)
 	if inner.ContainsUnknowns() && !inner.IsObject() {
 		return v
 	}
@@ -140,7 +125,7 @@ func (c *checker) connection(path string, v resource.PropertyValue, allowProxy b
 				"perDialTimeout%s)", path, name, map[bool]string{true: ", proxy", false: ""}[allowProxy])
 		}
 	}
-	if h := unwrap(obj["host"]); h.IsNull() {
+	if h := grpcbase.Unwrap(obj["host"]); h.IsNull() {
 		c.fail(path+".host", "%s.host is required", path)
 	}
 	for _, k := range []string{"host", "user", "password", "privateKey", "privateKeyPassword", "hostKey"} {
@@ -154,10 +139,10 @@ func (c *checker) connection(path string, v resource.PropertyValue, allowProxy b
 			obj[k] = d
 		}
 	}
-	if p, ok := obj["proxy"]; ok && allowProxy && !unwrap(p).IsNull() {
+	if p, ok := obj["proxy"]; ok && allowProxy && !grpcbase.Unwrap(p).IsNull() {
 		obj["proxy"] = c.connection(path+".proxy", p, false)
 	}
-	return rewrap(resource.NewObjectProperty(obj), secret)
+	return grpcbase.Rewrap(resource.NewObjectProperty(obj), secret)
 }
 
 // endpoint is one SSH connection's settings, read from checked inputs.
@@ -168,7 +153,7 @@ type endpoint struct {
 }
 
 func getString(m resource.PropertyMap, k string) string {
-	v := unwrap(m[resource.PropertyKey(k)])
+	v := grpcbase.Unwrap(m[resource.PropertyKey(k)])
 	if v.IsString() {
 		return v.StringValue()
 	}
@@ -176,7 +161,7 @@ func getString(m resource.PropertyMap, k string) string {
 }
 
 func getInt(m resource.PropertyMap, k string, def int) int {
-	v := unwrap(m[resource.PropertyKey(k)])
+	v := grpcbase.Unwrap(m[resource.PropertyKey(k)])
 	if v.IsNumber() {
 		return int(v.NumberValue())
 	}
@@ -184,7 +169,7 @@ func getInt(m resource.PropertyMap, k string, def int) int {
 }
 
 func readEndpoint(v resource.PropertyValue) (*endpoint, error) {
-	v = unwrap(v)
+	v = grpcbase.Unwrap(v)
 	if v.ContainsUnknowns() {
 		return nil, fmt.Errorf("the connection is not known yet")
 	}
@@ -201,7 +186,7 @@ func readEndpoint(v resource.PropertyValue) (*endpoint, error) {
 	if e.User == "" {
 		e.User = "root"
 	}
-	if p := unwrap(m["proxy"]); p.IsObject() {
+	if p := grpcbase.Unwrap(m["proxy"]); p.IsObject() {
 		proxy, err := readEndpoint(p)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
@@ -250,7 +235,7 @@ func mask(msg string, props resource.PropertyMap) string {
 	rest := props.Copy()
 	delete(rest, "connection")
 	secretStrings(resource.NewObjectProperty(rest), false, &secrets)
-	for conn := unwrap(props["connection"]); conn.IsObject(); conn = unwrap(conn.ObjectValue()["proxy"]) {
+	for conn := grpcbase.Unwrap(props["connection"]); conn.IsObject(); conn = grpcbase.Unwrap(conn.ObjectValue()["proxy"]) {
 		for _, k := range credentialFields {
 			secretStrings(conn.ObjectValue()[k], true, &secrets)
 		}
