@@ -80,18 +80,52 @@ func (c *checker) flag(m resource.PropertyMap, k string) (bool, bool) {
 	return b.BoolValue(), true
 }
 
-// checkPassword validates one RandomPassword's inputs and fills in the defaults the bridged
-// pulumi-random writes into the state (special, upper, lower, numeric and number true, the
-// minimums 0), so the state looks the same under either plugin. Unknown values (a preview)
-// are left alone and checked once known.
+// withDefaults is a RandomPassword's inputs with upstream's defaults filled in: special,
+// upper and lower true, the minimums 0, and numeric and number (its deprecated alias) kept
+// equal as terraform-provider-random's plan modifier does (either one given sets both;
+// neither: true). The bridged pulumi-random keeps the inputs as the program gave them and
+// writes the defaults into the outputs only; so does this plugin, and its Diff compares
+// inputs with their defaults, so a state written by either plugin compares the same.
+func withDefaults(given resource.PropertyMap) resource.PropertyMap {
+	out := given.Copy()
+	absent := func(k string) bool { return grpcbase.Unwrap(given[resource.PropertyKey(k)]).IsNull() }
+	for _, k := range flagInputs {
+		if absent(k) {
+			out[resource.PropertyKey(k)] = resource.NewBoolProperty(true)
+		}
+	}
+	for _, k := range countInputs {
+		if absent(k) {
+			out[resource.PropertyKey(k)] = resource.NewNumberProperty(0)
+		}
+	}
+	switch {
+	case absent("numeric") && absent("number"):
+		out["numeric"], out["number"] = resource.NewBoolProperty(true), resource.NewBoolProperty(true)
+	case absent("numeric"):
+		out["numeric"] = given["number"]
+	case absent("number"):
+		out["number"] = given["numeric"]
+	}
+	for k, v := range out {
+		if grpcbase.Unwrap(v).IsNull() {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// checkPassword validates one RandomPassword's inputs (with their defaults) and returns them
+// as given, as the bridged plugin does. Unknown values (a preview) are left alone and
+// checked once known.
 func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []*pulumirpc.CheckFailure) {
 	c := &checker{}
-	out := resource.PropertyMap{}
+	given := resource.PropertyMap{}
 	var unknownKeys []string
 	for k, v := range news {
 		switch {
 		case isInput(string(k)):
-			out[k] = v
+			given[k] = v
 		case !strings.HasPrefix(string(k), "__"):
 			unknownKeys = append(unknownKeys, string(k))
 		}
@@ -102,36 +136,20 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []*pulumirp
 			k, strings.Join(passwordInputs, ", "))
 	}
 	for _, k := range flagInputs {
-		if _, ok := news[resource.PropertyKey(k)]; !ok || grpcbase.Unwrap(news[resource.PropertyKey(k)]).IsNull() {
-			out[resource.PropertyKey(k)] = resource.NewBoolProperty(true)
-		} else {
-			c.flag(news, k)
-		}
+		c.flag(news, k)
 	}
 	for _, k := range countInputs {
-		if v, ok := news[resource.PropertyKey(k)]; !ok || grpcbase.Unwrap(v).IsNull() {
-			out[resource.PropertyKey(k)] = resource.NewNumberProperty(0)
-		} else if n, ok := c.count(news, k); ok && n < 0 {
+		if n, ok := c.count(news, k); ok && n < 0 {
 			c.fail(k, "%s must be 0 or more, got %d", k, n)
 		}
 	}
-	// numeric, and number its deprecated alias, are kept equal as terraform-provider-random's
-	// plan modifier does: either one given sets both; both given must agree; neither: true.
-	numeric, number := news["numeric"], news["number"]
-	numericAbsent, numberAbsent := grpcbase.Unwrap(numeric).IsNull(), grpcbase.Unwrap(number).IsNull()
 	nv, nok := c.flag(news, "numeric")
 	bv, bok := c.flag(news, "number")
-	switch {
-	case nok && bok && nv != bv:
+	if nok && bok && nv != bv {
 		c.fail("number", "number (%v) and numeric (%v) are both set, to different values: number is "+
 			"deprecated, use numeric only", bv, nv)
-	case numericAbsent && numberAbsent:
-		out["numeric"], out["number"] = resource.NewBoolProperty(true), resource.NewBoolProperty(true)
-	case numericAbsent:
-		out["numeric"] = number
-	case numberAbsent:
-		out["number"] = numeric
 	}
+	out := withDefaults(given)
 
 	if v, ok := news["overrideSpecial"]; ok && known(v) && !grpcbase.Unwrap(v).IsString() {
 		c.fail("overrideSpecial", "overrideSpecial must be a string of characters, got %v", grpcbase.Unwrap(v))
@@ -151,15 +169,15 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []*pulumirp
 	v, ok := news["length"]
 	if !ok || grpcbase.Unwrap(v).IsNull() {
 		c.fail("length", "length is required: the number of characters of the password (1 or more)")
-		return out, c.failures
+		return given, c.failures
 	}
 	length, ok := c.count(news, "length")
 	if !ok {
-		return out, c.failures
+		return given, c.failures
 	}
 	if length < 1 {
 		c.fail("length", "length must be 1 or more, got %d", length)
-		return out, c.failures
+		return given, c.failures
 	}
 	// The minimums must fit in the length (terraform-provider-random: length must be >=
 	// min_upper + min_lower + min_numeric + min_special).
@@ -168,7 +186,7 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []*pulumirp
 	for _, k := range countInputs {
 		n, ok := c.count(out, k)
 		if !ok {
-			return out, c.failures // unknown: checked when known
+			return given, c.failures // unknown: checked when known
 		}
 		sum += n
 		parts = append(parts, fmt.Sprintf("%s %d", k, n))
@@ -176,16 +194,15 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []*pulumirp
 	if length < sum {
 		c.fail("length", "length (%d) must be at least the sum of the minimums (%s: %d)",
 			length, strings.Join(parts, " + "), sum)
-		return out, c.failures
+		return given, c.failures
 	}
 	// The characters beyond the minimums come from the classes switched on; with none, the
 	// upstream generator would draw from an empty set.
 	if p, ok := readParams(out); ok && length > sum && p.alphabet() == "" {
 		c.fail("length", "length (%d) is more than the minimums (%d), but upper, lower, numeric and "+
-			"special are all false (or overrideSpecial is empty): no characters to make the other %d of",
-			length, sum, length-sum)
+			"special are all false: no characters to make the other %d of", length, sum, length-sum)
 	}
-	return out, c.failures
+	return given, c.failures
 }
 
 // params are a checked RandomPassword's known inputs.

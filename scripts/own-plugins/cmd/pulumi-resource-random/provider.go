@@ -92,7 +92,7 @@ func (p *randomProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	olds, news = comparable(olds), comparable(news)
+	olds, news = comparable(withDefaults(olds)), comparable(withDefaults(news))
 	for _, path := range req.GetIgnoreChanges() {
 		key := resource.PropertyKey(path)
 		if v, ok := olds[key]; ok {
@@ -165,12 +165,13 @@ func (p *randomProvider) Create(_ context.Context, req *pulumirpc.CreateRequest)
 	if req.GetPreview() {
 		// No password is made in a preview: the real one is made by the up, so the preview
 		// shows result and bcryptHash (and the id) as unknown.
-		out, err := grpcbase.Marshal(withResult(m, unknown, unknown))
+		out, err := grpcbase.Marshal(withResult(withDefaults(m), unknown, unknown))
 		if err != nil {
 			return nil, err
 		}
 		return &pulumirpc.CreateResponse{Properties: out}, nil
 	}
+	m = withDefaults(m)
 	params, ok := readParams(m)
 	if !ok {
 		return nil, fmt.Errorf("%s %s: the inputs are not all known", passwordType, resource.URN(req.GetUrn()).Name())
@@ -206,13 +207,7 @@ func (p *randomProvider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*p
 	if password == "" || password == passwordID {
 		return nil, fmt.Errorf("import a RandomPassword with the password as the id (got %q)", password)
 	}
-	inputs := resource.PropertyMap{
-		"length": resource.NewNumberProperty(float64(len(password))), "special": resource.NewBoolProperty(true),
-		"upper": resource.NewBoolProperty(true), "lower": resource.NewBoolProperty(true),
-		"numeric": resource.NewBoolProperty(true), "number": resource.NewBoolProperty(true),
-		"minUpper": resource.NewNumberProperty(0), "minLower": resource.NewNumberProperty(0),
-		"minNumeric": resource.NewNumberProperty(0), "minSpecial": resource.NewNumberProperty(0),
-	}
+	inputs := withDefaults(resource.PropertyMap{"length": resource.NewNumberProperty(float64(len(password)))})
 	hash, err := hashOf(password)
 	if err != nil {
 		return nil, err
@@ -243,7 +238,7 @@ func (p *randomProvider) Update(_ context.Context, req *pulumirpc.UpdateRequest)
 	if err != nil {
 		return nil, err
 	}
-	out, err := grpcbase.Marshal(withResult(news, olds["result"], olds["bcryptHash"]))
+	out, err := grpcbase.Marshal(withResult(withDefaults(news), olds["result"], olds["bcryptHash"]))
 	if err != nil {
 		return nil, err
 	}
