@@ -15,11 +15,13 @@ turns into a failure.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_random as random
@@ -81,7 +83,7 @@ def _program(scenario: Scenario, seen: list[tuple[str, str]]) -> auto.PulumiFn:
         results = {**{name: p.result for name, p in passwords.items()}, "raw": raw.result}
         for name, result in results.items():
             # Runs only once the value is known: never in a preview, if no password is made.
-            result.apply(lambda value, name=name: seen.append((name, value)))
+            result.apply(functools.partial(_note_value, seen, name))
             pulumi.export(name, result)
         pulumi.export("ids", pulumi.Output.all(*(p.id for p in passwords.values())))
         pulumi.export("strict_hash", passwords["strict"].bcrypt_hash)
@@ -91,6 +93,22 @@ def _program(scenario: Scenario, seen: list[tuple[str, str]]) -> auto.PulumiFn:
             random.RandomString("unsupported", length=8)
 
     return main
+
+
+def _note_value(seen: list[tuple[str, str]], name: str, value: str) -> None:
+    seen.append((name, value))
+
+
+def _resources(stack: auto.Stack) -> list[dict[str, Any]]:
+    deployment = stack.export_stack().deployment or {}
+    return list(deployment.get("resources") or [])
+
+
+def _note_step(event: auto.EngineEvent, steps: list[str]) -> None:
+    """Notes the operation of each step the engine starts on a password."""
+    pre = event.resource_pre_event
+    if pre is not None and pre.metadata.type == PASSWORD_TYPE:
+        steps.append(str(pre.metadata.op.value))
 
 
 def _assert_made_of(value: str, *, length: int, alphabet: str) -> None:
@@ -104,7 +122,9 @@ def test_random_passwords_under_the_real_engine(tmp_path: Path) -> None:
     )
     seen: list[tuple[str, str]] = []
     stack = engine.inline_stack(
-        project="random-plugin-check", program=_program(Scenario(), seen), work_dir=tmp_path / "work"
+        project="random-plugin-check",
+        program=_program(Scenario(), seen),
+        work_dir=tmp_path / "work",
     )
 
     def run(scenario: Scenario) -> None:
@@ -145,9 +165,16 @@ def test_random_passwords_under_the_real_engine(tmp_path: Path) -> None:
         assert values(again.outputs) == first
 
         # New keepers: that password is replaced (a new value), the others keep theirs.
+        # The new one is made before the old one is forgotten (create-before-delete).
         run(Scenario(keeper="image-2"))
-        rekeyed = stack.up()
+        steps: list[str] = []
+        rekeyed = stack.up(on_event=lambda event: _note_step(event, steps))
         assert rekeyed.summary.resource_changes == {"replace": 1, "same": 4}
+        assert [s for s in steps if s != "same"] == [
+            "create-replacement",
+            "replace",
+            "delete-replaced",
+        ]
         second = values(rekeyed.outputs)
         assert second["keyed"] != first["keyed"]
         _assert_made_of(second["keyed"], length=32, alphabet=letters_digits)
@@ -180,7 +207,7 @@ def test_random_passwords_under_the_real_engine(tmp_path: Path) -> None:
         run(Scenario(keeper="image-2", key_length=48))
 
         # The state holds the passwords (and the hash) only encrypted.
-        resources = stack.export_stack().deployment["resources"]  # with --show-secrets
+        resources = _resources(stack)  # exported with --show-secrets
         hashes = [r["outputs"]["bcryptHash"] for r in resources if r["type"] == PASSWORD_TYPE]
         assert len(hashes) == 4 and all(h[SECRET_SIG] == SECRET_VALUE for h in hashes)
         exported, on_disk = engine.exported_and_on_disk(stack)
@@ -194,6 +221,6 @@ def test_random_passwords_under_the_real_engine(tmp_path: Path) -> None:
         # destroy: nothing left.
         destroyed = stack.destroy()
         assert destroyed.summary.resource_changes == {"delete": 5}
-        assert not stack.export_stack().deployment.get("resources")
+        assert _resources(stack) == []
     finally:
         stack.workspace.remove_stack("check", force=True)
