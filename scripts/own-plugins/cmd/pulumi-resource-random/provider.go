@@ -143,9 +143,18 @@ func withResult(inputs resource.PropertyMap, result, hash resource.PropertyValue
 	return out
 }
 
-// hashOf is the bcrypt hash upstream stores beside the password (bcrypt.DefaultCost).
+// bcryptMax is the most bytes bcrypt takes: x/crypto refuses longer (ErrPasswordTooLong).
+const bcryptMax = 72
+
+// hashOf is the bcrypt hash upstream stores beside the password (bcrypt.DefaultCost). As
+// upstream's generateHash, a password longer than bcrypt takes is hashed by its first 72
+// bytes, so a RandomPassword of length 100 works (seen under the bridged plugin too).
 func hashOf(password string) (string, error) {
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hashed := []byte(password)
+	if len(hashed) > bcryptMax {
+		hashed = hashed[:bcryptMax]
+	}
+	hash, err := bcrypt.GenerateFromPassword(hashed, bcrypt.DefaultCost)
 	if err != nil {
 		return "", fmt.Errorf("bcrypt hash of the password: %w", err)
 	}

@@ -90,3 +90,15 @@ func TestCheckRefusesWhatCannotBeMade(t *testing.T) {
 		t.Errorf("minimums only: %v", failures)
 	}
 }
+
+// A password longer than bcrypt takes is hashed by its first 72 bytes (upstream's generateHash).
+func TestLongPasswordsAreHashedByTheirFirst72Bytes(t *testing.T) {
+	long := strings.Repeat("a", 72) + strings.Repeat("b", 28)
+	hash, err := hashOf(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(long[:72])) != nil {
+		t.Errorf("hash %q is not the first 72 bytes'", hash)
+	}
+}
