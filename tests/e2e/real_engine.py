@@ -3,92 +3,41 @@
 The CLI is scripts/install-pulumi.sh's (DJANGO_STACK_PULUMI_DIR) or one on PATH; the provider
 plugins are the ones the project builds itself (scripts/test.sh exports where they are),
 installed into a PULUMI_HOME of the stack's own, so nothing is fetched and nothing of the
-user's ~/.pulumi is used. Each stack has its own file state backend in a scratch folder:
-`up`, a second `up`, `preview` and `destroy` go through the engine's own diff, exactly as
-`python -m deploy` does for a user.
+user's ~/.pulumi is used; without the CLI or a plugin the test skips, which
+DJANGO_STACK_REQUIRE_E2E=1 (CI) turns into a failure. Each stack has its own file state
+backend in a scratch folder: `up`, a second `up`, `preview` and `destroy` go through the
+engine's own diff, exactly as `python -m deploy` does for a user.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
+import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi import automation as auto
 
 from deploy.workspace import OFFLINE_ENV, PROJECT_DIR, PROJECT_NAME, local_backend, program
 from deploy.workspace import pulumi_command as cli_command
-from tests.engine.conftest import cli_dir
+from tests.engine.conftest import cli_dir, install_plugin, own_plugin
+
+# What a VM stack on given hosts registers: remote commands and generated passwords, both
+# carried out by the project's own plugins (scripts/build-own-plugins.sh).
+VM_PLUGINS = ("command", "random")
 
 
-class EngineUnavailableError(Exception):
-    """The CLI or a plugin the stack needs is not on this machine."""
-
-
-@dataclass(frozen=True)
-class Plugin:
-    """A provider plugin the project builds: where a test run finds its binary."""
-
-    name: str
-    env_var: str
-    build_script: str
-
-    @property
-    def version(self) -> str:
-        # The version the Python SDK asks the engine for.
-        return importlib.metadata.version(f"pulumi-{self.name}")
-
-    def binary(self) -> Path:
-        configured = os.environ.get(self.env_var)
-        if configured and Path(configured).is_file():
-            return Path(configured)
-        script = PROJECT_DIR / "scripts" / self.build_script
-        if script.is_file():
-            built = subprocess.run(
-                [str(script), "--if-built"], capture_output=True, text=True, check=False
-            )
-            if built.returncode == 0 and Path(built.stdout.strip()).is_file():
-                return Path(built.stdout.strip())
-        raise EngineUnavailableError(
-            f"no {self.name} plugin: set {self.env_var} or run scripts/{self.build_script}"
-        )
-
-
-COMMAND = Plugin("command", "DJANGO_STACK_COMMAND_PLUGIN", "build-command-provider.sh")
-RANDOM = Plugin("random", "DJANGO_STACK_RANDOM_PLUGIN", "build-random-provider.sh")
-# What a VM stack on given hosts registers: remote commands and generated passwords.
-VM_PLUGINS = (COMMAND, RANDOM)
-
-
-def the_cli() -> Path:
-    folder = cli_dir()
-    if folder is None:
-        raise EngineUnavailableError("no Pulumi CLI (scripts/install-pulumi.sh builds one)")
-    return folder
-
-
-def install_plugins(cli: Path, home: Path, plugins: Iterable[Plugin]) -> None:
-    """Install each plugin's binary into `home` (a PULUMI_HOME) under the version the SDK
-    asks for."""
-    home.mkdir(parents=True, exist_ok=True)
-    for plugin in plugins:
-        subprocess.run(
-            [
-                str(cli / "pulumi"),
-                *("plugin", "install", "resource", plugin.name, plugin.version),
-                *("--file", str(plugin.binary())),
-            ],
-            env={**os.environ, **OFFLINE_ENV, "PULUMI_HOME": str(home)},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+def install_own_plugins(cli: Path, home: Path, names: Iterable[str]) -> None:
+    """Install each of the project's own plugins into `home` (a PULUMI_HOME) under the version
+    the Python SDK asks for (the test skips without one)."""
+    for name in names:
+        version = importlib.metadata.version(f"pulumi-{name}")
+        install_plugin(cli, home, name=name, version=version, binary=own_plugin(name))
 
 
 @dataclass
@@ -104,9 +53,6 @@ class EngineStack:
         result = self.stack.up(on_output=self.log.append, **options)
         return {key: output.value for key, output in result.outputs.items()}
 
-    def preview(self, **options: Any) -> auto.PreviewResult:
-        return self.stack.preview(on_output=self.log.append, **options)
-
     def destroy(self) -> None:
         self.stack.destroy(on_output=self.log.append)
 
@@ -114,9 +60,11 @@ class EngineStack:
         deployment = self.stack.export_stack().deployment or {}
         return [r["type"] for r in deployment.get("resources") or []]
 
-    def exported_state(self) -> str:
-        """The state as `pulumi stack export` prints it."""
-        return str(self.stack.export_stack().deployment)
+    def state_text(self) -> str:
+        """The state as `pulumi stack export` gives it (secrets as ciphertext), and the
+        backend's files as they are on disk."""
+        exported = json.dumps(self.stack.export_stack().deployment)
+        return exported + "".join(p.read_text() for p in (self.root / "state").rglob("*.json"))
 
     def remove(self) -> None:
         try:
@@ -130,15 +78,17 @@ def engine_stack(
     config: Mapping[str, str],
     *,
     secret_keys: Collection[str] = (),
-    plugins: Iterable[Plugin] = VM_PLUGINS,
+    plugins: Iterable[str] = VM_PLUGINS,
 ) -> EngineStack:
     """A new stack `name` of the project with `config` (`project:key` -> engine string), the
     keys in `secret_keys` set as secrets, the `plugins` installed; nothing deployed yet."""
-    cli = the_cli()
+    cli = cli_dir()
+    if cli is None:
+        pytest.skip("no Pulumi CLI (scripts/install-pulumi.sh builds one)")
     root = Path(tempfile.mkdtemp(prefix=f"django-stack-engine-{name}-"))
     try:
         home = root / "pulumi-home"
-        install_plugins(cli, home, plugins)
+        install_own_plugins(cli, home, plugins)
         work_dir = root / "work"
         (work_dir / "stacks").mkdir(parents=True)
         shutil.copy(PROJECT_DIR / "Pulumi.yaml", work_dir / "Pulumi.yaml")

@@ -131,6 +131,20 @@ def test_a_second_up_changes_nothing(vm_stack: VmDeployed) -> None:
     assert [_ruleset(m) for m in machines] == rulesets
 
 
+def test_the_state_holds_the_secrets_only_encrypted(vm_stack: VmDeployed) -> None:
+    """The generated database password and secret key, and the SSH key, are on the hosts
+    but never in plain text in the engine's state (exported or on disk)."""
+    settings = vm_stack.apps[0].run("cat", "/etc/django-stack/django.env")
+    values = dict(line.split("=", 1) for line in settings.splitlines() if "=" in line)
+    secret_key = values["DJANGO_SECRET_KEY"].strip('"')
+    password = values["DATABASE_URL"].split("://django:", 1)[1].split("@", 1)[0]
+    assert len(secret_key) >= 50 and len(password) >= 20
+    state = vm_stack.engine.state_text()
+    assert "ciphertext" in state
+    for secret in (secret_key, password, vm_stack.key.private.splitlines()[1]):
+        assert secret not in state
+
+
 def test_a_redeploy_with_new_secrets_converges(vm_stack: VmDeployed) -> None:
     """The same machines deployed by a stack with a new state (as after lost state): every
     step runs again, with a new database password and secret key: the role gets the new

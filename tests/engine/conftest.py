@@ -104,14 +104,19 @@ def plugin_engine(tmp_path: Path, *, name: str, version: str, binary: Path) -> P
     engine = PluginEngine(
         cli_dir=folder, home=tmp_path / "pulumi-home", backend=local_backend(tmp_path / "state")
     )
+    install_plugin(folder, engine.home, name=name, version=version, binary=binary)
+    return engine
+
+
+def install_plugin(cli: Path, home: Path, *, name: str, version: str, binary: Path) -> None:
+    """`pulumi plugin install resource NAME VERSION --file BINARY` into PULUMI_HOME `home`."""
     install = ["plugin", "install", "resource", name, version, "--file", str(binary)]
     subprocess.run(
-        [str(folder / "pulumi"), *install],
-        env={**os.environ, **engine.env()},
+        [str(cli / "pulumi"), *install],
+        env={**os.environ, **OFFLINE_ENV, "PULUMI_HOME": str(home)},
         check=True,
         capture_output=True,
     )
-    return engine
 
 
 @dataclass(frozen=True)
