@@ -14,8 +14,9 @@
 # module and the bridged schema is committed (cmd/pulumi-resource-docker/schema.json), so
 # neither `go mod tidy` nor tfgen (all of Pulumi's code generators, a 165 MB binary) runs.
 # --regenerate-schema is for a change of the bridge, the Terraform provider or the mapping:
-# it runs `go mod tidy` and tfgen and rewrites go.mod, go.sum and schema.json in the source
-# tree (commit them, then compare with the Python SDK as docs/engine-spike.md does).
+# it runs `go mod tidy` and tfgen (built against the bridge's own pkg/v3, see below) and
+# rewrites go.mod, go.sum and schema.json in the source tree (commit them, then compare with
+# the Python SDK as docs/engine-spike.md does).
 #
 # Cached under $DJANGO_STACK_CACHE (default ~/.cache/django-stack) by the version it answers as
 # and a digest of its sources, as install-pulumi.sh does: only the first run after a change
@@ -45,16 +46,22 @@ if [ "${1:-}" = "--regenerate-schema" ]; then
   command -v go >/dev/null 2>&1 || { log "no Go toolchain"; exit 1; }
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  cd "$sources"
-  export CGO_ENABLED=0
-  # tidy resolves the versions go.mod asks for (the bridge, pkg/v3 and sdk/v3, the provider
-  # pseudo-version and the plugin-sdk fork replace) and writes go.sum for every package,
-  # tfgen's included.
-  GOFLAGS=-mod=mod go mod tidy
-  go build -mod=readonly -trimpath -tags "$TAGS" -ldflags "$LDFLAGS" \
-    -o "$work/pulumi-tfgen-docker" ./cmd/pulumi-tfgen-docker
-  "$work/pulumi-tfgen-docker" schema --out "$work" --skip-docs --skip-examples
-  cp "$work/schema.json" cmd/pulumi-resource-docker/schema.json
+  export CGO_ENABLED=0 GOFLAGS=-mod=mod
+  # tfgen imports the bridge's tf2pulumi/convert, which does not compile against pkg/v3
+  # v3.274.1 (plugin.NewContext changed; the plugin itself does not import it): tfgen is built
+  # in a copy of the module with pkg/v3 and sdk/v3 at the bridge's own v3.256.0.
+  cp -r "$sources" "$work/src"
+  (
+    cd "$work/src"
+    go get github.com/pulumi/pulumi/pkg/v3@v3.256.0 github.com/pulumi/pulumi/sdk/v3@v3.256.0
+    go mod tidy
+    go build -trimpath -tags "$TAGS" -ldflags "$LDFLAGS" -o "$work/pulumi-tfgen-docker" ./cmd/pulumi-tfgen-docker
+  )
+  mkdir -p "$work/out"
+  "$work/pulumi-tfgen-docker" schema --out "$work/out" --skip-docs --skip-examples
+  cp "$work/out/schema.json" "$sources/cmd/pulumi-resource-docker/schema.json"
+  # The plugin's own module: resolve the (possibly changed) versions and write go.sum anew.
+  (cd "$sources" && go mod tidy)
   log "regenerated go.mod, go.sum and cmd/pulumi-resource-docker/schema.json in $sources"
   exit 0
 fi
