@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Builds a `docker` resource plugin for the Pulumi engine from Go modules that the Go module
-# proxy serves: pulumi-terraform-bridge over kreuzwerker's Terraform docker provider, with the
-# token and property mapping of scripts/docker-provider/ (our own code). pulumi-docker's own
-# provider module is refused by the proxy (issue 11), hence this. SPIKE: not called by
-# setup-host.sh or test.sh yet (docs/engine-spike.md says what works and what does not; the
-# program's docker.Image is a native resource of pulumi-docker, which this plugin lacks).
+# Builds the project's `docker` resource plugin for the Pulumi engine (scripts/docker-provider/,
+# our code): pulumi-terraform-bridge over kreuzwerker's Terraform docker provider with the token
+# and property mapping of providerinfo/, plus a native docker:index/image:Image (image/), which
+# in pulumi-docker v4/v5 is not a bridged resource. pulumi-docker's own provider module is
+# refused by the Go module proxy (issue 11), hence this. docs/engine-spike.md has the versions,
+# what was checked under the real CLI, and the costs.
 #
-#   scripts/build-docker-provider.sh       # prints the path of the plugin binary
+#   scripts/build-docker-provider.sh                      # prints the path of the plugin binary
+#   scripts/build-docker-provider.sh --if-built           # the path if built already, else exit 1
+#   scripts/build-docker-provider.sh --regenerate-schema  # after a version change: see below
 #
-# Cached by version under $DJANGO_STACK_CACHE (default ~/.cache/django-stack), as
-# install-pulumi.sh does: only the first run on a machine pays for the build (20 min on 2
-# cores that other jobs shared, 2.1 GB of module cache and 2.9 GB of build cache); later
-# runs take a second.
-# Install it for the engine with
+# A build is `go build -mod=readonly` of the plugin binary alone: go.mod/go.sum pin every
+# module and the bridged schema is committed (cmd/pulumi-resource-docker/schema.json), so
+# neither `go mod tidy` nor tfgen (all of Pulumi's code generators, a 165 MB binary) runs.
+# --regenerate-schema is for a change of the bridge, the Terraform provider or the mapping:
+# it runs `go mod tidy` and tfgen (built against the bridge's own pkg/v3, see below) and
+# rewrites go.mod, go.sum and schema.json in the source tree (commit them, then compare with
+# the Python SDK as docs/engine-spike.md does).
+#
+# Cached under $DJANGO_STACK_CACHE (default ~/.cache/django-stack) by the version it answers as
+# and a digest of its sources, as install-pulumi.sh does: only the first run after a change
+# pays for the build. Install it for the engine with
 #   pulumi plugin install resource docker "$PLUGIN_VERSION" --file "$(scripts/build-docker-provider.sh)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,69 +29,67 @@ log() { printf '[docker-provider] %s\n' "$*" >&2; }
 
 # The version the Python SDK asks the engine for (requirements.txt's pulumi-docker).
 PLUGIN_VERSION=$(sed -n 's/^pulumi-docker==\([0-9.]*\).*/\1/p' requirements.txt)
-# The bridge release pulumi-docker's own provider used last (served, though `go list -m
-# -versions` stops at v3.120.0), and the fork of terraform-plugin-sdk that release replaces
-# hashicorp's with (a replace in a dependency is ignored, so ours repeats it).
-BRIDGE_VERSION=v3.137.0
-PLUGIN_SDK_FORK=v2.0.0-20260318212141-5525259d096b
-# kreuzwerker/terraform-provider-docker has no tags the proxy serves: the newest pseudo-version.
-TF_DOCKER_VERSION=v0.0.0-20260916201441-96d331c98ff4
+sources=$PWD/scripts/docker-provider
+# Build flags as scripts/install-pulumi.sh builds the CLI (-trimpath, no cgo, the same tags),
+# so the packages the two share (pkg/v3 and sdk/v3 at the CLI's version, gRPC, protobuf, ...)
+# compile to the same Go build cache entries; no_compose leaves out the provider's compose
+# resource (its plugin-framework half, not bridged).
+TAGS=osusergo,grpcnotrace,no_compose
+LDFLAGS="-X local/pulumi-docker-bridge/providerinfo.Version=$PLUGIN_VERSION"
+
+sources_digest() {
+  (cd "$sources" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.json' \) \
+    | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-12)
+}
+
+if [ "${1:-}" = "--regenerate-schema" ]; then
+  command -v go >/dev/null 2>&1 || { log "no Go toolchain"; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  export CGO_ENABLED=0 GOFLAGS=-mod=mod
+  # tfgen imports the bridge's tf2pulumi/convert, which does not compile against pkg/v3
+  # v3.274.1 (plugin.NewContext changed; the plugin itself does not import it): tfgen is built
+  # in a copy of the module with pkg/v3 and sdk/v3 at the bridge's own v3.256.0.
+  cp -r "$sources" "$work/src"
+  (
+    cd "$work/src"
+    go get github.com/pulumi/pulumi/pkg/v3@v3.256.0 github.com/pulumi/pulumi/sdk/v3@v3.256.0
+    go mod tidy
+    go build -trimpath -tags "$TAGS" -ldflags "$LDFLAGS" -o "$work/pulumi-tfgen-docker" ./cmd/pulumi-tfgen-docker
+  )
+  mkdir -p "$work/out"
+  "$work/pulumi-tfgen-docker" schema --out "$work/out" --skip-docs --skip-examples
+  cp "$work/out/schema.json" "$sources/cmd/pulumi-resource-docker/schema.json"
+  # The plugin's own module: resolve the (possibly changed) versions and write go.sum anew.
+  (cd "$sources" && go mod tidy)
+  log "regenerated go.mod, go.sum and cmd/pulumi-resource-docker/schema.json in $sources"
+  exit 0
+fi
 
 cache=${DJANGO_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/django-stack}
-key="v$PLUGIN_VERSION-bridge-$BRIDGE_VERSION-tf-$TF_DOCKER_VERSION"
+key="v$PLUGIN_VERSION-src-$(sources_digest)"
 bin_dir="$cache/pulumi-resource-docker-$key"
 binary="$bin_dir/pulumi-resource-docker"
 if [ -x "$binary" ]; then
   echo "$binary"
   exit 0
 fi
+if [ "${1:-}" = "--if-built" ]; then
+  log "not built yet for these sources ($binary): run scripts/build-docker-provider.sh"
+  exit 1
+fi
 command -v go >/dev/null 2>&1 || { log "no Go toolchain to build the plugin"; exit 1; }
 
-sources=$PWD/scripts/docker-provider
 work="$cache/build/pulumi-resource-docker-$key"
 build_log="$cache/build-pulumi-resource-docker-$key.log"
-log "building the docker plugin $PLUGIN_VERSION from Go modules (first run on this machine only)"
+log "building the docker plugin $PLUGIN_VERSION from Go modules (first run for these sources)"
 started=$SECONDS
 rm -rf "$work" && mkdir -p "$work"
 (
-  export GOFLAGS=-mod=mod CGO_ENABLED=0
-  # The provider's constructor is in an internal/ package, which Go lets no other module
-  # import: a writable copy of the module (the module cache is read-only) gets a small
-  # exporting package of ours, and a replace points at the copy.
-  upstream=$(go mod download -json "github.com/kreuzwerker/terraform-provider-docker@$TF_DOCKER_VERSION" \
-    | sed -n 's/.*"Dir": "\(.*\)",*$/\1/p')
-  [ -d "$upstream" ] || { echo "the proxy did not give the Terraform docker provider"; exit 1; }
-  cp -r "$upstream" "$work/upstream" && chmod -R u+w "$work/upstream"
-  mkdir -p "$work/upstream/bridgeshim"
-  cp "$sources/bridgeshim/export.go.in" "$work/upstream/bridgeshim/export.go"
-
-  mkdir -p "$work/module"
-  cp -r "$sources/providerinfo" "$sources/cmd" "$work/module/"
-  cd "$work/module"
-  cat >go.mod <<MOD
-module local/pulumi-docker-bridge
-
-go 1.25.11
-
-require (
-	github.com/pulumi/pulumi-terraform-bridge/v3 $BRIDGE_VERSION
-	github.com/terraform-providers/terraform-provider-docker v0.0.0
-)
-
-replace github.com/terraform-providers/terraform-provider-docker => ../upstream
-
-replace github.com/hashicorp/terraform-plugin-sdk/v2 => github.com/pulumi/terraform-plugin-sdk/v2 $PLUGIN_SDK_FORK
-MOD
-  # The plugin embeds the Pulumi schema that tfgen makes from the provider; a placeholder
-  # lets `go mod tidy` see the package before it exists.
-  echo '{}' >cmd/pulumi-resource-docker/schema.json
-  go mod tidy
-  # no_compose: the compose resource (plugin framework half of the provider) is not bridged.
-  go build -trimpath -tags no_compose -ldflags "-X local/pulumi-docker-bridge/providerinfo.Version=$PLUGIN_VERSION" \
-    -o "$work/pulumi-tfgen-docker" ./cmd/pulumi-tfgen-docker
-  "$work/pulumi-tfgen-docker" schema --out cmd/pulumi-resource-docker --skip-docs --skip-examples
-  go build -trimpath -tags no_compose \
-    -ldflags "-s -w -X local/pulumi-docker-bridge/providerinfo.Version=$PLUGIN_VERSION" \
+  cd "$sources"
+  # -mod=readonly: exactly go.sum's modules, nothing resolved anew; only the modules of the
+  # packages the plugin imports are downloaded.
+  CGO_ENABLED=0 go build -mod=readonly -trimpath -tags "$TAGS" -ldflags "-s -w $LDFLAGS" \
     -o "$work/pulumi-resource-docker" ./cmd/pulumi-resource-docker
 ) >"$build_log" 2>&1 || {
   tail -20 "$build_log" >&2
@@ -92,7 +98,6 @@ MOD
 }
 mkdir -p "$bin_dir"
 mv "$work/pulumi-resource-docker" "$binary"
-cp "$work/module/cmd/pulumi-resource-docker/schema.json" "$bin_dir/schema.json"
 rm -rf "$work"
 log "built $binary in $((SECONDS - started))s"
 echo "$binary"
