@@ -4,12 +4,15 @@
                            [--duration 3] [--runs 3] [--write-docs] ...
     python -m bench program [--quick] [--replicas 1,10,100] [--no-build] [--write-docs]
     python -m bench report .django-stack/bench/<run>/results.json [--write-docs]
+    python -m bench engine [--app-hosts 10,100] [--runs 3]
 
 `load` (the default) deploys every app server x proxy pair, tuned and with the tutorial
 defaults, and loads each through its proxy and directly, plus one pair per proxy with HTTPS
 (the TLS cost: HTTPS against HTTP through that proxy); `program` times the program's
 evaluation under mocks and the app image builds; `report` redraws the tables and the chart
-from a results file. `--write-docs` puts the results into docs/benchmarks.md.
+from a results file; `engine` times `pulumi preview` of a VM stack on 10 and 100 given hosts
+under the real engine (no machine needed). `--write-docs` puts the results into
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -136,12 +139,15 @@ def main(argv: list[str]) -> int:
     program.add_argument("--no-build", action="store_true", help="skip the image builds")
     program.add_argument("--out", type=Path)
     program.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    engine = sub.add_parser("engine", help="time `pulumi preview` at 10 and 100 app hosts")
+    engine.add_argument("--app-hosts", default="10,100", help="app host counts to preview")
+    engine.add_argument("--runs", type=int, default=3, help="timed previews per count")
     report = sub.add_parser("report", help="redraw tables and chart from a results.json")
     report.add_argument("results", type=Path)
     report.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
 
     given = list(argv)
-    if not given or given[0] not in ("load", "program", "report", "-h", "--help"):
+    if not given or given[0] not in ("load", "program", "report", "engine", "-h", "--help"):
         given = ["load", *given]
     options = parser.parse_args(given)
     command = _command(list(argv))
@@ -159,6 +165,10 @@ def main(argv: list[str]) -> int:
                 command=command,
             )
         )
+    if options.command == "engine":
+        from bench.engine_scale import run_engine_scale_bench
+
+        return run_engine_scale_bench(app_hosts=parse_ints(options.app_hosts), runs=options.runs)
     if options.command == "report":
         from bench.load import finish_report, read_results
 

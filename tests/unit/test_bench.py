@@ -936,3 +936,25 @@ def test_slow_clients_table_and_section() -> None:
     assert "0.04x (need < 0.9x; 2 beside vs 49 req/s without) - met" in section
     assert "0.93x (need >= 0.9x; 185 beside vs 200 req/s without) - met" in section
     assert "#### waiting view /wait/ beside 64 slow clients (1 KB/s)" in section
+
+
+def test_engine_scale_hosts_are_distinct_documentation_addresses() -> None:
+    from bench.engine_scale import documentation_hosts
+
+    hosts = documentation_hosts(300)
+    assert len(set(hosts)) == 300
+    assert hosts[0] == "198.51.100.1" and hosts[254] == "203.0.113.1"
+    with pytest.raises(ValueError, match="at most 508"):
+        documentation_hosts(509)
+
+
+def test_engine_scale_ratio_is_the_largest_count_over_the_smallest() -> None:
+    from bench.engine_scale import PreviewTiming, summarize
+
+    def runs(*walls: float) -> list[PreviewTiming]:
+        return [PreviewTiming(w, 1.0, 1.0, 10) for w in walls]
+
+    summary = summarize({100: runs(40.0, 50.0, 60.0), 10: runs(4.0, 5.0, 9.0)})
+    assert summary["counts"] == (10, 100)
+    assert summary["rows"][100]["wall_s"] == 50.0 and summary["rows"][10]["wall_s"] == 5.0
+    assert summary["ratio"] == 10.0

@@ -1,0 +1,130 @@
+"""The program at scale under the real Pulumi engine: `pulumi preview` of a VM stack on given
+hosts with N app hosts (issue 16, item 4).
+
+A preview needs no machine: the command plugin answers Check and Diff without connecting, so
+the hosts are documentation addresses (RFC 5737) that nothing answers. Each count gets a stack
+of its own (the project's own command and random plugins, a scratch backend); the first
+preview warms the program's imports and the plugins, the median of the next `runs` counts.
+Besides wall time, the CPU of the engine and its plugins (this process's children) and of
+this process (the program and the Automation API) say on which side the time goes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tests.e2e.real_engine import engine_stack
+from tests.support.stack_files import PLACEHOLDER_SECRETS, stack_config
+
+# The goal: 100 app hosts cost at most 12x the time of 10.
+RATIO_GOAL = 12.0
+_TEST_NETS = [ipaddress.ip_network(n) for n in ("198.51.100.0/24", "203.0.113.0/24")]
+
+
+def documentation_hosts(count: int) -> list[str]:
+    """`count` distinct addresses from the documentation networks (at most 508)."""
+    addresses = [str(a) for net in _TEST_NETS for a in net.hosts()]
+    if count > len(addresses):
+        raise ValueError(f"at most {len(addresses)} app hosts")
+    return addresses[:count]
+
+
+def vm_stack_config(app_hosts: int) -> dict[str, str]:
+    """The dev stack file on `app_hosts` given hosts (placeholder SSH key: nothing connects)."""
+    return stack_config(
+        "dev",
+        {
+            "platform": "vm",
+            "replicas": app_hosts,
+            "vm": {
+                "provider": "hosts",
+                "sshUser": "admin",
+                "proxyHost": "192.0.2.10",
+                "appHosts": documentation_hosts(app_hosts),
+                "databaseHost": "192.0.2.20",
+                "sshAllowedFrom": ["192.0.2.0/24"],
+            },
+            **PLACEHOLDER_SECRETS,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class PreviewTiming:
+    wall_s: float
+    engine_cpu_s: float
+    program_cpu_s: float
+    resources: int
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_previews(app_hosts: int, *, runs: int) -> list[PreviewTiming]:
+    """One warm-up preview, then `runs` timed ones, of a new stack with `app_hosts`."""
+    stack = engine_stack(
+        f"bench-scale-{app_hosts}",
+        vm_stack_config(app_hosts),
+        secret_keys=["django-stack:sshPrivateKey"],
+    )
+    timings = []
+    try:
+        for run in range(runs + 1):
+            children, own = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
+            started = time.perf_counter()
+            result = stack.stack.preview(on_output=stack.log.append)
+            timing = PreviewTiming(
+                wall_s=time.perf_counter() - started,
+                engine_cpu_s=_cpu(resource.RUSAGE_CHILDREN) - children,
+                program_cpu_s=_cpu(resource.RUSAGE_SELF) - own,
+                resources=sum(result.change_summary.values()),
+            )
+            if run:
+                timings.append(timing)
+    finally:
+        stack.remove()
+    return timings
+
+
+def summarize(results: dict[int, list[PreviewTiming]]) -> dict[str, Any]:
+    """Medians per count, and the largest count's wall time over the smallest's."""
+    rows: dict[int, dict[str, Any]] = {
+        n: {
+            "resources": timings[0].resources,
+            "wall_s": statistics.median(t.wall_s for t in timings),
+            "engine_cpu_s": statistics.median(t.engine_cpu_s for t in timings),
+            "program_cpu_s": statistics.median(t.program_cpu_s for t in timings),
+            "runs_wall_s": [round(t.wall_s, 2) for t in timings],
+        }
+        for n, timings in sorted(results.items())
+    }
+    low, high = min(rows), max(rows)
+    return {
+        "rows": rows,
+        "ratio": rows[high]["wall_s"] / rows[low]["wall_s"],
+        "counts": (low, high),
+    }
+
+
+def run_engine_scale_bench(*, app_hosts: tuple[int, ...], runs: int) -> int:
+    results = {n: time_previews(n, runs=runs) for n in app_hosts}
+    summary = summarize(results)
+    print("app hosts | resources | preview wall (median) | engine+plugins CPU | program CPU")
+    for n, row in summary["rows"].items():
+        print(
+            f"{n:>9} | {row['resources']:>9} | {row['wall_s']:>8.2f} s {row['runs_wall_s']}"
+            f" | {row['engine_cpu_s']:>8.2f} s | {row['program_cpu_s']:>8.2f} s"
+        )
+    low, high = summary["counts"]
+    print(f"{high} app hosts take {summary['ratio']:.1f}x the preview time of {low}")
+    if (low, high) == (10, 100):
+        met = "met" if summary["ratio"] <= RATIO_GOAL else "NOT met"
+        print(f"goal: at most {RATIO_GOAL:.0f}x: {met}")
+    return 0
