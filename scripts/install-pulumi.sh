@@ -98,7 +98,8 @@ for entry in "${PLUGINS[@]}"; do
   printf '%s %s: %s\n' "$name" "$version" "${reason:-$module: $answer}" >>"$missing_report"
 done
 if [ -s "$missing_report" ]; then
-  log "plugins that could not be had (listed in $missing_report):"
+  log "official plugins that could not be had (listed in $missing_report; the project builds its"
+  log "own instead, scripts/build-own-plugins.sh and build-docker-provider.sh, which up.sh installs):"
   sed 's/^/[pulumi]   /' "$missing_report" >&2
 fi
 # Also where the official installer puts the CLI, so tools (and people) that look for
