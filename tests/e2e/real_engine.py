@@ -12,8 +12,9 @@ engine's own diff, exactly as `python -m deploy` does for a user.
 from __future__ import annotations
 
 import importlib.metadata
-import json
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -61,9 +62,22 @@ class EngineStack:
         return [r["type"] for r in deployment.get("resources") or []]
 
     def state_text(self) -> str:
-        """The state as `pulumi stack export` gives it (secrets as ciphertext), and the
-        backend's files as they are on disk."""
-        exported = json.dumps(self.stack.export_stack().deployment)
+        """The state as `pulumi stack export` prints it (secrets as ciphertext: not the
+        Automation API's export_stack, which passes --show-secrets), and the backend's files
+        as they are on disk."""
+        cli = self.stack.workspace.pulumi_command.command
+        exported = subprocess.run(
+            [cli, "stack", "export", "--stack", self.stack.name],
+            cwd=self.stack.workspace.work_dir,
+            env={
+                **os.environ,
+                **self.stack.workspace.env_vars,
+                "PULUMI_HOME": str(self.stack.workspace.pulumi_home),
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return exported + "".join(p.read_text() for p in (self.root / "state").rglob("*.json"))
 
     def remove(self) -> None:
