@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.e2e.real_engine import engine_stack
+from tests.e2e.real_engine import program_stack
 from tests.support.stack_files import PLACEHOLDER_SECRETS, stack_config
 
 # The goal: 100 app hosts cost at most 12x the time of 10.
@@ -69,7 +69,7 @@ def _cpu(who: int) -> float:
 
 def time_previews(app_hosts: int, *, runs: int) -> list[PreviewTiming]:
     """One warm-up preview, then `runs` timed ones, of a new stack with `app_hosts`."""
-    stack = engine_stack(
+    stack = program_stack(
         f"bench-scale-{app_hosts}",
         vm_stack_config(app_hosts),
         secret_keys=["django-stack:sshPrivateKey"],

@@ -12,9 +12,7 @@ engine's own diff, exactly as `python -m deploy` does for a user.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from pulumi import automation as auto
 
 from deploy.workspace import OFFLINE_ENV, PROJECT_DIR, PROJECT_NAME, local_backend, program
 from deploy.workspace import pulumi_command as cli_command
-from tests.engine.conftest import cli_dir, install_plugin, own_plugin
+from tests.engine.conftest import cli_dir, exported_state, install_plugin, own_plugin
 
 # What a VM stack on given hosts registers: remote commands and generated passwords, both
 # carried out by the project's own plugins (scripts/build-own-plugins.sh).
@@ -42,11 +40,12 @@ def install_own_plugins(cli: Path, home: Path, names: Iterable[str]) -> None:
 
 
 @dataclass
-class EngineStack:
+class ProgramStack:
     """One stack of the program under the real engine, in a scratch folder of its own."""
 
     stack: auto.Stack
     root: Path
+    cli: Path
     log: list[str]
 
     def up(self, **options: Any) -> dict[str, Any]:
@@ -62,22 +61,11 @@ class EngineStack:
         return [r["type"] for r in deployment.get("resources") or []]
 
     def state_text(self) -> str:
-        """The state as `pulumi stack export` prints it (secrets as ciphertext: not the
-        Automation API's export_stack, which passes --show-secrets), and the backend's files
-        as they are on disk."""
-        cli = self.stack.workspace.pulumi_command.command
-        exported = subprocess.run(
-            [cli, "stack", "export", "--stack", self.stack.name],
-            cwd=self.stack.workspace.work_dir,
-            env={
-                **os.environ,
-                **self.stack.workspace.env_vars,
-                "PULUMI_HOME": str(self.stack.workspace.pulumi_home),
-            },
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        """The state as `pulumi stack export` prints it (secrets as ciphertext), and the
+        backend's files as they are on disk."""
+        workspace = self.stack.workspace
+        env = {**workspace.env_vars, "PULUMI_HOME": str(workspace.pulumi_home)}
+        exported = exported_state(self.stack, self.cli, env)
         return exported + "".join(p.read_text() for p in (self.root / "state").rglob("*.json"))
 
     def remove(self) -> None:
@@ -87,13 +75,13 @@ class EngineStack:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def engine_stack(
+def program_stack(
     name: str,
     config: Mapping[str, str],
     *,
     secret_keys: Collection[str] = (),
     plugins: Iterable[str] = VM_PLUGINS,
-) -> EngineStack:
+) -> ProgramStack:
     """A new stack `name` of the project with `config` (`project:key` -> engine string), the
     keys in `secret_keys` set as secrets, the `plugins` installed; nothing deployed yet."""
     cli = cli_dir()
@@ -124,4 +112,4 @@ def engine_stack(
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return EngineStack(stack=stack, root=root, log=[])
+    return ProgramStack(stack=stack, root=root, cli=cli, log=[])

@@ -36,7 +36,7 @@ from tests.e2e.checks import (
 )
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.http import Client
-from tests.e2e.real_engine import engine_stack
+from tests.e2e.real_engine import program_stack
 from tests.e2e.vm_hosts import Machine, VmDeployed, deployed_on_standins
 from tests.support.systemd_security import MAX_EXPOSURE, overall_exposure
 
@@ -157,7 +157,7 @@ def test_a_redeploy_with_new_secrets_converges(vm_stack: VmDeployed) -> None:
     machines = (*vm_stack.apps, vm_stack.proxy, vm_stack.database)
     rulesets = [_ruleset(m) for m in machines]
     secrets = ["django-stack:sshPrivateKey"]
-    again = engine_stack(vm_stack.name, vm_stack.config, secret_keys=secrets)
+    again = program_stack(vm_stack.name, vm_stack.config, secret_keys=secrets)
     try:
         started = time.monotonic()
         again.up()

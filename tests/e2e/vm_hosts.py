@@ -31,7 +31,7 @@ from tests.e2e.engine import (
     remove_everything,
     ssh_flags,
 )
-from tests.e2e.real_engine import EngineStack, engine_stack
+from tests.e2e.real_engine import ProgramStack, program_stack
 from tests.support.stack_files import stack_config
 
 # Debian's own packages, as on a fresh Debian cloud image: systemd, sshd, sudo. The Python
@@ -225,7 +225,7 @@ class VmDeployed:
     deployer: str
     """The address the program's SSH comes from (this machine, on the private network):
     with the proxy host's, all vm.sshAllowedFrom admits."""
-    engine: EngineStack
+    engine: ProgramStack
     """The stack under the real engine."""
 
     def ssh(
@@ -271,7 +271,7 @@ def deployed_on_standins(
     The program runs under the real Pulumi engine (`pulumi up`; its state in a scratch backend
     of its own; the SSH key, like `secret_keys`, a secret), as a user deploys onto machines."""
     prefix = f"django-stack-{run_id}-{name}"
-    stack: EngineStack | None = None
+    stack: ProgramStack | None = None
     started = time.monotonic()
     try:
         image = standin_image(run_id=run_id, ssh_user=ssh_user, release=release)
@@ -328,7 +328,7 @@ def deployed_on_standins(
             },
         )
         secrets = [f"django-stack:{k}" for k in (*secret_keys, "sshPrivateKey")]
-        stack = engine_stack(name, config, secret_keys=secrets)
+        stack = program_stack(name, config, secret_keys=secrets)
         outputs = stack.up()
         took = time.monotonic() - started
         print(f"\n[e2e] deployed {name} on stand-in VMs by `pulumi up` in {took:.0f}s")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,16 +84,21 @@ class PluginEngine:
     def exported_and_on_disk(self, stack: auto.Stack) -> tuple[str, str]:
         """The stack's state as `pulumi stack export` prints it (without --show-secrets),
         and the backend's state files as they are on disk."""
-        exported = subprocess.run(
-            [str(self.cli_dir / "pulumi"), "stack", "export", "--stack", stack.name],
-            cwd=stack.workspace.work_dir,
-            env={**os.environ, **self.env()},
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
         on_disk = "".join(p.read_text() for p in self.backend.state_dir.rglob("*.json"))
-        return exported, on_disk
+        return exported_state(stack, self.cli_dir, self.env()), on_disk
+
+
+def exported_state(stack: auto.Stack, cli: Path, env: Mapping[str, str]) -> str:
+    """`pulumi stack export` of `stack`, secrets as ciphertext: not the Automation API's
+    `Stack.export_stack()`, which passes --show-secrets."""
+    return subprocess.run(
+        [str(cli / "pulumi"), "stack", "export", "--stack", stack.name],
+        cwd=stack.workspace.work_dir,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def plugin_engine(tmp_path: Path, *, name: str, version: str, binary: Path) -> PluginEngine:
