@@ -64,11 +64,15 @@ rm -rf "$work" && mkdir -p "$work"
 (
   cd "$sources"
   # -mod=readonly: the modules are exactly go.sum's, nothing is resolved anew. No cgo, as
-  # Pulumi's own plugin releases. One `go build` a plugin, since each sets its own
-  # main.Version; the second finds every shared package in the build cache.
+  # Pulumi's own plugin releases. go.mod holds the versions the CLI's build resolves
+  # (scripts/install-pulumi.sh) and the flags and tags are its own, so every package the two
+  # share (sdk/v3, gRPC, protobuf, OpenTelemetry) is one entry in the Go build cache: built
+  # after the CLI, only the plugins' own packages compile. One `go build` a plugin, since each
+  # sets its own main.Version; the second finds every shared package in the build cache.
   for plugin in command:"$COMMAND_VERSION" random:"$RANDOM_VERSION"; do
     name=${plugin%%:*}
-    CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w -X main.Version=${plugin#*:}" \
+    CGO_ENABLED=0 go build -mod=readonly -trimpath -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X main.Version=${plugin#*:}" \
       -o "$work/pulumi-resource-$name" "./cmd/pulumi-resource-$name"
     echo "built pulumi-resource-$name at ${SECONDS}s"
   done

@@ -3,7 +3,8 @@
 # ($PULUMI_HOME, default ~/.pulumi), for the offline CLI (scripts/install-pulumi.sh's build),
 # which cannot fetch the official ones: the command and random plugins
 # (scripts/build-own-plugins.sh), and with `docker` also the docker plugin
-# (scripts/build-docker-provider.sh, about 20 minutes the first time on 2 cores).
+# (scripts/build-docker-provider.sh, about 2 minutes the first time after the CLI's build on 2
+# cores, whose Go packages it shares).
 #
 #   scripts/install-plugins.sh CLI_DIR [docker]
 #

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from components.choices import AppServer, Proxy
 from tests.e2e.deploy import deploy
 from tests.e2e.engine import LABEL, docker, engine_available, remove_everything
+from tests.e2e.real_engine import ProgramStack
 from tests.support.mocks import ProgramRun
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -33,7 +35,13 @@ def docker_engine() -> Iterator[str]:
     remove_leftovers_of_earlier_runs()
     yield RUN_ID
     # Images are kept when asked, so a developer's next run reuses them.
-    remove_everything(RUN_ID, images=os.environ.get("DJANGO_STACK_E2E_KEEP_IMAGES") != "1")
+    remove_images = os.environ.get("DJANGO_STACK_E2E_KEEP_IMAGES") != "1"
+    remove_everything(RUN_ID, images=remove_images)
+    if remove_images:
+        # Imported here: docker_engine builds on this module's Deployed.
+        from tests.e2e.docker_engine import remove_images_of_this_run
+
+        remove_images_of_this_run()
 
 
 def _run_is_over(run_id: str) -> bool:
@@ -67,11 +75,18 @@ def build_overrides() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Deployed:
-    """A stack running on the engine, and how to reach it."""
+    """A stack running on the engine, and how to reach it.
+
+    Deployed by the harness (`run`: what the program registered) or by the real Pulumi engine
+    (`engine`: the stack, for further `up`s; `previewed`: what `pulumi preview` said it would
+    do before the first `up`, by operation)."""
 
     name: str
-    run: ProgramRun
+    outputs: Mapping[str, Any]
     port: int
+    run: ProgramRun | None = None
+    engine: ProgramStack | None = None
+    previewed: Mapping[str, int] | None = None
 
     @property
     def url(self) -> str:
@@ -79,11 +94,11 @@ class Deployed:
 
     @property
     def app_server(self) -> AppServer:
-        return AppServer(self.run.outputs["appServer"])
+        return AppServer(self.outputs["appServer"])
 
     @property
     def proxy(self) -> Proxy:
-        return Proxy(self.run.outputs["proxy"])
+        return Proxy(self.outputs["proxy"])
 
     def container(self, role: str) -> str:
         """The engine name of a container, e.g. `app-0`, `proxy`, `db`, `migrate`."""
@@ -132,4 +147,4 @@ def deploy_stack(
         alongside=alongside,
     )
     assert run.outputs["url"] == f"http://127.0.0.1:{port}/"
-    return Deployed(name=name, run=run, port=port)
+    return Deployed(name=name, outputs=run.outputs, port=port, run=run)

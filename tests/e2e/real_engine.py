@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from pulumi import automation as auto
+from pulumi.automation import events
 
 from deploy.workspace import OFFLINE_ENV, PROJECT_DIR, PROJECT_NAME, local_backend, program
 from deploy.workspace import pulumi_command as cli_command
@@ -29,6 +30,19 @@ from tests.engine.conftest import cli_dir, exported_state, install_plugin, own_p
 # What a VM stack on given hosts registers: remote commands and generated passwords, both
 # carried out by the project's own plugins (scripts/build-own-plugins.sh).
 VM_PLUGINS = ("command", "random")
+
+
+def steps(seen: Iterable[events.EngineEvent]) -> dict[str, set[str]]:
+    """Each resource's logical name -> the operations the engine announced for it, other
+    than `same` (`create`, `update`, `replace`, `delete`, ...); resources left as they are do
+    not appear."""
+    found: dict[str, set[str]] = {}
+    for event in seen:
+        step = event.resource_pre_event
+        if step is not None and step.metadata.op is not events.OpType.SAME:
+            name = step.metadata.urn.rsplit("::", 1)[-1]
+            found.setdefault(name, set()).add(step.metadata.op.value)
+    return found
 
 
 def install_own_plugins(cli: Path, home: Path, names: Iterable[str]) -> None:
@@ -52,6 +66,22 @@ class ProgramStack:
         """`pulumi up`; the stack's outputs (secrets included, as plain values)."""
         result = self.stack.up(on_output=self.log.append, **options)
         return {key: output.value for key, output in result.outputs.items()}
+
+    def preview(self) -> dict[str, set[str]]:
+        """`pulumi preview --diff`: what it would do, by resource (see `steps`)."""
+        seen: list[events.EngineEvent] = []
+        self.stack.preview(diff=True, on_output=self.log.append, on_event=seen.append)
+        return steps(seen)
+
+    def up_steps(self, **options: Any) -> dict[str, set[str]]:
+        """`pulumi up`; what it did, by resource (see `steps`)."""
+        seen: list[events.EngineEvent] = []
+        self.stack.up(on_output=self.log.append, on_event=seen.append, **options)
+        return steps(seen)
+
+    def set_config(self, key: str, value: str) -> None:
+        """`pulumi config set django-stack:KEY VALUE`."""
+        self.stack.set_config(f"{PROJECT_NAME}:{key}", auto.ConfigValue(value))
 
     def destroy(self) -> None:
         self.stack.destroy(on_output=self.log.append)

@@ -1,7 +1,7 @@
 """End to end: a release whose migration fails stops there, with the migration's error.
 
-The sample app plus one migration that raises: the deployment must fail with that error in
-its message, and no replica of the release may exist.
+The sample app plus one migration that raises: `pulumi up` (the real engine) must fail with
+that error in its message, and no replica of the release may exist.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pulumi import automation as auto
 
 from components.docker.container_spec import LABEL_ROLE, LABEL_STACK
-from tests.e2e.conftest import deploy_stack
-from tests.e2e.engine import docker, remove_everything
+from tests.e2e.docker_engine import engine_stack
+from tests.e2e.engine import docker
 from tests.support.stack_files import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
@@ -47,9 +48,9 @@ def test_a_failed_migration_fails_the_deployment_and_starts_no_replica(
     docker_engine: str, broken_app: Path
 ) -> None:
     name = "e2e-broken-migration"
-    try:
-        with pytest.raises(Exception, match="migration job") as failure:
-            deploy_stack(docker_engine, name, appPath=str(broken_app), replicas=2)
+    with engine_stack(name, appPath=str(broken_app), replicas=2) as (stack, _):
+        with pytest.raises(auto.CommandError, match="migration job") as failure:
+            stack.up()
         assert "this migration is broken on purpose" in str(failure.value)
         replicas = docker(
             "ps",
@@ -60,5 +61,3 @@ def test_a_failed_migration_fails_the_deployment_and_starts_no_replica(
             f"label={LABEL_ROLE}=app",
         ).split()
         assert replicas == []
-    finally:
-        remove_everything(docker_engine)

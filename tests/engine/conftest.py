@@ -37,15 +37,24 @@ def cli_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
+# The script that builds each of the project's own plugins, and its arguments.
+PLUGIN_BUILDS = {
+    "command": ("build-own-plugins.sh", "command"),
+    "random": ("build-own-plugins.sh", "random"),
+    "docker": ("build-docker-provider.sh",),
+}
+
+
 def own_plugin(name: str) -> Path:
-    """The binary of one of the project's own plugins (`command`, `random`): the one
-    DJANGO_STACK_<NAME>_PLUGIN names (scripts/test.sh sets it), else the one
-    scripts/build-own-plugins.sh has built; the test skips without it."""
+    """The binary of one of the project's own plugins (`command`, `random`, `docker`): the
+    one DJANGO_STACK_<NAME>_PLUGIN names (scripts/test.sh sets it), else the one its build
+    script (PLUGIN_BUILDS) has built; the test skips without it."""
     configured = os.environ.get(f"DJANGO_STACK_{name.upper()}_PLUGIN")
     if configured:
         return Path(configured)
+    script, *args = PLUGIN_BUILDS[name]
     built = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "build-own-plugins.sh"), name, "--if-built"],
+        [str(PROJECT_DIR / "scripts" / script), *args, "--if-built"],
         capture_output=True,
         text=True,
     )

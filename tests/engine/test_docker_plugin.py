@@ -28,8 +28,8 @@ import pulumi_docker as docker
 import pytest
 from pulumi import automation as auto
 
-from deploy.workspace import OFFLINE_ENV, PROJECT_DIR, local_backend, pulumi_command
-from tests.engine.conftest import cli_dir
+from deploy.workspace import OFFLINE_ENV, local_backend, pulumi_command
+from tests.engine.conftest import cli_dir, own_plugin
 
 pytestmark = pytest.mark.engine
 # The plugin version the Python SDK asks the engine for.
@@ -47,20 +47,6 @@ FAILING_DOCKERFILE = """\
 FROM debian:trixie-slim
 RUN echo the-build-says-why-it-failed-5d1e && exit 7
 """
-
-
-def _plugin() -> Path:
-    configured = os.environ.get("DJANGO_STACK_DOCKER_PLUGIN")
-    if configured:
-        return Path(configured)
-    built = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "build-docker-provider.sh"), "--if-built"],
-        capture_output=True,
-        text=True,
-    )
-    if built.returncode != 0:
-        pytest.skip(f"no docker plugin: {built.stderr.strip()}")
-    return Path(built.stdout.strip())
 
 
 def _docker(*args: str, check: bool = True) -> str:
@@ -124,7 +110,7 @@ def test_image_and_container_under_the_real_engine(tmp_path: Path) -> None:
     folder = cli_dir()
     if folder is None:
         pytest.skip("no Pulumi CLI (scripts/install-pulumi.sh builds one)")
-    plugin = _plugin()
+    plugin = own_plugin("docker")
     home = tmp_path / "pulumi-home"
     backend = local_backend(tmp_path / "state")
     env = {**os.environ, **OFFLINE_ENV, **backend.env(), "PULUMI_HOME": str(home)}

@@ -1,12 +1,12 @@
-"""End to end on a real Docker engine: uploaded files on the media volume (media.kind volume).
+"""The checks of uploaded files on the media volume (media.kind volume), end to end.
 
-For two server pairs, through the proxy's port: a file uploaded through the proxy is stored
-by the one replica that took the request and is listed, whole, by every replica (each reads
-it from its own mount of the one volume); the proxy serves it itself, as an inert file (a
-page-like upload as a download). An upload larger than Django keeps in memory is spooled on
-the volume, not on /tmp. Then a release (the program run again with changed app code, as
-`pulumi up` after a commit): every replica is replaced by one of the new image, the volume is
-the same one, and the files are all still there and served.
+A file uploaded through the proxy is stored by the one replica that took the request and is
+listed, whole, by every replica (each reads it from its own mount of the one volume); the
+proxy serves it itself, as an inert file (a page-like upload as a download). An upload larger
+than Django keeps in memory is spooled on the volume, not on /tmp. A release (`pulumi up`
+after a change of the app code) replaces every replica by one of the new image, keeps the
+volume, and every file is still there and served. tests/e2e/test_docker_stack.py runs them on
+its deployments.
 """
 
 from __future__ import annotations
@@ -14,33 +14,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from components.choices import AppServer, Proxy
 from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from tests.e2e.checks import assert_attachment_everywhere, upload_attachment
-from tests.e2e.conftest import Deployed, deploy_stack
-from tests.e2e.engine import docker, remove_everything
+from tests.e2e.conftest import Deployed
+from tests.e2e.engine import docker
 from tests.e2e.http import Client
-from tests.support.stack_files import PROJECT_DIR
 
-pytestmark = pytest.mark.e2e
-
-PAIRS = [(AppServer.GUNICORN, Proxy.NGINX), (AppServer.UWSGI, Proxy.APACHE)]
 REPLICAS = 2
-# The harness keeps no state: a release must be given the first deploy's secrets (the
-# database volume keeps the password it was initialised with).
-SECRETS = {"secretKey": "e2e-media-secret-key-" + "k" * 44, "databasePassword": "e2e-media-db"}
 # Past Django's FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), under the proxy's 10 MB.
 BIG = os.urandom(3 * 1024 * 1024)
 PAGE = b"<html><script>document.title = document.cookie</script></html>"
-RELEASE_MARKER = "<!-- django-stack e2e: the second release -->"
+RELEASE_MARKER = "<!-- django-stack e2e: a release with uploads -->"
 
 
 @dataclass
@@ -51,7 +38,15 @@ class Uploaded:
     big_text: str
     page_text: str
     stored_by: str
-    options: dict[str, Any]
+
+
+def upload_two(stack: Deployed) -> Uploaded:
+    """A big upload (spooled) and a page-like one, through the proxy."""
+    big_text, stored_by = upload_attachment(
+        stack.url, tag=stack.name, filename="survey results.bin", content=BIG
+    )
+    page_text, _ = upload_attachment(stack.url, tag=stack.name, filename="look.html", content=PAGE)
+    return Uploaded(stack, big_text, page_text, stored_by)
 
 
 def replicas() -> set[str]:
@@ -70,29 +65,9 @@ def mounts(container: str) -> list[dict[str, object]]:
     return [m for m in details["Mounts"] if m["Destination"] == MEDIA_MOUNT]
 
 
-@pytest.fixture(scope="module", params=PAIRS, ids=[f"{a.value}-{p.value}" for a, p in PAIRS])
-def uploaded(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[Uploaded]:
-    app_server, proxy = request.param
-    name = f"e2e-media-{app_server.value}-{proxy.value}"
-    options: dict[str, Any] = {
-        "appServer": app_server.value,
-        "proxy": proxy.value,
-        "replicas": REPLICAS,
-        "media": {"kind": "volume"},
-        **SECRETS,
-    }
-    try:
-        stack = deploy_stack(docker_engine, name, **options)
-        big_text, stored_by = upload_attachment(
-            stack.url, tag=name, filename="survey results.bin", content=BIG
-        )
-        page_text, _ = upload_attachment(stack.url, tag=name, filename="look.html", content=PAGE)
-        yield Uploaded(stack, big_text, page_text, stored_by, options)
-    finally:
-        remove_everything(docker_engine)
-
-
-def test_an_upload_to_one_replica_is_served_for_every_replica(uploaded: Uploaded) -> None:
+def assert_an_upload_is_served_for_every_replica(uploaded: Uploaded) -> None:
+    """The fixture's two uploads: listed whole by every replica, served inert by the proxy,
+    the big one spooled on the volume."""
     stack = uploaded.stack
     assert uploaded.stored_by in replicas()
     big = assert_attachment_everywhere(stack.url, replicas(), text=uploaded.big_text, content=BIG)
@@ -122,10 +97,9 @@ def test_an_upload_to_one_replica_is_served_for_every_replica(uploaded: Uploaded
         assert int(stored) == len(BIG)
 
 
-def test_each_replica_stores_beside_and_replaces_what_another_stored(uploaded: Uploaded) -> None:
+def assert_each_replica_writes_what_another_stored(stack: Deployed) -> None:
     """Each replica is a uid of its own, in one group (components/docker/identity.py): what
     one stores, and the folder it made for it, the others must be able to write."""
-    stack = uploaded.stack
     by_replica: dict[str, str] = {}
     # Uploads through the proxy until each replica has stored one: into the folder
     # (`upload_to="attachments/%Y/%m/"`) that the fixture's first upload, as one replica's
@@ -160,19 +134,24 @@ def test_each_replica_stores_beside_and_replaces_what_another_stored(uploaded: U
         assert (served.status, served.body) == (200, replaced)
 
 
-def test_a_release_keeps_every_uploaded_file(
-    uploaded: Uploaded, docker_engine: str, tmp_path: Path
-) -> None:
-    """Last in this module: it replaces the stack's containers."""
-    stack = uploaded.stack
-    volume = f"django-stack-{stack.name}-media"
-    created = docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip()
-    images = {r: json.loads(docker("inspect", stack.container(r)))[0]["Image"] for r in replicas()}
-    # The volume as a version before per-replica uids left it: the files and their folders
-    # uid 10001's, files 0644 and folders 0755 (this month's too), which no replica's uid could
-    # write into. (Not the volume's root: with the root changed too, the CreatedAt Docker
-    # reported for the volume changed here, and the check below compares it.)
-    # The release's volume permissions job must hand it back to the group.
+def media_volume(stack: Deployed) -> str:
+    return f"django-stack-{stack.name}-media"
+
+
+def volume_created(volume: str) -> str:
+    return docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip()
+
+
+def replica_images(stack: Deployed) -> dict[str, str]:
+    return {r: json.loads(docker("inspect", stack.container(r)))[0]["Image"] for r in replicas()}
+
+
+def leave_the_volume_as_one_uid_did(stack: Deployed) -> None:
+    """The volume as a version before per-replica uids left it: the files and their folders
+    uid 10001's, files 0644 and folders 0755 (this month's too), which no replica's uid could
+    write into. (Not the volume's root: with the root changed too, the CreatedAt Docker
+    reported for the volume changed here, and the release check compares it.) The release's
+    volume permissions job must hand it back to the group."""
     as_before = (
         f"find {MEDIA_FILES} -exec chown 10001 {{}} + "
         f"&& find {MEDIA_FILES} -type d -exec chmod 0755 {{}} + "
@@ -180,44 +159,48 @@ def test_a_release_keeps_every_uploaded_file(
     )
     docker(
         "run", "--rm", "--network", "none", "--user", "0:10001", "--cap-drop", "ALL",
-        "--cap-add", "CHOWN", "--cap-add", "FOWNER", "--volume", f"{volume}:{MEDIA_MOUNT}",
-        images["app-0"], "sh", "-euc", as_before,
+        "--cap-add", "CHOWN", "--cap-add", "FOWNER", "--volume",
+        f"{media_volume(stack)}:{MEDIA_MOUNT}", replica_images(stack)["app-0"], "sh", "-euc",
+        as_before,
     )  # fmt: skip
-    # New app code: what a commit to the project and `pulumi up` make.
-    code = tmp_path / "app"
-    shutil.copytree(PROJECT_DIR / "app", code)
-    base = code / "guestbook" / "templates" / "guestbook" / "base.html"
+
+
+def mark_a_release(app: Path) -> None:
+    """A change of the app code (in the copy at `app`): a line in the base template."""
+    base = app / "guestbook" / "templates" / "guestbook" / "base.html"
     base.write_text(base.read_text() + RELEASE_MARKER + "\n")
 
-    released = deploy_stack(
-        docker_engine, stack.name, keep_volumes=True, appPath=str(code), **uploaded.options
-    )
 
-    assert RELEASE_MARKER in Client(released.url).get("/").text
-    for replica in replicas():
-        image = json.loads(docker("inspect", released.container(replica)))[0]["Image"]
-        assert image != images[replica], replica
-    assert docker("volume", "inspect", "--format", "{{.CreatedAt}}", volume).strip() == created
+def assert_the_release_kept_the_uploads(
+    uploaded: Uploaded, *, images_before: dict[str, str], created: str
+) -> None:
+    """After the release: new images, the same volume, every file there and served, the old
+    volume's modes handed to the group, and the release takes uploads on every replica."""
+    stack = uploaded.stack
+    assert RELEASE_MARKER in Client(stack.url).get("/").text
+    for replica, image in replica_images(stack).items():
+        assert image != images_before[replica], replica
+    assert volume_created(media_volume(stack)) == created
     for text, content in ((uploaded.big_text, BIG), (uploaded.page_text, PAGE)):
-        assert_attachment_everywhere(released.url, replicas(), text=text, content=content)
+        assert_attachment_everywhere(stack.url, replicas(), text=text, content=content)
     # The job handed the old volume to the group: every folder group-writable and setgid,
     # every file group-writable, "other" (the proxy) as it was.
     modes = docker(
-        "exec", released.container("app-0"), "find", f"{MEDIA_MOUNT}/files", "-printf", "%y %m\\n"
+        "exec", stack.container("app-0"), "find", f"{MEDIA_MOUNT}/files", "-printf", "%y %m\\n"
     ).split("\n")
     assert {m for m in modes if m.startswith("d")} == {"d 2775"}, modes
     assert {m for m in modes if m.startswith("f")} == {"f 664"}, modes
-    job_log = docker("logs", released.container("volume-permissions"))
+    job_log = docker("logs", stack.container("volume-permissions"))
     assert re.search(r"volume permissions: [1-9]\d* changes", job_log), job_log
     # And the new release takes uploads too, through each replica, into this month's folder.
     served: set[str] = set()
     for n in range(20):
         text, by = upload_attachment(
-            released.url, tag=f"release-{n}", filename="after.txt", content=b"ok"
+            stack.url, tag=f"release-{n}", filename="after.txt", content=b"ok"
         )
-        assert_attachment_everywhere(released.url, replicas(), text=text, content=b"ok")
+        assert_attachment_everywhere(stack.url, replicas(), text=text, content=b"ok")
         if by in served:
-            shift_the_rotation(released.url)
+            shift_the_rotation(stack.url)
         served.add(by)
         if served == replicas():
             break
