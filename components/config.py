@@ -70,6 +70,9 @@ class DatabaseConfig:
     password: Secret | None
     retain_on_delete: bool = True
     """Whether `pulumi destroy` leaves the data volume (Docker) on the engine."""
+    protect: bool = False
+    """Whether the engine refuses to delete or replace the database's resources (Pulumi's
+    `protect`): `pulumi destroy` and a change that would replace the server fail instead."""
 
     @property
     def shared(self) -> bool:
@@ -320,7 +323,7 @@ DEFAULT_SSH_ALLOWED_FROM = (
     "fc00::/7",
 )
 MAX_SSH_ALLOWED_FROM = 64
-DATABASE_KEYS = ("kind", "host", "port", "name", "user", "retainOnDelete")
+DATABASE_KEYS = ("kind", "host", "port", "name", "user", "retainOnDelete", "protect")
 MEDIA_KEYS = ("kind", "url", "retainOnDelete", "bucket", "endpoint", "region")
 MEDIA_S3_ONLY = ("bucket", "endpoint", "region")
 # S3's bucket naming rules (general purpose buckets).
@@ -798,13 +801,17 @@ def _database(r: _Reader, *, replicas: int, production: bool) -> DatabaseConfig:
     # Kept by `pulumi destroy` on a production stack, like the media volume: the data outlives
     # the stack; a dev stack's goes with it unless told otherwise.
     retain = sub.boolean("retainOnDelete", production)
+    # A production stack's database is protected: `pulumi destroy`, or a change that would
+    # replace its server, fails until the stack is told otherwise (protect: false, `up`).
+    protect = sub.boolean("protect", production and kind is not DatabaseKind.EXTERNAL)
     r.adopt(sub, "database.")
     password = r.secret("databasePassword")
-    if kind is DatabaseKind.EXTERNAL and value.get("retainOnDelete") is not None:
-        r.problems.append(
-            f"{NAMESPACE}:database.retainOnDelete: not allowed with database.kind 'external' "
-            "(the stack keeps no data of an external database)"
-        )
+    for key in ("retainOnDelete", "protect"):
+        if kind is DatabaseKind.EXTERNAL and value.get(key) is not None:
+            r.problems.append(
+                f"{NAMESPACE}:database.{key}: not allowed with database.kind 'external' "
+                "(the stack keeps no data of an external database)"
+            )
 
     if kind is DatabaseKind.EXTERNAL:
         if host is None:
@@ -832,6 +839,7 @@ def _database(r: _Reader, *, replicas: int, production: bool) -> DatabaseConfig:
         port=port,
         password=password,
         retain_on_delete=retain,
+        protect=protect,
     )
 
 

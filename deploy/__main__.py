@@ -61,6 +61,10 @@ def main(argv: list[str]) -> int:
         elif options.operation == "up":
             stack.up(diff=options.diff, expect_no_changes=options.expect_no_changes, on_output=echo)
         elif options.operation == "destroy":
+            # The preview first, as `pulumi destroy` without --skip-preview does: a protected
+            # database (database.protect) fails it before anything is deleted, where the
+            # destroy itself would delete everything else first and stop only at the database.
+            stack.preview_destroy(on_output=echo)
             stack.destroy(on_output=echo)
         for key, output in stack.outputs().items():
             shown = "[secret]" if output.secret else output.value

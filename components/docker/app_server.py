@@ -13,14 +13,17 @@ from components.choices import upstream_protocol
 from components.docker.container_spec import (
     Hardening,
     Limits,
+    Stopping,
     child,
     hardened_container_args,
     health_check,
     server_command,
+    stop_args,
 )
 from components.docker.identity import ContainerRole, container_user
 from components.docker.target import DockerTarget
 from components.render.app_server_config import APP_DIR, APP_PORT, app_server_command
+from components.server_signals import app_stop_signal, stop_grace_seconds
 
 # Answered by the middleware the settings overlay adds (templates/django/django_stack_health.py).
 HEALTH_PATH = "/_stack/health"
@@ -46,6 +49,8 @@ class AppServerArgs:
     """What must finish before replicas start (the migration job)."""
     target: DockerTarget
     """The stack's engine-side context (names, network, base image, build dir)."""
+    timeout_seconds: int = 30
+    """The request timeout (`timeoutSeconds`): a stopping replica may finish its requests."""
     code_mount: Path | None = None
     """Host directory mounted over the image's code (runserver: edits reload at once)."""
 
@@ -103,6 +108,12 @@ class AppServer(pulumi.ComponentResource):
                 ),
                 wait=True,
                 wait_timeout=180,
+                **stop_args(
+                    Stopping(
+                        signal=app_stop_signal(args.app_server),
+                        grace_seconds=stop_grace_seconds(args.timeout_seconds),
+                    )
+                ),
                 **hardened_container_args(
                     hardening=Hardening(
                         # A uid of the replica's own: its process cap is its alone.

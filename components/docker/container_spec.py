@@ -56,6 +56,32 @@ class Hardening:
     cap_add: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Stopping:
+    """How a long-running container is stopped: its server's clean-stop signal, and how long
+    it has before the kill (components/server_signals.py)."""
+
+    signal: str
+    grace_seconds: int
+
+
+def stop_args(stopping: Stopping) -> dict[str, Any]:
+    """Keyword arguments for docker.Container that stop it cleanly.
+
+    The docker provider's delete (a replacement, `pulumi destroy`) stops a container with
+    `destroy_grace_seconds` as the timeout, 0 when it is not set: the stop signal and then at
+    once SIGKILL, so a server never finished a request and PostgreSQL never shut down
+    cleanly (kreuzwerker/terraform-provider-docker, resourceDockerContainerDelete).
+    `destroy_grace_seconds` is stored only (not ForceNew: setting it changes no container);
+    `stop_signal` and `stop_timeout` are the container's own, which `docker stop` and the
+    engine's own shutdown use too (both ForceNew: set once, they replace a container once)."""
+    return {
+        "stop_signal": stopping.signal,
+        "stop_timeout": stopping.grace_seconds,
+        "destroy_grace_seconds": stopping.grace_seconds,
+    }
+
+
 def labels(*, stack: str, role: str) -> list[docker.ContainerLabelArgs]:
     """Labels that identify the stack and role, for `docker ps --filter label=...`."""
     return [

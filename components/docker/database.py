@@ -18,16 +18,22 @@ from components.config import DatabaseConfig
 from components.docker.container_spec import (
     Hardening,
     Limits,
+    Stopping,
     child,
     hardened_container_args,
     health_check,
+    stop_args,
 )
 from components.docker.images import local_image
 from components.docker.target import DockerTarget
 from components.render.build_context import database_build_context
+from components.server_signals import DATABASE_STOP_SIGNAL
 
 DATABASE_ALIAS = "db"
 DATA_DIR = "/var/lib/postgresql/data"
+# How long PostgreSQL has to shut down before it is killed: a fast shutdown ends at once but
+# for its checkpoint, which a busy server may take a while to write.
+STOP_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,8 @@ class Database(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
+            # A clean ("fast") shutdown whenever the server stops, with time for its checkpoint.
+            **stop_args(Stopping(signal=DATABASE_STOP_SIGNAL, grace_seconds=STOP_GRACE_SECONDS)),
             # PostgreSQL writes its socket and lock files to /tmp; the data dir is a volume.
             **hardened_container_args(
                 hardening=Hardening(user="postgres"),

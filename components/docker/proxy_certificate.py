@@ -37,6 +37,7 @@ from components.docker.target import DockerTarget
 from components.render.proxy_config import PROXY_TLS_PORT
 from components.render.templates import render_template
 from components.render.tls import TLS_DIR
+from components.server_signals import ServerSignals
 
 # The proxy reads the pair through this link, which the job moves in one rename.
 TLS_FILES = (f"{TLS_DIR}/current/chain.pem", f"{TLS_DIR}/current/key.pem")
@@ -74,9 +75,11 @@ def _one_line(pem: str) -> str:
     return base64.b64encode(pem.encode()).decode()
 
 
-def watch_command(*, server: list[str], config_test: list[str], reload_signal: str) -> list[str]:
-    """The proxy's start: `server`, reloaded with `reload_signal` when the files change and
-    `config_test` passes."""
+def watch_command(
+    *, server: list[str], config_test: list[str], signals: ServerSignals
+) -> list[str]:
+    """The proxy's start: `server`, reloaded with `signals.reload` when the files change and
+    `config_test` passes; the container's stop signal (`signals.stop`) passed on to it."""
     script = render_template(
         "docker/proxy-tls-watch.sh",
         {
@@ -84,7 +87,9 @@ def watch_command(*, server: list[str], config_test: list[str], reload_signal: s
             "key_file": TLS_FILES[1],
             "poll_seconds": POLL_SECONDS,
             "config_test": " ".join(config_test),
-            "reload_signal": reload_signal,
+            "reload_signal": signals.reload,
+            # The shell's trap takes the name without SIG.
+            "stop_signal": signals.stop.removeprefix("SIG"),
         },
     )
     return ["sh", "-c", script, "django-stack-proxy", *server]

@@ -11,10 +11,12 @@ from components.choices import Proxy
 from components.docker.container_spec import (
     Hardening,
     Limits,
+    Stopping,
     child,
     hardened_container_args,
     health_check,
     server_command,
+    stop_args,
 )
 from components.docker.identity import ContainerRole, container_user
 from components.docker.images import local_image
@@ -32,6 +34,7 @@ from components.render.proxy_config import (
     proxy_command,
 )
 from components.render.tls import TLS_DIR
+from components.server_signals import PROXY_SIGNALS, stop_grace_seconds
 from components.tuning import proxy_sysctls
 
 # The proxy's own liveness: any HTTP answer counts (no `curl -f`), so a proxy whose replicas
@@ -52,19 +55,16 @@ class ProxyTlsArgs:
 
 
 def tls_watch_command(proxy: Proxy, command: list[str]) -> list[str]:
-    """`command` under the shell that reloads the proxy when its certificate files change."""
+    """`command` under the shell that reloads the proxy when its certificate files change.
+    The config test loads the certificates as a reload would (`nginx -t`; `apache2 -t`, which
+    the watcher runs after its own check that the key is the certificate's)."""
     config = config_file_path(proxy)
-    if proxy is Proxy.NGINX:
-        # `nginx -t` loads the certificates as a reload would; HUP is nginx's reload.
-        # https://nginx.org/en/docs/control.html
-        return watch_command(
-            server=command, config_test=["nginx", "-t", "-q", "-c", config], reload_signal="HUP"
-        )
-    # USR1 is Apache's graceful restart: running requests finish on the old children.
-    # https://httpd.apache.org/docs/2.4/stopping.html#graceful
-    return watch_command(
-        server=command, config_test=["apache2", "-t", "-f", config], reload_signal="USR1"
+    test = (
+        ["nginx", "-t", "-q", "-c", config]
+        if proxy is Proxy.NGINX
+        else ["apache2", "-t", "-f", config]
     )
+    return watch_command(server=command, config_test=test, signals=PROXY_SIGNALS[proxy])
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ class ReverseProxyArgs:
     """The stack's engine-side context (names, network, base image, build dir)."""
     tls: ProxyTlsArgs | None = None
     """HTTPS, or None for plain HTTP only."""
+    timeout_seconds: int = 30
+    """The app's request timeout: a stopping proxy lets the requests it passed on finish."""
 
 
 class ReverseProxy(pulumi.ComponentResource):
@@ -174,6 +176,13 @@ class ReverseProxy(pulumi.ComponentResource):
             volumes=volumes or None,
             wait=True,
             wait_timeout=120,
+            # A graceful stop: proxied requests in flight may take the app's request timeout.
+            **stop_args(
+                Stopping(
+                    signal=PROXY_SIGNALS[args.proxy].stop,
+                    grace_seconds=stop_grace_seconds(args.timeout_seconds),
+                )
+            ),
             **hardened_container_args(
                 hardening=Hardening(
                     user=container_user(

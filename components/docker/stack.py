@@ -107,7 +107,9 @@ class DockerStack(pulumi.ComponentResource):
                 target=target,
                 config=config.database,
             ),
-            mine,
+            pulumi.ResourceOptions.merge(
+                mine, pulumi.ResourceOptions(protect=config.database.protect)
+            ),
         )
         media = (
             MediaStorage(
@@ -183,6 +185,7 @@ class DockerStack(pulumi.ComponentResource):
                 data_volumes=app.data_volumes,
                 limits=replica_limits,
                 after=[app.migration],
+                timeout_seconds=config.timeout_seconds,
                 code_mount=config.app_path
                 if config.app_server is AppServerKind.RUNSERVER
                 else None,
@@ -227,6 +230,7 @@ class DockerStack(pulumi.ComponentResource):
                 )
                 if certificate
                 else None,
+                timeout_seconds=config.timeout_seconds,
             ),
             mine,
         )

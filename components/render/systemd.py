@@ -16,6 +16,7 @@ from components.render.app_server_config import APP_DIR, CONFIG_DIR, VENV, app_s
 from components.render.proxy_config import STATIC_ROOT, STATIC_URL, proxy_command
 from components.render.release import release_commands as all_release_commands
 from components.render.templates import render_template
+from components.server_signals import APP_SIGNALS, PROXY_SIGNALS, stop_grace_seconds
 
 APP_USER = "app"
 OVERLAY_DIR = "/opt/django-stack"
@@ -42,21 +43,12 @@ TLS_KEY_FILE = f"{CONFIG_DIR}/tls/key.pem"
 UNIT_DIR = "/etc/systemd/system"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# How each server reloads gracefully and stops cleanly:
-# Gunicorn: HUP starts new workers with the new config and code, then retires the old ones
-#   https://docs.gunicorn.org/en/stable/signals.html
-# uWSGI: HUP is a graceful reload of the master and its workers; die-on-term makes TERM a stop
-#   https://uwsgi-docs.readthedocs.io/en/latest/Management.html#signals-for-controlling-uwsgi
-# Apache (mod_wsgi, proxy): USR1 is `graceful`, WINCH is `graceful-stop`
-#   https://httpd.apache.org/docs/2.4/stopping.html
-# nginx: HUP re-reads the config and replaces workers gracefully, QUIT is a graceful stop
-#   https://nginx.org/en/docs/control.html
-_APP_SIGNALS = {
-    AppServer.GUNICORN: ("HUP", "SIGTERM", "new workers, old ones finish their requests"),
-    AppServer.UWSGI: ("HUP", "SIGTERM", "the master reloads its workers gracefully"),
-    AppServer.MOD_WSGI: ("USR1", "SIGWINCH", "Apache's graceful restart"),
+# What `systemctl reload` says it does, per app server (the signals: components/server_signals.py).
+_RELOAD_WHAT = {
+    AppServer.GUNICORN: "new workers, old ones finish their requests",
+    AppServer.UWSGI: "the master reloads its workers gracefully",
+    AppServer.MOD_WSGI: "Apache's graceful restart",
 }
-_PROXY_SIGNALS = {Proxy.NGINX: ("HUP", "SIGQUIT"), Proxy.APACHE: ("USR1", "SIGWINCH")}
 # Commands the containers find on PATH; systemd is given absolute paths.
 _ABSOLUTE = {"apache2": "/usr/sbin/apache2", "nginx": "/usr/sbin/nginx"}
 
@@ -137,22 +129,21 @@ def render_app_unit(
     max_tasks: int,
 ) -> str:
     """django-stack-app.service for one app host."""
-    if app_server not in _APP_SIGNALS:
+    if app_server not in APP_SIGNALS:
         raise ValueError(f"{app_server.value} has no systemd unit (the VM target refuses it)")
-    reload_signal, kill_signal, reload_what = _APP_SIGNALS[app_server]
+    signals = APP_SIGNALS[app_server]
     return render_template(
         "systemd/django-stack-app.service",
         {
             "app_server": app_server.value,
-            "reload_what": reload_what,
+            "reload_what": _RELOAD_WHAT[app_server],
             "user": APP_USER,
             "app_dir": APP_DIR,
             "environment": _environment(settings_module=settings_module, replica=replica),
             "exec_start": exec_line(_absolute(app_server_command(app_server))),
-            "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
-            "kill_signal": kill_signal,
-            # Requests in flight may take the whole request timeout to finish.
-            "stop_timeout": timeout_seconds + 10,
+            "exec_reload": f"/bin/kill -{signals.reload} $MAINPID",
+            "kill_signal": signals.stop,
+            "stop_timeout": stop_grace_seconds(timeout_seconds),
             "hardening": _hardening(),
             "data_dir": DATA_DIR,
             "memory_mb": memory_mb,
@@ -188,7 +179,7 @@ def render_proxy_unit(proxy: Proxy) -> str:
     """django-stack-proxy.service: nginx or Apache with the stack's rendered config. With TLS
     on, the proxy reads TLS_KEY_FILE itself (its group's to read): the same unit in every
     mode, and a new key is a reload."""
-    reload_signal, kill_signal = _PROXY_SIGNALS[proxy]
+    signals = PROXY_SIGNALS[proxy]
     return render_template(
         "systemd/django-stack-proxy.service",
         {
@@ -196,8 +187,8 @@ def render_proxy_unit(proxy: Proxy) -> str:
             "user": PROXY_USER,
             "group": PROXY_GROUP,
             "exec_start": exec_line(_absolute(proxy_command(proxy))),
-            "exec_reload": f"/bin/kill -{reload_signal} $MAINPID",
-            "kill_signal": kill_signal,
+            "exec_reload": f"/bin/kill -{signals.reload} $MAINPID",
+            "kill_signal": signals.stop,
             "hardening": _hardening(bind_low_ports=True),
         },
     )

@@ -104,7 +104,7 @@ class VmStack(pulumi.ComponentResource):
                     clients=[h.private_address for h in machines.apps],
                     firewall=firewalls.database,
                 ),
-                mine,
+                pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(protect=db.protect)),
             )
             database_ready = [server.server]
             database_host = machines.database.private_address

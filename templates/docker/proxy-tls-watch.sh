@@ -36,7 +36,9 @@ state() {
 
 "$@" &
 server=$!
-# This shell is PID 1: `docker stop` signals it, and the proxy must get the signal.
+# This shell is PID 1: `docker stop` signals it (the container's stop signal, the proxy's
+# graceful stop), and the proxy must get the signal.
+trap 'kill -@@{stop_signal} "$server" 2>/dev/null' @@{stop_signal}
 trap 'kill -TERM "$server" 2>/dev/null' TERM INT
 seen=$(state)
 while kill -0 "$server" 2>/dev/null; do

@@ -14,17 +14,20 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pulumi import automation as auto
 
 from components.choices import AppServer, DebianRelease, Proxy
 from components.config import parse_stack_config
 from components.debian import DEFAULT_RELEASE, release_image
 from components.render.django_env import django_environment
 from components.server_settings import media_url
+from components.server_signals import DATABASE_STOP_SIGNAL, PROXY_SIGNALS, app_stop_signal
 from tests.e2e.checks import (
     GUESTBOOK_MIGRATIONS,
     PROJECT_NEEDS,
@@ -255,6 +258,10 @@ def test_inside_the_containers(stack: Deployed) -> None:
         assert inspect(name)["HostConfig"]["ReadonlyRootfs"] is True
         write = docker("exec", name, "sh", "-c", "touch /srv/app/x 2>&1; echo $?", check=False)
         assert write.strip().splitlines()[-1] != "0"
+    # Each server's own clean stop, which `docker stop` and the provider's delete send.
+    stops = {"proxy": PROXY_SIGNALS[stack.proxy].stop, "db": DATABASE_STOP_SIGNAL}
+    for role, signal in {"app-0": app_stop_signal(app_server), **stops}.items():
+        assert inspect(stack.container(role))["Config"]["StopSignal"] == signal, role
     proxy = stack.container("proxy")
     assert all(uid != 0 for uid, _ in _processes(proxy))
     assert inspect(proxy)["HostConfig"]["ReadonlyRootfs"] is True
@@ -461,6 +468,28 @@ def test_destroy_leaves_no_container_or_network(stack: Deployed) -> None:
         project_dir=PROJECT_DIR,
     )
     volumes = stack_volumes(stack.name)
+    # A protected database (a production stack's default) makes the destroy's preview refuse
+    # (`python -m deploy destroy` runs it first), so nothing is touched, until the stack is
+    # told otherwise.
+    engine.set_config("database", json.dumps({"protect": True}))
+    assert engine.up_steps() == {}
+    before = _started(stack.name)
+    with pytest.raises(auto.CommandError, match="protected"):
+        engine.stack.preview_destroy(on_output=engine.log.append)
+    assert _started(stack.name) == before
+    engine.set_config("database", json.dumps({"protect": False}))
+    engine.up()
+    # What the provider's delete does first (a stop with the grace period): PostgreSQL is
+    # asked for its fast shutdown and completes it; no kill.
+    database = stack.container("db")
+    docker("stop", database)
+    assert inspect(database)["State"]["ExitCode"] == 0
+    logs = subprocess.run(
+        ["docker", "logs", "--tail", "40", database], capture_output=True, text=True, check=True
+    )
+    shutdown = logs.stdout + logs.stderr
+    assert "received fast shutdown request" in shutdown, shutdown[-2000:]
+    assert "database system is shut down" in shutdown, shutdown[-2000:]
     engine.destroy()
     assert stack_containers(stack.name) == []
     assert stack_networks(stack.name) == []

@@ -53,6 +53,8 @@ class Registration:
     custom: bool
     retain_on_delete: bool | None = None
     """The resource option as sent to the engine (None: not set)."""
+    protect: bool = False
+    """The `protect` resource option as sent to the engine (inherited from the parent)."""
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -81,6 +83,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         retain_on_delete=request.retainOnDelete
                         if request.HasField("retainOnDelete")
                         else None,
+                        protect=bool(request.protect),
                         inputs=pulumi.runtime.rpc.deserialize_properties(
                             request.object, keep_unknowns=True
                         ),

@@ -37,6 +37,7 @@ from components.docker.reverse_proxy import tls_watch_command
 from components.render.django_env import django_environment
 from components.render.proxy_config import ProxyTls, config_file_path
 from components.render.tls import TlsMaterial, self_signed
+from components.server_signals import PROXY_SIGNALS
 from tests.support.request_loop import requests_in_a_loop
 from tests.support.tls_checks import assert_mozilla_intermediate, negotiated_alpn, scan
 from tests.unit.test_app_server_config import (
@@ -201,7 +202,8 @@ def tls_proxy(
         yield TlsEdge(
             proxy, protocol, front.port, https_port, ca_file, front.log, front.process, workdir
         )
-        assert front.process.poll() is None, log_tail(front.log)
+        # Still up, unless the test stopped it cleanly (exit 0: a graceful stop).
+        assert front.process.poll() in (None, 0), log_tail(front.log)
 
 
 @pytest.fixture(scope="module")
@@ -417,3 +419,11 @@ def test_the_docker_start_reloads_new_files_by_itself_and_never_a_bad_pair(
         assert seen.served > 20 and seen.failures == [], (seen.served, seen.failures[:5])
         # The same process all along: a reload, not a restart.
         assert edge.process.poll() is None, edge.logs()
+
+        # The container's stop signal (the proxy's graceful stop) reaches the proxy through
+        # the start's shell, PID 1 in the container, which then exits with the proxy's status.
+        # Without its trap, sh would die of QUIT and leave nginx running, and ignore WINCH.
+        edge.process.send_signal(getattr(signal, PROXY_SIGNALS[proxy].stop))
+        assert edge.process.wait(timeout=30) == 0, edge.logs()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", edge.https_port), timeout=5).close()

@@ -174,6 +174,58 @@ def test_containers_are_hardened(role: str) -> None:
             assert inputs["healthcheck"]["tests"][0] == "CMD" and inputs["wait"] is True
 
 
+# Each long-running container's clean stop: the server's own graceful-stop signal, and time to
+# finish (the request timeout, 30 s by default, plus 10; PostgreSQL 60 s for its checkpoint).
+CLEAN_STOPS = {
+    (AppServer.GUNICORN, Proxy.NGINX): {"app": "SIGTERM", "proxy": "SIGQUIT"},
+    (AppServer.UWSGI, Proxy.APACHE): {"app": "SIGTERM", "proxy": "SIGWINCH"},
+    (AppServer.MOD_WSGI, Proxy.NGINX): {"app": "SIGWINCH", "proxy": "SIGQUIT"},
+}
+
+
+@pytest.mark.parametrize(("app_server", "proxy"), list(CLEAN_STOPS), ids=lambda v: v.value)
+def test_servers_stop_cleanly_with_time_to_finish(app_server: AppServer, proxy: Proxy) -> None:
+    run = deploy(appServer=app_server.value, proxy=proxy.value, timeoutSeconds=45)
+    expected = {**CLEAN_STOPS[(app_server, proxy)], "database": "SIGINT"}
+    for role, signal in expected.items():
+        grace = 60 if role == "database" else 55
+        for container in containers(run, role):
+            inputs = container.inputs
+            assert inputs["stopSignal"] == signal, (role, container.name)
+            # The provider's delete waits destroyGraceSeconds (0 when unset: at once SIGKILL).
+            assert inputs["destroyGraceSeconds"] == inputs["stopTimeout"] == grace, role
+    # The one-shot migration job runs attached: the provider does not stop it.
+    (migrate,) = containers(run, "migrate")
+    assert "destroyGraceSeconds" not in migrate.inputs
+
+
+def test_the_tls_watcher_passes_the_proxys_stop_signal_on() -> None:
+    for proxy, name in ((Proxy.NGINX, "QUIT"), (Proxy.APACHE, "WINCH")):
+        (front,) = containers(deploy(proxy=proxy.value, tls={"mode": "self-signed"}), "proxy")
+        script = front.inputs["command"][2]
+        assert f"trap 'kill -{name} \"$server\" 2>/dev/null' {name}" in script
+        assert front.inputs["stopSignal"] == f"SIG{name}"
+
+
+def test_a_production_database_is_protected_and_a_dev_one_is_not() -> None:
+    def protected(run: ProgramRun) -> dict[str, bool]:
+        return {r.name: r.protect for r in run.registrations if "database" in r.name}
+
+    dev = protected(deploy())
+    assert dev and not any(dev.values()), dev
+    production = protected(deploy("staging"))
+    # The component and everything in it: the server, its volume, the generated password.
+    assert {"django-database-server", "django-database-data"} <= set(production)
+    assert all(production.values()), production
+    unprotected = protected(deploy("staging", database={"protect": False}))
+    assert not any(unprotected.values()), unprotected
+    # Nothing else of the stack is protected.
+    others = [
+        r.name for r in deploy("staging").registrations if r.protect and "database" not in r.name
+    ]
+    assert others == []
+
+
 def _uid(container: Any) -> int:
     uid, _, _ = container.inputs["user"].partition(":")
     return int(uid)

@@ -508,3 +508,18 @@ def test_destroy_stops_the_services_of_each_app_and_proxy_host(case: dict[str, A
     proxy = command_texts(teardowns["django-proxy-teardown"])
     assert f"for unit in {PROXY_UNIT}; do" in proxy and f"{UNIT_DIR}/{PROXY_UNIT}" in proxy
     assert "certbot" not in proxy and "postgres" not in proxy
+
+
+def test_a_protected_database_hosts_steps_are_protected_and_nothing_else() -> None:
+    """`database.protect` (a production stack's default): `pulumi destroy` and a replacement
+    of the database host's steps fail instead of running."""
+    case = CASES[0]
+    for protect in (True, False):
+        run = deploy(case, database={"protect": protect})
+        (host,) = run.of_type("django-stack:index:VmDatabaseHost")
+        database = sorted(
+            r.name for r in run.registrations if r.urn == host.urn or r.parent == host.urn
+        )
+        assert len(database) > 1, database
+        protected = sorted(r.name for r in run.registrations if r.protect)
+        assert protected == (database if protect else []), protected
