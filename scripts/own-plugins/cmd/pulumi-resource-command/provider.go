@@ -45,20 +45,7 @@ func newCommandProvider(host *provider.HostClient) *commandProvider {
 }
 
 func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	p.Trace("Check", req.GetUrn())
-	if err := p.CheckType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	news, err := grpcbase.Props("news", req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	checked, failures := checkInputs(news)
-	inputs, err := grpcbase.Marshal(checked)
-	if err != nil {
-		return nil, err
-	}
-	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
+	return p.CheckWith(req, checkInputs)
 }
 
 func inputsOnly(m resource.PropertyMap) resource.PropertyMap {

@@ -41,20 +41,7 @@ func newRandomProvider() *randomProvider {
 }
 
 func (p *randomProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	p.Trace("Check", req.GetUrn())
-	if err := p.CheckType(req.GetUrn()); err != nil {
-		return nil, err
-	}
-	news, err := grpcbase.Props("news", req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	checked, failures := checkPassword(news)
-	inputs, err := grpcbase.Marshal(checked)
-	if err != nil {
-		return nil, err
-	}
-	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
+	return p.CheckWith(req, checkPassword)
 }
 
 // comparable is the inputs as Diff compares them: an empty overrideSpecial is the same as

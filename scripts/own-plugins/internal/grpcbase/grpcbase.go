@@ -1,7 +1,8 @@
 // Package grpcbase holds what each of the project's own resource plugins answers the same way
 // on the Pulumi SDK's provider gRPC interface: plugin info, schema, handshake, the provider's
 // own (empty) configuration, call tracing, and the wire format of properties. Each plugin's
-// main package adds only its resource's Check, Diff, Create, Read, Update and Delete.
+// main package adds only its resource's Check (through CheckWith), Diff, Create, Read,
+// Update and Delete.
 package grpcbase
 
 import (
@@ -101,6 +102,28 @@ func (b *Base) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (*p
 	// acceptSecrets: with false the engine would strip the secrets and mark secret only the
 	// outputs named like a secret input, so a plugin could not make an output secret itself.
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
+}
+
+// CheckWith answers the engine's Check of a resource of Types: the new inputs, as `check`
+// makes them (defaults, normal forms) with its failures (a property and why).
+func (b *Base) CheckWith(
+	req *pulumirpc.CheckRequest,
+	check func(resource.PropertyMap) (resource.PropertyMap, []*pulumirpc.CheckFailure),
+) (*pulumirpc.CheckResponse, error) {
+	b.Trace("Check", req.GetUrn())
+	if err := b.CheckType(req.GetUrn()); err != nil {
+		return nil, err
+	}
+	news, err := Props("news", req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	checked, failures := check(news)
+	inputs, err := Marshal(checked)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
 }
 
 // Wire: secrets come and go as secret values (AcceptSecrets), unknowns are kept (previews),
