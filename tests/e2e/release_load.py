@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,11 +63,12 @@ class Load:
         return times[min(len(times) - 1, int(fraction * len(times)))] if times else 0.0
 
     def summary(self) -> str:
+        kinds = Counter(f"{o.method} {o.status or 'no answer'}" for o in self.failures)
         return (
             f"{len(self.outcomes)} requests "
             f"({sum(o.method == 'POST' for o in self.outcomes)} POSTs), "
-            f"{len(self.failures)} failed, p99 {self.percentile(0.99) * 1000:.0f} ms, "
-            f"max {self.percentile(1.0) * 1000:.0f} ms"
+            f"{len(self.failures)} failed {dict(kinds) if kinds else ''}, "
+            f"p99 {self.percentile(0.99) * 1000:.0f} ms, max {self.percentile(1.0) * 1000:.0f} ms"
         )
 
 
