@@ -160,6 +160,9 @@ class VmAppHost(pulumi.ComponentResource):
             *args.after,
         ]
         rotation = args.rotation
+        # The rotation steps run whenever the service step does: on its triggers, and on a
+        # new script of its own (a new version of this project), which runs it too.
+        rotation_triggers = [*triggers, script.apply(digest)]
         if rotation is not None:
             before = [
                 rotation_step(
@@ -168,7 +171,7 @@ class VmAppHost(pulumi.ComponentResource):
                     ssh_user=user,
                     out=True,
                     host_label=host.role,
-                    triggers=triggers,
+                    triggers=rotation_triggers,
                     parent=self,
                     after=before,
                 )
@@ -191,7 +194,7 @@ class VmAppHost(pulumi.ComponentResource):
                 ssh_user=user,
                 out=False,
                 host_label=host.role,
-                triggers=triggers,
+                triggers=rotation_triggers,
                 parent=self,
                 after=[self.service],
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shlex
 import subprocess
 import tarfile
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from components.choices import Proxy
 from components.render.proxy_config import UPSTREAM_MEMBERS_FILE, config_file_name
 from components.render.systemd import APP_UNIT, MIGRATE_UNIT, PROXY_UNIT, UNIT_DIR
+from components.render.vm_scripts import digest
 from tests.support.mocks import (
     AMI_ID,
     SECRET_SIG,
@@ -560,7 +562,11 @@ def test_a_release_rolls_over_the_app_hosts_one_at_a_time(case: dict[str, Any]) 
             assert not waits_for(steps, f"django-app-{i - 1}-service", out)
         else:
             assert waits_for(steps, out, "django-app-0-migrate")
-        triggers = unwrap_secrets(steps[service].inputs["triggers"])
+        # The service step's triggers and its script: they run whenever it runs.
+        triggers = [
+            *unwrap_secrets(steps[service].inputs["triggers"]),
+            digest(shlex.split(unwrap_secrets(steps[service].inputs["create"]))[-1]),
+        ]
         for step in (out, back):
             assert unwrap_secrets(steps[step].inputs["connection"]) == proxy_connection
             assert unwrap_secrets(steps[step].inputs["triggers"]) == triggers
