@@ -28,16 +28,22 @@ workers() {
 }
 main="$(systemctl show --property=MainPID --value "$unit")"
 before="$(workers "$main")"
+if [ -z "$before" ]; then
+  # Nothing to wait for would prove nothing: refuse rather than guess.
+  echo "no worker process of $unit (main process $main) was found: @@{change} is not done" >&2
+  exit 1
+fi
 base64 -d | tar -xz -C / --no-same-owner --no-overwrite-dir
 systemctl reload "$unit"
 left="$before"
-for _ in $(seq 1 @@{wait_tenths}); do
+for tenths in $(seq 1 @@{wait_tenths}); do
   left=""
   for pid in $before; do
     if kill -0 "$pid" 2>/dev/null; then left="$left $pid"; fi
   done
   if [ -z "$left" ]; then
-    echo "@@{change}"
+    echo "@@{change}: the $(echo $before | wc -w) workers from before the reload" \
+      "exited within $((tenths / 10)).$((tenths % 10))s"
     exit 0
   fi
   sleep 0.1

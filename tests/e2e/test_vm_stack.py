@@ -155,6 +155,29 @@ def test_a_new_release_rolls_over_the_app_hosts_with_no_failed_request(
     after = [client.get("/") for _ in range(20)]
     assert [(r.status, r.headers.get("x-release")) for r in after] == [(200, marker)] * 20
     assert {r.served_by for r in after} == {f"app-{i}" for i in range(APP_HOSTS)}
+    # Each host went out of the rotation and back in this `up`, each time after the proxy's
+    # workers from before its reload had finished (what the steps printed, kept in state).
+    said = _rotation_outputs(vm_stack)
+    ways = ("out of", "back in")
+    assert sorted(said) == sorted(
+        f"app-{i}-{way.replace(' ', '-')}-rotation" for i in range(APP_HOSTS) for way in ways
+    )
+    for i in range(APP_HOSTS):
+        for way in ways:
+            text = said[f"app-{i}-{way.replace(' ', '-')}-rotation"]
+            assert f"app-{i} {way} the proxy's rotation: the " in text, text
+            assert "workers from before the reload exited within" in text, text
+
+
+def _rotation_outputs(vm_stack: VmDeployed) -> dict[str, str]:
+    """What each rotation step (`app-N-...-rotation`) printed the last time it ran, from the
+    engine's state."""
+    deployment = vm_stack.engine.stack.export_stack().deployment or {}
+    return {
+        r["urn"][r["urn"].rindex("-app-") + 1 :]: str((r.get("outputs") or {}).get("stdout", ""))
+        for r in deployment.get("resources") or []
+        if r["type"] == "command:remote:Command" and r["urn"].endswith("-rotation")
+    }
 
 
 def _main_pid(machine: Machine) -> str:
