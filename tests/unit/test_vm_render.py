@@ -234,8 +234,9 @@ def test_the_rotation_waits_for_the_proxys_own_workers_a_bounded_time(proxy: Pro
     )
     worker = {Proxy.NGINX: "nginx", Proxy.APACHE: "apache2"}[proxy]
     assert f'[ "$comm" = "({worker})" ]' in script
-    assert "for _ in $(seq 1 400); do" in script and '"40s: app-1 out is not done"' in script
+    assert "for tenths in $(seq 1 400); do" in script and '"40s: app-1 out is not done"' in script
     assert script.index("before=") < script.index("base64 -d") < script.index("systemctl reload")
+    assert "no worker process of $unit" in script  # nothing to wait for is refused
     assert subprocess.run(["bash", "-n", "-c", script], check=False).returncode == 0
     with pytest.raises(ValueError, match="wait_seconds"):
         render_rotation_script(unit="u", proxy=proxy, change="x", wait_seconds=0)
