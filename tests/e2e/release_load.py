@@ -4,9 +4,9 @@ Each client thread loads the page (a GET, which also hands it Django's CSRF toke
 the guestbook with it (a POST, a write), again and again with a pause between, until it is
 told to stop or the whole load reaches its request cap: loopback only, bounded in count and
 time, under the proxy's per-client rate limit (20 requests/s and a burst of 100 by default:
-two clients at 0.1 s pauses went over it within 30 s, and the checks after them got 429). Every request is recorded: a failure is
-any answer other than the app's own success (200 for the page, 302 for the post/redirect/get)
-or a socket error or timeout.
+two clients at 0.1 s pauses went over it within 30 s, and the checks after them got 429).
+Every request is recorded: a failure is any answer other than the app's own success (200 for
+the page, 302 for the post/redirect/get) or a socket error or timeout.
 """
 
 from __future__ import annotations
