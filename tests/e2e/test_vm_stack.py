@@ -158,6 +158,7 @@ def test_a_new_release_rolls_over_the_app_hosts_with_no_failed_request(
     # Each host went out of the rotation and back in this `up`, each time after the proxy's
     # workers from before its reload had finished (what the steps printed, kept in state).
     said = _rotation_outputs(vm_stack)
+    print(f"[e2e] rotation steps of {vm_stack.name}: {said}")
     ways = ("out of", "back in")
     assert sorted(said) == sorted(
         f"app-{i}-{way.replace(' ', '-')}-rotation" for i in range(APP_HOSTS) for way in ways
