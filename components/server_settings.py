@@ -48,9 +48,11 @@ def proxy_settings(
     tls_listen_port: int = PROXY_TLS_PORT,
     tls_files: tuple[str, str] = ("", ""),
     syslog_tag: str | None = None,
+    upstream_members_file: str | None = None,
 ) -> ProxySettings:
     """The proxy's settings for this stack, balancing over `upstream_hosts`; with TLS on,
-    the proxy reads (certificate chain, key) from `tls_files`."""
+    the proxy reads (certificate chain, key) from `tls_files`; with `upstream_members_file`,
+    the upstream group's members from that file."""
     return ProxySettings(
         proxy=config.proxy,
         protocol=upstream_protocol(config.app_server),
@@ -68,6 +70,7 @@ def proxy_settings(
         syslog_tag=syslog_tag,
         media_url=media_url(config),
         rate_limit=config.rate_limit,
+        upstream_members_file=upstream_members_file,
         tls=ProxyTls(
             listen_port=tls_listen_port,
             public_port=config.tls.https_port,

@@ -13,6 +13,7 @@ only redirects there (the stack's health check aside).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from components.choices import Proxy, UpstreamProtocol
@@ -43,6 +44,10 @@ STATIC_ROOT = "/srv/static"
 CONFIG_DIR = "/etc/django-stack"
 # A replica that failed is left alone this long before it is tried again.
 FAIL_TIMEOUT_SECONDS = 10
+# The VM target's proxy reads its upstream group's members from a file of their own, so one
+# app host can be taken out of the rotation (and put back) by rewriting that file alone and
+# reloading, whatever else the config says (components/vm/app_host.py).
+UPSTREAM_MEMBERS_FILE = f"{CONFIG_DIR}/upstream-members.conf"
 # Slow clients: a request header must be in within CLIENT_HEADER_TIMEOUT_SECONDS, and a body
 # may not pause longer than CLIENT_BODY_TIMEOUT_SECONDS (Apache: must keep coming at
 # MIN_CLIENT_RATE); the proxy ends the connection otherwise. Apache gives each connection a
@@ -237,6 +242,9 @@ class ProxySettings:
     rate_limit: RateLimit = DEFAULT_RATE_LIMIT
     # None: plain HTTP only. Else HTTPS on its own port, and plain HTTP redirects there.
     tls: ProxyTls | None = None
+    # None: the upstream group's members are in the config itself (Docker). A path: the
+    # config includes them from there (render_upstream_members writes that file).
+    upstream_members_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.upstreams:
@@ -415,12 +423,57 @@ def _tls(settings: ProxySettings) -> str:
     ).rstrip("\n")
 
 
-def render_nginx_conf(settings: ProxySettings) -> str:
-    """nginx.conf: an upstream group of every replica, `/static/` from disk."""
-    servers = "\n".join(
-        f"        server {u.host}:{u.port} max_fails=1 fail_timeout={FAIL_TIMEOUT_SECONDS}s;"
+def render_upstream_members(
+    settings: ProxySettings, *, out_of_rotation: Collection[str] = ()
+) -> str:
+    """The upstream group's members, one line each; the hosts `out_of_rotation` are kept in
+    the group but get no request (nginx `down`, Apache's member status `D`, disabled), so a
+    graceful reload sends nothing new to them while the others serve on."""
+    hosts = [u.host for u in settings.upstreams]
+    unknown = sorted(set(out_of_rotation) - set(hosts))
+    if unknown:
+        raise ValueError(f"out_of_rotation names no upstream: {unknown!r} (upstreams {hosts!r})")
+    if out_of_rotation and set(out_of_rotation) >= set(hosts):
+        raise ValueError(f"at least one upstream must stay in the rotation: {hosts!r}")
+    if settings.proxy is Proxy.NGINX:
+        # `down`: "marks the server as permanently unavailable".
+        # https://nginx.org/en/docs/http/ngx_http_upstream_module.html#server
+        return "".join(
+            f"        server {u.host}:{u.port} max_fails=1 fail_timeout={FAIL_TIMEOUT_SECONDS}s"
+            + (" down" if u.host in out_of_rotation else "")
+            + ";\n"
+            for u in settings.upstreams
+        )
+    if settings.protocol is UpstreamProtocol.HTTP:
+        scheme = "http"
+        # Reuse backend connections, but drop them before the app server's keepalive ends.
+        options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5} addressttl=-1"
+    else:
+        scheme, options = "uwsgi", "addressttl=-1"
+    # addressttl=-1: resolve each member's name once and keep the address, as nginx does.
+    # mod_proxy_uwsgi answers a failed DNS lookup (a stopped container's name) with 500
+    # instead of failing over. status=+D: "Worker is disabled and will not accept any
+    # requests"; without BalancerPersist a graceful restart takes it from the config.
+    # https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
+    return "".join(
+        f'    BalancerMember "{scheme}://{u.host}:{u.port}" retry={FAIL_TIMEOUT_SECONDS} '
+        f"connectiontimeout=5 timeout={settings.timeout_seconds} {options}"
+        + (" status=+D" if u.host in out_of_rotation else "")
+        + "\n"
         for u in settings.upstreams
     )
+
+
+def _members_or_include(settings: ProxySettings, include: str) -> str:
+    """The members in the config, or the line that includes them from their own file."""
+    if settings.upstream_members_file is None:
+        return render_upstream_members(settings).rstrip("\n")
+    return include.format(file=settings.upstream_members_file)
+
+
+def render_nginx_conf(settings: ProxySettings) -> str:
+    """nginx.conf: an upstream group of every replica, `/static/` from disk."""
+    servers = _members_or_include(settings, "        include {file};")
     capacity = {
         "replicas": len(settings.upstreams),
         "workers": settings.workers_per_upstream,
@@ -576,8 +629,6 @@ def render_apache_conf(settings: ProxySettings) -> str:
     """httpd.conf: a mod_proxy_balancer group of every replica, `/static/` from disk."""
     if settings.protocol is UpstreamProtocol.HTTP:
         scheme, module = "http", "proxy_http_module"
-        # Reuse backend connections, but drop them before the app server's keepalive ends.
-        member_options = f"ttl={PROXY_IDLE_TIMEOUT_SECONDS - 5} addressttl=-1"
         forwarded_for = (
             "    # mod_proxy_http adds the client's address to X-Forwarded-For itself, after any\n"
             "    # list the client sent: drop that first, so the address is the only value.\n"
@@ -586,20 +637,12 @@ def render_apache_conf(settings: ProxySettings) -> str:
         )
     else:
         scheme, module = "uwsgi", "proxy_uwsgi_module"
-        member_options = "addressttl=-1"
         forwarded_for = (
             "    # mod_proxy_uwsgi passes the request's headers on and adds none of its own.\n"
             "    # https://httpd.apache.org/docs/2.4/mod/mod_headers.html#requestheader\n"
             '    RequestHeader set X-Forwarded-For "expr=%{REMOTE_ADDR}"'
         )
-    # addressttl=-1: resolve each member's name once and keep the address, as nginx does.
-    # mod_proxy_uwsgi answers a failed DNS lookup (a stopped container's name) with 500
-    # instead of failing over. https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
-    members = "\n".join(
-        f'    BalancerMember "{scheme}://{u.host}:{u.port}" retry={FAIL_TIMEOUT_SECONDS} '
-        f"connectiontimeout=5 timeout={settings.timeout_seconds} {member_options}"
-        for u in settings.upstreams
-    )
+    members = _members_or_include(settings, '    Include "{file}"')
     server_name, aliases = apache_server_names(settings.allowed_hosts)
     threads_per_child, server_limit = apache_event_processes(
         replicas=len(settings.upstreams),

@@ -221,9 +221,12 @@ def render_service_script(
     group_readable: Mapping[str, str] | None = None,
     ready_check: str | None = None,
     wait_seconds: int = 90,
+    always_restart: bool = False,
 ) -> str:
     """Installs a service's files from stdin and reloads it; restarts it when its unit or one
-    of the files `restart_on` (read only at start, as an EnvironmentFile) changed.
+    of the files `restart_on` (read only at start, as an EnvironmentFile) changed, or always
+    with `always_restart` (an app host out of the proxy's rotation: a clean start of the new
+    release, no old worker left to answer once it is back in).
 
     `group_readable`: files of the bundle (root's alone in it) made 0640 for a group, before
     the reload; `ready_check`: a command that must succeed too once the health check passes
@@ -242,8 +245,31 @@ def render_service_script(
                 f"{ready_check} || exit 1" if ready_check else "# (no check beyond the health one)"
             ),
             "restart_on": " ".join(shlex.quote(p) for p in [unit_path(unit), *restart_on]),
+            "always_restart": "yes" if always_restart else "no",
             "state_dir": STATE_DIR,
             "wait_seconds": wait_seconds,
+        },
+    )
+
+
+# The process name (comm) of the proxy's workers: nginx's and Apache's children keep it.
+PROXY_WORKER_NAMES = {Proxy.NGINX: "nginx", Proxy.APACHE: "apache2"}
+
+
+def render_rotation_script(*, unit: str, proxy: Proxy, change: str, wait_seconds: int) -> str:
+    """Installs the upstream member list from stdin and reloads the proxy gracefully, then
+    waits (at most `wait_seconds`) until its workers from before the reload have finished
+    their requests and exited; `change` says what it did (one app host out or back in)."""
+    if wait_seconds < 1:
+        raise ValueError(f"wait_seconds must be at least 1: {wait_seconds!r}")
+    return render_template(
+        "vm/rotation.sh",
+        {
+            "unit": unit,
+            "worker": PROXY_WORKER_NAMES[proxy],
+            "change": change.replace('"', "'"),
+            "wait_seconds": wait_seconds,
+            "wait_tenths": wait_seconds * 10,
         },
     )
 

@@ -1,7 +1,9 @@
 """One app host of the VM target: packages, the release in a venv, settings, the app server.
 
 The steps run in order over SSH; the first app host also runs the migrations, before any app
-server is (re)loaded. A changed release, config or settings ends in a graceful reload.
+server is (re)loaded. With one app host, a changed release, config or settings ends in a
+graceful reload; with more, the host is out of the proxy's rotation meanwhile and its server
+restarts (components/vm/rotation.py), one host after the other.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from components.render.vm_scripts import (
     unit_path,
 )
 from components.vm.hosts import Host
+from components.vm.rotation import ProxyRotation, rotation_step
 from components.vm.steps import firewall_step, release_step, remote_step, teardown_step
 
 
@@ -62,7 +65,11 @@ class VmAppHostArgs:
     database_ready: list[pulumi.Resource] = field(default_factory=list)
     """What must be done before migrations run (the database host)."""
     after: list[pulumi.Resource] = field(default_factory=list)
-    """What must be done before this app server (re)loads (the migrations)."""
+    """What must be done before this app server (re)loads (the migrations; in a rolling
+    release, the previous host back in the rotation)."""
+    rotation: ProxyRotation | None = None
+    """With two app hosts or more: how this one leaves the proxy's rotation while its server
+    restarts. None (one app host): a graceful reload, in the rotation."""
 
 
 class VmAppHost(pulumi.ComponentResource):
@@ -70,6 +77,8 @@ class VmAppHost(pulumi.ComponentResource):
 
     service: remote.Command
     migration: remote.Command | None
+    ready: remote.Command
+    """The last step of a release here: the host back in the rotation (or its service)."""
 
     def __init__(
         self, name: str, args: VmAppHostArgs, opts: pulumi.ResourceOptions | None = None
@@ -137,25 +146,58 @@ class VmAppHost(pulumi.ComponentResource):
                 health_check=app_health_command(args.app_server, address=address.strip("[]")),
                 # New settings (a rotated secret) need a new process, not a reload.
                 restart_on=[ENV_FILE],
+                # Out of the rotation, a restart harms no request and leaves no old worker.
+                always_restart=args.rotation is not None,
             )
         )
+        # A new release or new settings reload the server even when its files are equal.
+        triggers = [files.apply(digest), release_id, settings_id]
+        before = [
+            release,
+            settings,
+            firewall,
+            *([self.migration] if self.migration else []),
+            *args.after,
+        ]
+        rotation = args.rotation
+        # The rotation steps run whenever the service step does: on its triggers, and on a
+        # new script of its own (a new version of this project), which runs it too.
+        rotation_triggers = [*triggers, script.apply(digest)]
+        if rotation is not None:
+            before = [
+                rotation_step(
+                    f"{name}-out-of-rotation",
+                    rotation=rotation,
+                    ssh_user=user,
+                    out=True,
+                    host_label=host.role,
+                    triggers=rotation_triggers,
+                    parent=self,
+                    after=before,
+                )
+            ]
         self.service = remote_step(
             f"{name}-service",
             host=host,
             ssh_user=user,
             script=script,
             stdin=files,
-            # A new release or new settings reload the server even when its files are equal.
-            triggers=[files.apply(digest), release_id, settings_id],
+            triggers=triggers,
             parent=self,
-            after=[
-                release,
-                settings,
-                firewall,
-                *([self.migration] if self.migration else []),
-                *args.after,
-            ],
+            after=before,
         )
+        self.ready = self.service
+        if rotation is not None:
+            self.ready = rotation_step(
+                f"{name}-back-in-rotation",
+                rotation=rotation,
+                ssh_user=user,
+                out=False,
+                host_label=host.role,
+                triggers=rotation_triggers,
+                parent=self,
+                after=[self.service],
+            )
         teardown_step(
             f"{name}-teardown",
             host=host,

@@ -15,7 +15,7 @@ from components.choices import DebianRelease, Proxy
 from components.config import AcmeConfig
 from components.render.acme import render_acme_teardown_script
 from components.render.build_context import BuildContext
-from components.render.proxy_config import config_file_path
+from components.render.proxy_config import UPSTREAM_MEMBERS_FILE, config_file_path
 from components.render.served_certificate import (
     WAIT_FOR_CERTIFICATE,
     render_wait_for_certificate,
@@ -52,7 +52,10 @@ class VmProxyHostArgs:
     system_packages: tuple[str, ...]
     """Debian packages the project needs (it is installed here for collectstatic)."""
     proxy_config: pulumi.Input[str]
-    """The rendered config listing every app host's private address."""
+    """The rendered config, which includes the upstream member list from its file."""
+    upstream_members: pulumi.Input[str]
+    """That list: every app host's private address (components/vm/rotation.py rewrites it
+    during a rolling release)."""
     unit: str
     """The rendered django-stack-proxy.service."""
     http_port: int
@@ -68,7 +71,7 @@ class VmProxyHostArgs:
     firewall: pulumi.Output[str]
     """The host's nftables ruleset: HTTP(S) from anywhere, SSH from the allowed networks."""
     after: list[pulumi.Resource] = field(default_factory=list)
-    """What must be up before the proxy (re)loads (the app servers)."""
+    """What must be up before the proxy (re)loads (the app servers, back in the rotation)."""
     tls_chain: pulumi.Input[str] | None = None
     """The PEM certificate chain for HTTPS, or None for plain HTTP only."""
     tls_key: pulumi.Input[str] | None = None
@@ -155,11 +158,15 @@ class VmProxyHost(pulumi.ComponentResource):
         )
         # Output.all keeps secretness: with the key in them, the files are a secret (stdin).
         files = pulumi.Output.all(
-            conf=args.proxy_config, chain=args.tls_chain, key=args.tls_key
+            conf=args.proxy_config,
+            members=args.upstream_members,
+            chain=args.tls_chain,
+            key=args.tls_key,
         ).apply(
             lambda v: root_files(
                 {
                     config_file_path(args.proxy): v["conf"],
+                    UPSTREAM_MEMBERS_FILE: v["members"],
                     unit_path(PROXY_UNIT): args.unit,
                     **certificate_check,
                     **(

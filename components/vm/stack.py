@@ -19,7 +19,12 @@ from components.render.django_env import database_url, django_environment
 from components.render.firewall import render_firewall
 from components.render.host_names import probe_host
 from components.render.media import s3_environment
-from components.render.proxy_config import render_proxy_config
+from components.render.proxy_config import (
+    UPSTREAM_MEMBERS_FILE,
+    ProxySettings,
+    render_proxy_config,
+    render_upstream_members,
+)
 from components.render.systemd import (
     TLS_CHAIN_FILE,
     TLS_KEY_FILE,
@@ -42,6 +47,7 @@ from components.vm.app_host import VmAppHost, VmAppHostArgs
 from components.vm.database_host import VmDatabaseHost, VmDatabaseHostArgs
 from components.vm.hosts import Host, VmHosts, VmHostsArgs
 from components.vm.proxy_host import VmProxyHost, VmProxyHostArgs
+from components.vm.rotation import ProxyRotation
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,42 @@ class VmStack(pulumi.ComponentResource):
             extra_ca_bundle=ca,
             media=config.media.kind,
         )
+
+        def proxy_settings_for(addresses: list[str]) -> ProxySettings:
+            return proxy_settings(
+                config,
+                upstream_hosts=list(addresses),
+                worker_processes=config.proxy_workers,
+                listen_port=config.http_port,
+                tls_listen_port=config.tls.https_port,
+                # The proxy reads the key itself in every mode (components/render/systemd.py).
+                tls_files=(TLS_CHAIN_FILE, TLS_KEY_FILE),
+                # The unit's stdout is the journal's socket: log through syslog instead.
+                syslog_tag="django_stack_proxy",
+                # Its own file, which takes one app host out of the rotation and back.
+                upstream_members_file=UPSTREAM_MEMBERS_FILE,
+            )
+
+        addresses = pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
+            lambda found: [str(a) for a in found]
+        )
+        every_host = addresses.apply(lambda a: render_upstream_members(proxy_settings_for(a)))
+
+        def rotation(i: int) -> ProxyRotation | None:
+            """A rolling release with two app hosts or more; with one, none (no host could
+            serve while it restarts: it reloads gracefully in place)."""
+            if len(machines.apps) < 2:
+                return None
+            return ProxyRotation(
+                proxy_host=machines.proxy,
+                proxy=config.proxy,
+                without=addresses.apply(
+                    lambda a: render_upstream_members(proxy_settings_for(a), out_of_rotation=[a[i]])
+                ),
+                every=every_host,
+                wait_seconds=config.timeout_seconds + 30,
+            )
+
         apps: list[VmAppHost] = []
         for i, host in enumerate(machines.apps):
             first = i == 0
@@ -229,24 +271,13 @@ class VmStack(pulumi.ComponentResource):
                         if first
                         else None,
                         database_ready=database_ready,
-                        after=[] if first else [m for m in [apps[0].migration] if m],
+                        # One host after the other (a second host means a rolling release):
+                        # each after the previous one is back in the rotation, the first
+                        # one's after the migrations.
+                        after=[] if first else [apps[-1].ready],
+                        rotation=rotation(i),
                     ),
                     mine,
-                )
-            )
-
-        def proxy_config(addresses: list[str]) -> str:
-            return render_proxy_config(
-                proxy_settings(
-                    config,
-                    upstream_hosts=list(addresses),
-                    worker_processes=config.proxy_workers,
-                    listen_port=config.http_port,
-                    tls_listen_port=config.tls.https_port,
-                    # The proxy reads the key itself in every mode (components/render/systemd.py).
-                    tls_files=(TLS_CHAIN_FILE, TLS_KEY_FILE),
-                    # The unit's stdout is the journal's socket: log through syslog instead.
-                    syslog_tag="django_stack_proxy",
                 )
             )
 
@@ -259,9 +290,8 @@ class VmStack(pulumi.ComponentResource):
                 proxy=config.proxy,
                 debian_release=config.debian_release,
                 system_packages=config.system_packages,
-                proxy_config=pulumi.Output.all(*[h.private_address for h in machines.apps]).apply(
-                    lambda addresses: proxy_config([str(a) for a in addresses])
-                ),
+                proxy_config=addresses.apply(lambda a: render_proxy_config(proxy_settings_for(a))),
+                upstream_members=every_host,
                 unit=render_proxy_unit(config.proxy),
                 http_port=config.http_port,
                 https_port=https_port(config),
@@ -274,7 +304,7 @@ class VmStack(pulumi.ComponentResource):
                 ),
                 settings_module=config.settings_module,
                 firewall=firewalls.proxy,
-                after=[a.service for a in apps],
+                after=[a.ready for a in apps],
                 tls_chain=certificate.chain if certificate else None,
                 tls_key=certificate.key if certificate else None,
                 acme=config.tls.acme,

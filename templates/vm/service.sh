@@ -2,7 +2,8 @@
 # Installs a service's rendered files (a base64 tar.gz on stdin, paths relative to /) and
 # brings the service to them: a changed unit or environment file restarts it (systemd reads
 # EnvironmentFile= only when it starts the process; a reload signal keeps the old values),
-# anything else (config, code, the proxy's TLS chain and key) is a graceful `systemctl reload`.
+# anything else (config, code, the proxy's TLS chain and key) is a graceful `systemctl reload`,
+# unless the service is always restarted (an app host the proxy sends nothing to meanwhile).
 # Then waits until it answers (and, for a proxy with TLS, serves the installed certificate).
 set -euo pipefail
 state_dir=@@{state_dir}
@@ -14,7 +15,7 @@ base64 -d | tar -xz -C / --no-same-owner --no-overwrite-dir
 current="$(sha256sum @@{restart_on})"
 systemctl daemon-reload
 systemctl enable --quiet @@{unit}
-if [ "$current" != "$(cat "$state" 2>/dev/null || true)" ] \
+if [ @@{always_restart} = yes ] || [ "$current" != "$(cat "$state" 2>/dev/null || true)" ] \
   || ! systemctl is-active --quiet @@{unit}; then
   rm -f "$state"
   systemctl restart @@{unit}

@@ -12,10 +12,13 @@ and `destroy`, and is removed before the next pair.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pulumi import automation as auto
 
 from components.choices import AppServer, DebianRelease, Proxy
 from components.debian import DEFAULT_RELEASE
@@ -37,7 +40,9 @@ from tests.e2e.checks import (
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.http import Client
 from tests.e2e.real_engine import program_stack
+from tests.e2e.release_load import load_through
 from tests.e2e.vm_hosts import Machine, VmDeployed, deployed_on_standins
+from tests.support.stack_files import PROJECT_DIR
 from tests.support.systemd_security import MAX_EXPOSURE, overall_exposure
 
 pytestmark = pytest.mark.e2e
@@ -112,6 +117,68 @@ def test_slow_clients_do_not_stall_the_rest(vm_stack: VmDeployed) -> None:
 
 def test_a_write_is_read_back_on_both_app_hosts(vm_stack: VmDeployed) -> None:
     assert_write_read_back(vm_stack.url, {f"app-{i}" for i in range(APP_HOSTS)}, tag=vm_stack.name)
+
+
+def _new_release(project: Path, into: Path, marker: str) -> Path:
+    """A copy of the sample project whose code differs: its middleware also answers
+    `X-Release: marker` on every response (a new release digest, visible to every client)."""
+    copy = into / "project"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    middleware = copy / "guestbook" / "middleware.py"
+    line = 'response["X-Served-By"] = self.replica'
+    text = middleware.read_text()
+    assert line in text
+    middleware.write_text(text.replace(line, f"{line}\n        response['X-Release'] = {marker!r}"))
+    return copy
+
+
+def test_a_new_release_rolls_over_the_app_hosts_with_no_failed_request(
+    vm_stack: VmDeployed, tmp_path: Path
+) -> None:
+    """A change of the app code, deployed by `pulumi up` while GETs and POSTs go through the
+    proxy the whole time: no request fails (issue 12 item 8), and once the `up` is done every
+    answer is the new code's, from both app hosts. The hosts roll one at a time, each out of
+    the proxy's rotation while its server restarts (README, "Releases on the VM target")."""
+    marker = f"release-{time.time_ns()}"
+    project = _new_release(PROJECT_DIR / "app", tmp_path, marker)
+    vm_stack.engine.stack.set_config("django-stack:appPath", auto.ConfigValue(str(project)))
+    with load_through(vm_stack.url) as load:
+        time.sleep(2)  # the load is going before the engine starts
+        started = time.monotonic()
+        vm_stack.engine.up()
+        took = time.monotonic() - started
+        time.sleep(2)
+    print(f"\n[e2e] rolling release of {vm_stack.name}: {load.summary()}, `pulumi up` {took:.0f}s")
+    assert len(load.outcomes) >= 100 and any(o.method == "POST" for o in load.outcomes)
+    assert [(o.method, o.status, o.error) for o in load.failures] == []
+    client = Client(vm_stack.url)
+    after = [client.get("/") for _ in range(20)]
+    assert [(r.status, r.headers.get("x-release")) for r in after] == [(200, marker)] * 20
+    assert {r.served_by for r in after} == {f"app-{i}" for i in range(APP_HOSTS)}
+    # Each host went out of the rotation and back in this `up`, each time after the proxy's
+    # workers from before its reload had finished (what the steps printed, kept in state).
+    said = _rotation_outputs(vm_stack)
+    print(f"[e2e] rotation steps of {vm_stack.name}: {said}")
+    ways = ("out of", "back in")
+    assert sorted(said) == sorted(
+        f"app-{i}-{way.replace(' ', '-')}-rotation" for i in range(APP_HOSTS) for way in ways
+    )
+    for i in range(APP_HOSTS):
+        for way in ways:
+            text = said[f"app-{i}-{way.replace(' ', '-')}-rotation"]
+            assert f"app-{i} {way} the proxy's rotation: the " in text, text
+            assert "workers from before the reload exited within" in text, text
+
+
+def _rotation_outputs(vm_stack: VmDeployed) -> dict[str, str]:
+    """What each rotation step (`app-N-...-rotation`) printed the last time it ran, from the
+    engine's state."""
+    deployment = vm_stack.engine.stack.export_stack().deployment or {}
+    return {
+        r["urn"][r["urn"].rindex("-app-") + 1 :]: str((r.get("outputs") or {}).get("stdout", ""))
+        for r in deployment.get("resources") or []
+        if r["type"] == "command:remote:Command" and r["urn"].endswith("-rotation")
+    }
 
 
 def _main_pid(machine: Machine) -> str:

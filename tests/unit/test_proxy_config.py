@@ -51,6 +51,7 @@ from components.render.proxy_config import (
     config_file_path,
     proxy_command,
     render_proxy_config,
+    render_upstream_members,
 )
 from tests.support.forms import multipart
 from tests.unit.test_app_server_config import (
@@ -168,6 +169,44 @@ def test_binary_accepts_the_rendered_config(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert ("test is successful" if proxy is Proxy.NGINX else "Syntax OK") in output
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_a_member_taken_out_of_the_rotation_stays_in_the_group_marked(
+    proxy: Proxy, protocol: UpstreamProtocol, tmp_path: Path
+) -> None:
+    """The VM target's config includes its members from their own file; with one host out of
+    the rotation (a rolling release) that file marks it alone, and the binary takes both."""
+    binary = require_binary(proxy)
+    members_file = tmp_path / "upstream-members.conf"
+    given = settings(proxy, protocol, 3, upstream_members_file=str(members_file))
+    conf = render_proxy_config(given)
+    inline = render_proxy_config(settings(proxy, protocol, 3))
+    assert members(proxy, conf) == [] and str(members_file) in conf
+    every = render_upstream_members(given)
+    # The same member lines as the Docker target's config has inline.
+    assert all(line in inline for line in every.splitlines())
+    without = render_upstream_members(given, out_of_rotation=["127.0.0.2"])
+    changed = [b for a, b in zip(every.splitlines(), without.splitlines(), strict=True) if a != b]
+    mark = " down;" if proxy is Proxy.NGINX else " status=+D"
+    assert len(changed) == 1 and "127.0.0.2:8002" in changed[0] and changed[0].endswith(mark)
+    (tmp_path / config_file_name(proxy)).write_text(conf)
+    flag = "-c" if proxy is Proxy.NGINX else "-f"
+    for text in (every, without):
+        members_file.write_text(text)
+        result = subprocess.run(
+            [binary, "-t", flag, str(tmp_path / config_file_name(proxy))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    with pytest.raises(ValueError, match="names no upstream"):
+        render_upstream_members(given, out_of_rotation=["127.0.0.9"])
+    with pytest.raises(ValueError, match="at least one upstream must stay"):
+        render_upstream_members(given, out_of_rotation=["127.0.0.1", "127.0.0.2", "127.0.0.3"])
 
 
 @pytest.mark.parametrize("proxy", PROXIES)

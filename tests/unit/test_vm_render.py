@@ -17,7 +17,12 @@ from components.render.systemd import (
     render_migrate_unit,
     render_proxy_unit,
 )
-from components.render.vm_scripts import bundle, release_check, render_postgres_script
+from components.render.vm_scripts import (
+    bundle,
+    release_check,
+    render_postgres_script,
+    render_rotation_script,
+)
 from tests.support.mocks import unwrap_secrets
 from tests.support.systemd_security import MAX_EXPOSURE, overall_exposure
 from tests.unit.test_vm_stack import CASES, commands, deploy
@@ -218,3 +223,20 @@ def test_every_unit_scores_at_most_the_exposure_bar_offline(name: str, tmp_path)
         text=True,
     )
     assert overall_exposure(result.stdout)[name] <= MAX_EXPOSURE, result.stdout
+
+
+@pytest.mark.parametrize("proxy", list(Proxy), ids=[p.value for p in Proxy])
+def test_the_rotation_waits_for_the_proxys_own_workers_a_bounded_time(proxy: Proxy) -> None:
+    """Out of (or back in) the rotation: the proxy's workers are its main process's children
+    of its own name (a piped logger is a child too, and outlives reloads); the wait ends."""
+    script = render_rotation_script(
+        unit="django-stack-proxy.service", proxy=proxy, change="app-1 out", wait_seconds=40
+    )
+    worker = {Proxy.NGINX: "nginx", Proxy.APACHE: "apache2"}[proxy]
+    assert f'[ "$comm" = "({worker})" ]' in script
+    assert "for tenths in $(seq 1 400); do" in script and '"40s: app-1 out is not done"' in script
+    assert script.index("before=") < script.index("base64 -d") < script.index("systemctl reload")
+    assert "no worker process of $unit" in script  # nothing to wait for is refused
+    assert subprocess.run(["bash", "-n", "-c", script], check=False).returncode == 0
+    with pytest.raises(ValueError, match="wait_seconds"):
+        render_rotation_script(unit="u", proxy=proxy, change="x", wait_seconds=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shlex
 import subprocess
 import tarfile
 from pathlib import Path
@@ -18,8 +19,9 @@ from urllib.parse import quote
 import pytest
 
 from components.choices import Proxy
-from components.render.proxy_config import config_file_name
+from components.render.proxy_config import UPSTREAM_MEMBERS_FILE, config_file_name
 from components.render.systemd import APP_UNIT, MIGRATE_UNIT, PROXY_UNIT, UNIT_DIR
+from components.render.vm_scripts import digest
 from tests.support.mocks import (
     AMI_ID,
     SECRET_SIG,
@@ -64,6 +66,21 @@ def by_id(case_id: str) -> dict[str, Any]:
 
 def commands(run: ProgramRun) -> dict[str, Registration]:
     return {c.name: c for c in run.of_type(COMMAND)}
+
+
+def waits_for(steps: dict[str, Registration], later: str, earlier: str) -> bool:
+    """Whether step `later` runs only after step `earlier`, directly or through other steps."""
+    by_urn = {c.urn: c for c in steps.values()}
+    seen: set[str] = set()
+    todo = list(steps[later].dependencies)
+    while todo:
+        urn = todo.pop()
+        if urn == steps[earlier].urn:
+            return True
+        if urn not in seen and urn in by_urn:
+            seen.add(urn)
+            todo.extend(by_urn[urn].dependencies)
+    return False
 
 
 def command_texts(command: Registration) -> str:
@@ -115,11 +132,13 @@ def test_remote_steps_run_in_order(case: dict[str, Any]) -> None:
     else:
         assert "django-database-postgres" not in steps
     for i in range(n):
-        assert migrate.urn in steps[f"django-app-{i}-service"].dependencies
+        assert waits_for(steps, f"django-app-{i}-service", "django-app-0-migrate")
     # The proxy collects static files and (re)loads after every app server is up.
     proxy = steps["django-proxy-service"]
     assert steps["django-proxy-static"].urn in proxy.dependencies
-    assert all(steps[f"django-app-{i}-service"].urn in proxy.dependencies for i in range(n))
+    assert all(
+        waits_for(steps, "django-proxy-service", f"django-app-{i}-service") for i in range(n)
+    )
     # Every child hangs off a component of the VM target.
     components = {r.typ for r in run.registrations if not r.custom}
     assert {
@@ -137,15 +156,19 @@ def test_proxy_upstream_lists_every_app_host(case: dict[str, Any]) -> None:
     proxy = Proxy(case["overrides"]["proxy"])
     files = unpack(unwrap_secrets(commands(run)["django-proxy-service"].inputs["stdin"]))
     conf = files[f"etc/django-stack/{config_file_name(proxy)}"]
+    # The members come from a file of their own in the same bundle (rewritten by a release).
+    assert UPSTREAM_MEMBERS_FILE in conf
+    members = files[UPSTREAM_MEMBERS_FILE.lstrip("/")]
     expected = case["upstreams"]
     if expected is None:  # EC2: the instances' private addresses
         apps = [i for i in run.of_type(INSTANCE) if "-app-" in i.name]
         expected = [f"{a.outputs['privateIp']}:8000" for a in apps]
     assert len(expected) == case["app_hosts"]
     for upstream in expected:
-        assert upstream in conf
+        assert upstream in members
     marker = "        server " if proxy is Proxy.NGINX else "    BalancerMember "
-    assert conf.count(marker) == case["app_hosts"]
+    assert members.count(marker) == case["app_hosts"]
+    assert " down;" not in members and "status=+D" not in members
     # The same renderer as Docker, told to listen on the stack's port.
     assert f"listen {case['overrides'].get('httpPort', 8000)}" in conf.lower()
     assert "etc/systemd/system/django-stack-proxy.service" in files
@@ -246,7 +269,8 @@ def test_aws_private_hosts_are_reached_through_the_proxy() -> None:
     public = proxy_ip.outputs["publicIp"]
     for name, command in commands(run).items():
         connection = unwrap_secrets(command.inputs["connection"])
-        if name.startswith("django-proxy-"):
+        # The rotation steps of an app host run on the proxy host.
+        if name.startswith("django-proxy-") or name.endswith("-rotation"):
             assert connection["host"] == public and not connection.get("proxy")
         else:
             assert connection["host"].startswith("10.0.1.")
@@ -449,7 +473,7 @@ def test_each_host_is_firewalled_before_its_servers_listen(case: dict[str, Any])
     allowed = {vm["sshAllowedCidr"]} if aws else {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
     for i in range(case["app_hosts"]):
         app = steps[f"django-app-{i}-firewall"]
-        assert app.urn in steps[f"django-app-{i}-service"].dependencies
+        assert waits_for(steps, f"django-app-{i}-service", f"django-app-{i}-firewall")
         assert steps[f"django-app-{i}-base"].urn in app.dependencies
         ruleset = app.inputs["stdin"]
         assert "policy drop;" in ruleset
@@ -523,3 +547,71 @@ def test_a_protected_database_hosts_steps_are_protected_and_nothing_else() -> No
         assert len(database) > 1, database
         protected = sorted(r.name for r in run.registrations if r.protect)
         assert protected == (database if protect else []), protected
+
+
+# --- A release rolls over the app hosts one at a time (components/vm/rotation.py) -----------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_a_release_rolls_over_the_app_hosts_one_at_a_time(case: dict[str, Any]) -> None:
+    """Each host: out of the proxy's rotation, its server restarted, back in; the next host
+    only after that, the proxy's own step after the last; the rotation steps run on the proxy
+    host exactly when the host's service step does (the same triggers)."""
+    run = deploy(case)
+    steps = commands(run)
+    addresses = _private_addresses(run, case)
+    n = case["app_hosts"]
+    proxy_connection = unwrap_secrets(steps["django-proxy-service"].inputs["connection"])
+    members = unpack(unwrap_secrets(steps["django-proxy-service"].inputs["stdin"]))[
+        UPSTREAM_MEMBERS_FILE.lstrip("/")
+    ]
+    for i in range(n):
+        out, service, back = (f"django-app-{i}-{s}" for s in RELEASE_STEPS)
+        assert steps[out].urn in steps[service].dependencies
+        assert steps[service].urn in steps[back].dependencies
+        assert waits_for(steps, out, f"django-app-{i}-release")
+        assert not waits_for(steps, out, service) and not waits_for(steps, service, back)
+        if i > 0:
+            # Not before the previous host is back: never two hosts out at once.
+            assert steps[f"django-app-{i - 1}-back-in-rotation"].urn in steps[out].dependencies
+            assert not waits_for(steps, f"django-app-{i - 1}-service", out)
+        else:
+            assert waits_for(steps, out, "django-app-0-migrate")
+        # The service step's triggers and its script: they run whenever it runs.
+        triggers = [
+            *unwrap_secrets(steps[service].inputs["triggers"]),
+            digest(shlex.split(unwrap_secrets(steps[service].inputs["create"]))[-1]),
+        ]
+        for step in (out, back):
+            assert unwrap_secrets(steps[step].inputs["connection"]) == proxy_connection
+            assert unwrap_secrets(steps[step].inputs["triggers"]) == triggers
+            text = command_texts(steps[step])
+            assert f"unit={PROXY_UNIT}\n" in text and 'systemctl reload "$unit"' in text
+        # Out: this host marked, no other; back: the proxy's own list, every host in.
+        without = unpack(unwrap_secrets(steps[out].inputs["stdin"]))
+        lines = without[UPSTREAM_MEMBERS_FILE.lstrip("/")].splitlines()
+        marked = [line for line in lines if line.endswith((" down;", " status=+D"))]
+        assert len(lines) == n and len(marked) == 1
+        address = addresses[f"app-{i}"]
+        assert (f"[{address}]:8000" if ":" in address else f"{address}:8000") in marked[0]
+        back_files = unpack(unwrap_secrets(steps[back].inputs["stdin"]))
+        assert back_files == {UPSTREAM_MEMBERS_FILE.lstrip("/"): members}
+        # Out of the rotation the server restarts: no old worker answers once it is back.
+        assert "[ yes = yes ]" in command_texts(steps[service])
+    assert steps[f"django-app-{n - 1}-back-in-rotation"].urn in (
+        steps["django-proxy-service"].dependencies
+    )
+
+
+RELEASE_STEPS = ("out-of-rotation", "service", "back-in-rotation")
+
+
+def test_one_app_host_reloads_in_place_with_no_rotation() -> None:
+    """With one app host nothing could serve while it restarts: no rotation step, and its
+    server reloads gracefully (restarting only for a new unit or new settings), as before."""
+    case = by_id("hosts-uwsgi-apache-external-db")
+    vm = {**case["overrides"]["vm"], "appHosts": case["overrides"]["vm"]["appHosts"][:1]}
+    steps = commands(deploy(case, vm=vm, replicas=1))
+    assert [name for name in steps if "rotation" in name] == []
+    assert "[ no = yes ]" in command_texts(steps["django-app-0-service"])
+    assert steps["django-app-0-service"].urn in steps["django-proxy-service"].dependencies
