@@ -327,7 +327,8 @@ def test_a_new_certificate_changes_the_job_alone() -> None:
     for name in first:
         if name != job:
             assert first[name].inputs == second[name].inputs, name
-            assert first[name].dependencies == second[name].dependencies, name
+            # The same set: the SDK sends them in no fixed order (seen differ under load).
+            assert sorted(first[name].dependencies) == sorted(second[name].dependencies), name
     assert len(containers(runs[0], "app")) == 2
     old, new = first[job].inputs, second[job].inputs
     assert old["name"] != new["name"]
