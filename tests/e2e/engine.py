@@ -63,6 +63,11 @@ CONTAINER_INPUTS = {
     "attach",
     "logs",
     "mustRun",
+    "stopSignal",
+    "stopTimeout",
+    # What the provider's delete waits for; the harness removes its containers at once
+    # (remove_everything), with nothing of theirs to keep.
+    "destroyGraceSeconds",
 }
 IMAGE_INPUTS = {"imageName", "build", "skipPush", "buildOnPreview"}
 BUILD_INPUTS = {"context", "dockerfile", "args", "builderVersion"}
@@ -257,6 +262,10 @@ class DockerEngine(pulumi.runtime.Mocks):
             flags += ["--sysctl", f"{key}={value}"]
         if inputs.get("restart"):
             flags += ["--restart", inputs["restart"]]
+        if inputs.get("stopSignal"):
+            flags += ["--stop-signal", inputs["stopSignal"]]
+        if inputs.get("stopTimeout"):
+            flags += ["--stop-timeout", str(int(inputs["stopTimeout"]))]
         if inputs.get("logDriver"):
             flags += ["--log-driver", inputs["logDriver"]]
         for key, value in (inputs.get("logOpts") or {}).items():
