@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -63,7 +62,12 @@ from tests.e2e.media_checks import (
     volume_created,
 )
 from tests.e2e.real_engine import ProgramStack
-from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config
+from tests.support.stack_files import (
+    PROJECT_DIR,
+    copy_of_the_sample_app,
+    shipped_stack_config,
+    stack_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +129,7 @@ def stack(
     name = f"e2e-{_case_id(app_server, proxy, release)}"
     # The app from a copy of its own, which the app-change test edits.
     app = tmp_path_factory.mktemp(name) / "app"
-    shutil.copytree(PROJECT_DIR / "app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_of_the_sample_app(app)
     with deployed_by_engine(
         name,
         appPath=str(app),
@@ -308,7 +312,8 @@ def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
 
 def _started(name: str) -> dict[str, tuple[str, str]]:
     """Each container of stack `name` -> (its id, when it started)."""
-    return {c: (inspect(c)["Id"], inspect(c)["State"]["StartedAt"]) for c in stack_containers(name)}
+    details = {c: inspect(c) for c in stack_containers(name)}
+    return {c: (d["Id"], d["State"]["StartedAt"]) for c, d in details.items()}
 
 
 def _engine(stack: Deployed) -> ProgramStack:

@@ -6,7 +6,6 @@ that error in its message, and no replica of the release may exist.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from pulumi import automation as auto
 from components.docker.container_spec import LABEL_ROLE, LABEL_STACK
 from tests.e2e.docker_engine import engine_stack
 from tests.e2e.engine import docker
-from tests.support.stack_files import PROJECT_DIR
+from tests.support.stack_files import copy_of_the_sample_app
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +35,7 @@ class Migration(migrations.Migration):
 @pytest.fixture(scope="module")
 def broken_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("broken") / "app"
-    shutil.copytree(PROJECT_DIR / "app", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_of_the_sample_app(directory)
     migrations = directory / "guestbook" / "migrations"
     # After the app's last migration: a second leaf would fail as a conflict instead.
     latest = max(p.stem for p in migrations.glob("0*.py"))

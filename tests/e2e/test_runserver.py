@@ -5,7 +5,6 @@ It answers through the proxy, serves static files itself, and reloads after a co
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from tests.e2e.conftest import Deployed, deploy_stack
 from tests.e2e.engine import docker, remove_everything
 from tests.e2e.http import Client
-from tests.support.stack_files import PROJECT_DIR
+from tests.support.stack_files import PROJECT_DIR, copy_of_the_sample_app
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the sample app to edit: the repository's own stays as it is."""
     directory = tmp_path_factory.mktemp("runserver") / "app"
-    shutil.copytree(PROJECT_DIR / "app", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_of_the_sample_app(directory)
     # The container's unprivileged user reads the mounted code.
     for path in [directory.parent, *directory.rglob("*"), directory]:
         path.chmod(0o755 if path.is_dir() else 0o644)

@@ -7,6 +7,7 @@ JSON text; tests and the end-to-end harness feed the program exactly that.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,12 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STACKS_DIR = PROJECT_DIR / "stacks"
 NAMESPACE = "django-stack"
+
+
+def copy_of_the_sample_app(directory: Path) -> Path:
+    """A copy of the sample app at `directory` (made here), for a test to change."""
+    shutil.copytree(PROJECT_DIR / "app", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    return directory
 
 
 def stack_names() -> list[str]:

@@ -6,7 +6,6 @@ import itertools
 import logging
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,13 @@ from components.render.media import MEDIA_FILES, MEDIA_MOUNT, UPLOAD_TEMP_DIR
 from components.tuning import apache_event_processes, replica_processes
 from tests.support.mocks import ProgramRun, is_wire_secret, run_program, unwrap_secrets
 from tests.support.prlimit import under_prlimit
-from tests.support.stack_files import PROJECT_DIR, shipped_stack_config, stack_config, stack_names
+from tests.support.stack_files import (
+    PROJECT_DIR,
+    copy_of_the_sample_app,
+    shipped_stack_config,
+    stack_config,
+    stack_names,
+)
 from tests.unit.test_vm_stack import plain_outside_secrets
 
 CONTAINER = "docker:index/container:Container"
@@ -534,7 +539,7 @@ def test_one_media_volume_rw_in_every_replica_and_ro_in_the_proxy(proxy: Proxy) 
 
 def test_the_media_volume_survives_releases_and_destroy(tmp_path: Path) -> None:
     changed = tmp_path / "app"
-    shutil.copytree(PROJECT_DIR / "app", changed)
+    copy_of_the_sample_app(changed)
     with (changed / "guestbook" / "views.py").open("a") as views:
         views.write("\n# a release\n")
     first, release = deploy(), deploy(appPath=str(changed))
@@ -633,7 +638,7 @@ def test_a_code_change_leaves_the_dependency_files_alone(tmp_path: Path) -> None
     """The dependency layer's inputs are the declaration files: a new view changes the image
     tag (a new release) but not one byte of what the install step sees."""
     app = tmp_path / "app"
-    shutil.copytree(PROJECT_DIR / "app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_of_the_sample_app(app)
 
     def contexts() -> tuple[str, dict[str, bytes]]:
         run = deploy(appPath=str(app))
