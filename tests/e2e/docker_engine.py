@@ -20,7 +20,7 @@ from pulumi.automation.events import OpType
 
 from components.docker.container_spec import LABEL_STACK
 from tests.e2e.conftest import Deployed, build_overrides, free_port
-from tests.e2e.engine import EngineError, disk_is_low, docker
+from tests.e2e.engine import EngineError, docker, remove_images
 from tests.e2e.real_engine import ProgramStack, program_stack
 from tests.support.stack_files import stack_config
 
@@ -72,7 +72,8 @@ def remove_images_of_this_run() -> None:
 
 def remove_stack(name: str) -> None:
     """Remove what stack `name` has on the engine (containers, networks, volumes; its images
-    and the build cache too when the disk runs low); what cannot be removed fails the run."""
+    and the build cache too when the disk is low: remove_images); what cannot be removed fails
+    the run."""
     for attempt in range(3):
         found = stack_containers(name)
         if not found:
@@ -83,11 +84,7 @@ def remove_stack(name: str) -> None:
         docker("network", "rm", network, check=False)
     for volume in stack_volumes(name):
         docker("volume", "rm", "-f", volume, check=False)
-    if disk_is_low():
-        found_images = stack_images(name)
-        if found_images:
-            docker("image", "rm", "-f", *found_images, check=False)
-        docker("builder", "prune", "-af", check=False)
+    remove_images(stack_images(name))
     left = {
         "containers": stack_containers(name),
         "networks": stack_networks(name),

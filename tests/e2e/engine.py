@@ -400,14 +400,35 @@ def _labelled(kind: str, selector: str) -> list[str]:
     return docker(*listing, "--filter", selector, check=False).split()
 
 
-# Below this much free space under the engine's data, removing a stack removes its images.
-LOW_DISK_BYTES = 30 * 1024**3
+# vfs keeps every layer as a whole copy of its filesystem, and the build cache holds every
+# layer built (removing an image frees nothing while the cache holds its layers): the first
+# Docker stack takes about 12 GB of it, each other server pair 3-4 GB more, and a whole suite
+# with nothing removed outgrew a CI machine's disk (seen: 75 GB, and the disk full). Below
+# this much free space, removing a stack removes its images and the build cache too, and the
+# stacks after it build from scratch (50 s more each): 20 GB is room for the largest next step
+# (two stacks built cold) with the cache of every server pair kept until then.
+LOW_DISK_BYTES = 20 * 1024**3
+
+
+def free_bytes() -> int:
+    root = "/var/lib/docker" if os.path.isdir("/var/lib/docker") else "/"
+    return shutil.disk_usage(root).free
 
 
 def disk_is_low() -> bool:
     """Whether the engine's disk has less than LOW_DISK_BYTES free."""
-    root = "/var/lib/docker" if os.path.isdir("/var/lib/docker") else "/"
-    return shutil.disk_usage(root).free < LOW_DISK_BYTES
+    return free_bytes() < LOW_DISK_BYTES
+
+
+def remove_images(images: list[str], *, whatever_the_disk: bool = False) -> None:
+    """Remove `images` and the build cache, if asked or when the disk is low (LOW_DISK_BYTES)."""
+    if not (whatever_the_disk or disk_is_low()):
+        return
+    free = free_bytes() >> 30
+    print(f"\n[e2e] removing {len(images)} images and the build cache ({free} GB free)")
+    if images:
+        docker("image", "rm", "-f", *sorted(set(images)), check=False)
+    docker("builder", "prune", "-af", check=False)
 
 
 def remove_everything(
@@ -437,13 +458,9 @@ def remove_everything(
             docker(*command, *found, check=False)
             time.sleep(attempt)
         left[kind] = _labelled(kind, selector)
-    # vfs keeps every layer of every image as a whole copy of its filesystem, about 5 GB per
-    # deployed stack: a whole suite's images outgrow a CI machine's disk (seen: 75 GB, and
-    # the disk full). So when free space runs low they go too, and later stacks build again.
-    if images or disk_is_low():
-        found = docker("image", "ls", "-q", "--filter", selector, check=False).split()
-        if found:
-            docker("image", "rm", "-f", *sorted(set(found)), check=False)
-        docker("builder", "prune", "-af", check=False)
+    remove_images(
+        docker("image", "ls", "-q", "--filter", selector, check=False).split(),
+        whatever_the_disk=images,
+    )
     if any(left.values()):
         raise EngineError(f"could not remove what the harness made ({selector}): {left}")

@@ -2,11 +2,11 @@
 
 Each pair is deployed on the default base image (Debian 13), and one pair also on Debian 12,
 by `pulumi up` under the real Pulumi engine (the project's own docker and random plugins),
-checked, and destroyed before the next pair. The first three pairs, Gunicorn + nginx (the dev
-stack's), uWSGI + Apache (staging's) and mod_wsgi + nginx, also go through what a user does
-next, each asserting on what the engine did: the preview before the first `up`, a second `up`
-that changes nothing, a one-line change of the app, replicas 2 -> 3 -> 2, the state's
-secrets, and `pulumi destroy`.
+checked, and destroyed before the next pair. The first two pairs, Gunicorn + nginx (the dev
+stack's) and uWSGI + Apache (staging's), also go through what a user does next, each
+asserting on what the engine did: the preview before the first `up`, a second `up` that
+changes nothing, a one-line change of the app, replicas 2 -> 3 -> 2, the state's secrets, and
+`pulumi destroy`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,6 @@ SERVERS = [AppServer.GUNICORN, AppServer.UWSGI, AppServer.MOD_WSGI]
 LIFECYCLE_CASES = [
     (AppServer.GUNICORN, Proxy.NGINX, DEFAULT_RELEASE),
     (AppServer.UWSGI, Proxy.APACHE, DEFAULT_RELEASE),
-    (AppServer.MOD_WSGI, Proxy.NGINX, DEFAULT_RELEASE),
 ]
 # Every pair on the default base (Debian 13), and one on Debian 12.
 CASES = [
@@ -116,9 +116,14 @@ EVERY_PAIR = pytest.mark.parametrize("stack", CASES, ids=_case_ids(CASES), indir
 LIFECYCLE = pytest.mark.parametrize(
     "stack", LIFECYCLE_CASES, ids=_case_ids(LIFECYCLE_CASES), indirect=True
 )
-# The uploaded files' checks (tests/e2e/media_checks.py), on the dev and staging pairs.
-MEDIA_CASES = LIFECYCLE_CASES[:2]
-MEDIA = pytest.mark.parametrize("stack", MEDIA_CASES, ids=_case_ids(MEDIA_CASES), indirect=True)
+# One pair per proxy, the dev and staging pairs: the uploaded files' checks
+# (tests/e2e/media_checks.py), and the slow and flooding clients, which the proxy alone answers
+# (tests/unit/test_proxy_edge.py and test_proxy_limits.py run those for each proxy and upstream
+# protocol in the real servers).
+ONE_PER_PROXY_CASES = LIFECYCLE_CASES
+ONE_PER_PROXY = pytest.mark.parametrize(
+    "stack", ONE_PER_PROXY_CASES, ids=_case_ids(ONE_PER_PROXY_CASES), indirect=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +198,7 @@ def test_the_edge_answers_for_itself(stack: Deployed) -> None:
     assert_the_edge_answers_for_itself(stack.url)
 
 
-@EVERY_PAIR
+@ONE_PER_PROXY
 def test_slow_clients_do_not_stall_the_rest(stack: Deployed) -> None:
     assert_slow_clients_do_not_stall_the_rest(stack.url)
 
@@ -310,6 +315,17 @@ def test_check_deploy_with_the_prod_settings(stack: Deployed) -> None:
     assert "ERROR" not in result
 
 
+# Before the lifecycle tests: the app change's release, next, is also the uploads' release.
+@ONE_PER_PROXY
+def test_an_upload_to_one_replica_is_served_for_every_replica(uploaded: Uploaded) -> None:
+    assert_an_upload_is_served_for_every_replica(uploaded)
+
+
+@ONE_PER_PROXY
+def test_each_replica_stores_beside_and_replaces_what_another_stored(stack: Deployed) -> None:
+    assert_each_replica_writes_what_another_stored(stack)
+
+
 def _started(name: str) -> dict[str, tuple[str, str]]:
     """Each container of stack `name` -> (its id, when it started)."""
     details = {c: inspect(c) for c in stack_containers(name)}
@@ -353,8 +369,28 @@ OLD_LINE = 'HttpResponse("db ok", content_type="text/plain")'
 NEW_LINE = 'HttpResponse("db ok, release two", content_type="text/plain")'
 
 
+@contextmanager
+def _a_release_with_uploads(stack: Deployed, request: pytest.FixtureRequest) -> Iterator[None]:
+    """On the pairs with the uploads' checks: the media volume as an older version left it
+    (one uid's) and a template change before the release, and every upload kept after it."""
+    if request.node.callspec.params["stack"] not in ONE_PER_PROXY_CASES:
+        yield
+        return
+    uploaded: Uploaded = request.getfixturevalue("uploaded")
+    created = volume_created(media_volume(stack))
+    images = replica_images(stack)
+    leave_the_volume_as_one_uid_did(stack)
+    mark_a_release(Path(_engine(stack).stack.get_config("django-stack:appPath").value))
+    yield
+    assert_the_release_kept_the_uploads(uploaded, images_before=images, created=created)
+
+
 @LIFECYCLE
-def test_an_app_change_leaves_the_database_alone(stack: Deployed) -> None:
+def test_an_app_change_leaves_the_database_alone(
+    stack: Deployed, request: pytest.FixtureRequest
+) -> None:
+    """A one-line change of the app code, by `pulumi up`; on the dev and staging pairs also
+    a release onto a media volume that an older version left owned by one uid."""
     engine = _engine(stack)
     database = stack.container("db")
     db_before = _started(stack.name)[database]
@@ -367,8 +403,9 @@ def test_an_app_change_leaves_the_database_alone(stack: Deployed) -> None:
     code = views.read_text()
     assert code.count(OLD_LINE) == 1
     views.write_text(code.replace(OLD_LINE, NEW_LINE))
-    planned = engine.preview()
-    done = engine.up_steps()
+    with _a_release_with_uploads(stack, request):
+        planned = engine.preview()
+        done = engine.up_steps()
 
     # The preview named what the `up` then did: new images, and the containers made from them
     # replaced (delete-before-replace under their fixed names: issue 12); nothing of the
@@ -426,28 +463,6 @@ def test_the_state_holds_the_secrets_only_encrypted(stack: Deployed) -> None:
     assert leaked == []
 
 
-@MEDIA
-def test_an_upload_to_one_replica_is_served_for_every_replica(uploaded: Uploaded) -> None:
-    assert_an_upload_is_served_for_every_replica(uploaded)
-
-
-@MEDIA
-def test_each_replica_stores_beside_and_replaces_what_another_stored(stack: Deployed) -> None:
-    assert_each_replica_writes_what_another_stored(stack)
-
-
-@MEDIA
-def test_a_release_keeps_every_uploaded_file(stack: Deployed, uploaded: Uploaded) -> None:
-    """`pulumi up` after a change of the app code, onto a media volume that an older version
-    left owned by one uid."""
-    created = volume_created(media_volume(stack))
-    images = replica_images(stack)
-    leave_the_volume_as_one_uid_did(stack)
-    mark_a_release(Path(_engine(stack).stack.get_config("django-stack:appPath").value))
-    _engine(stack).up()
-    assert_the_release_kept_the_uploads(uploaded, images_before=images, created=created)
-
-
 @EVERY_PAIR
 def test_failover_when_a_replica_stops(stack: Deployed) -> None:
     docker("stop", stack.container("app-1"))
@@ -457,7 +472,7 @@ def test_failover_when_a_replica_stops(stack: Deployed) -> None:
     assert {r.served_by for r in responses} == {"app-0"}
 
 
-@EVERY_PAIR
+@ONE_PER_PROXY
 def test_a_flood_of_requests_is_refused(stack: Deployed) -> None:
     """Last: the client is refused for a while after it (the check waits that out)."""
     assert_a_flood_of_requests_is_refused(stack.url)

@@ -1,14 +1,15 @@
 """End to end: Django projects that are not the sample deploy unmodified, on both targets.
 
-Each fixture under tests/fixtures is deployed with only appPath, wsgiModule and (where it is
-not beside wsgi.py) settingsModule set, and runs on the shared PostgreSQL with DEBUG off:
+Each fixture under tests/fixtures, each on one target, is deployed with only appPath,
+wsgiModule and (where it is not beside wsgi.py) settingsModule set, and runs on the shared
+PostgreSQL with DEBUG off:
 
-- otherproject: `startproject` as the tutorial leaves it (hard-coded SQLite, DEBUG = True, an
-  insecure key), with a plain requirements.txt;
-- splitsettings: cookiecutter-django's layout, config/settings/{base,local,production}.py,
+- otherproject (Docker): `startproject` as the tutorial leaves it (hard-coded SQLite, DEBUG =
+  True, an insecure key), with a plain requirements.txt;
+- splitsettings (VM): cookiecutter-django's layout, config/settings/{base,local,production}.py,
   requirements.txt including requirements/production.txt, which includes base.txt and
   constraints; its settings require DATABASE_URL and DJANGO_SECRET_KEY;
-- uvproject: Django 6 (Python 3.12 or newer: Debian 13, the default base) declared with
+- uvproject (Docker): Django 6 (Python 3.12 or newer: Debian 13, the default base) declared with
   pyproject.toml and uv.lock, Pillow for its images, django.contrib.postgres added by its
   settings when DATABASE_URL names PostgreSQL.
 """
@@ -134,7 +135,7 @@ PROJECTS = [
         urlconf="config.urls",
         rows="SELECT headline FROM newsroom_article",
         css="newsroom/static/newsroom/newsroom.css",
-        platforms=(Platform.DOCKER, Platform.VM),
+        platforms=(Platform.VM,),
         checks=splitsettings_checks,
     ),
     FixtureProject(
@@ -144,10 +145,13 @@ PROJECTS = [
         urlconf="gallery_site.urls",
         rows="SELECT title FROM photos_photo",
         css="photos/static/photos/gallery.css",
-        platforms=(Platform.DOCKER, Platform.VM),
+        platforms=(Platform.DOCKER,),
         checks=uvproject_checks,
     ),
 ]
+# Each project on one target, both targets in all: the declaration files are read by one
+# installer (templates/dependencies/install.sh) on both, and the sample app runs every server
+# pair on both (test_docker_stack.py, test_vm_stack.py).
 CASES = [(p, platform) for p in PROJECTS for platform in p.platforms]
 
 

@@ -64,6 +64,13 @@ def _case_id(app_server: AppServer, proxy: Proxy, release: DebianRelease) -> str
     return f"{app_server.value}-{proxy.value}{suffix}"
 
 
+# The first two cases, one per proxy (a test-level parametrize must keep the fixture's indices
+# to share its deployments).
+ONE_PER_PROXY = pytest.mark.parametrize(
+    "vm_stack", CASES[:2], ids=[_case_id(*c) for c in CASES[:2]], indirect=True
+)
+
+
 @pytest.fixture(scope="module", params=CASES, ids=[_case_id(*c) for c in CASES])
 def vm_stack(request: pytest.FixtureRequest, docker_engine: str) -> Iterator[VmDeployed]:
     app_server, proxy, release = request.param
@@ -111,6 +118,9 @@ def test_the_edge_answers_for_itself(vm_stack: VmDeployed) -> None:
     assert_the_edge_answers_for_itself(vm_stack.url)
 
 
+# The proxy alone answers them: tests/unit/test_proxy_edge.py runs this for each proxy and
+# upstream protocol in the real servers.
+@ONE_PER_PROXY
 def test_slow_clients_do_not_stall_the_rest(vm_stack: VmDeployed) -> None:
     assert_slow_clients_do_not_stall_the_rest(vm_stack.url)
 
@@ -132,11 +142,8 @@ def _new_release(project: Path, into: Path, marker: str) -> Path:
     return copy
 
 
-# On the two pairs issue 12 names (the first two cases: a test-level parametrize must keep the
-# fixture's indices to share its deployments); mod_wsgi + nginx passed it too (docs/releases.md).
-@pytest.mark.parametrize(
-    "vm_stack", CASES[:2], ids=[_case_id(*c) for c in CASES[:2]], indirect=True
-)
+# On the two pairs issue 12 names; mod_wsgi + nginx passed it too (docs/releases.md).
+@ONE_PER_PROXY
 def test_a_new_release_rolls_over_the_app_hosts_with_no_failed_request(
     vm_stack: VmDeployed, tmp_path: Path
 ) -> None:
