@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from deploy import failed_jobs
 from deploy.workspace import PROJECT_DIR, local_backend, open_stack
 
 
@@ -56,10 +57,16 @@ def main(argv: list[str]) -> int:
     )
     echo = print
     try:
+        # A job that failed last time runs again (deploy/failed_jobs.py says why it would not).
         if options.operation == "preview":
-            stack.preview(diff=options.diff, on_output=echo)
+            failed_jobs.preview(stack, diff=options.diff, on_output=echo)
         elif options.operation == "up":
-            stack.up(diff=options.diff, expect_no_changes=options.expect_no_changes, on_output=echo)
+            failed_jobs.up(
+                stack,
+                diff=options.diff,
+                expect_no_changes=options.expect_no_changes,
+                on_output=echo,
+            )
         elif options.operation == "destroy":
             # The preview first, as `pulumi destroy` without --skip-preview does: a protected
             # database (database.protect) fails it before anything is deleted, where the
