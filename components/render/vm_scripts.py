@@ -104,6 +104,7 @@ def release_context(
                 "django/django_stack_precompress.py"
             ).read_bytes(),
             "overlay/healthcheck.py": template_path("docker/healthcheck.py").read_bytes(),
+            "overlay/exchange_paths.py": template_path("vm/exchange_paths.py").read_bytes(),
             "extra-ca.crt": extra_ca_bundle or b"",
         }
     )

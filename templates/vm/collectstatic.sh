@@ -15,14 +15,13 @@ runuser -u @@{user} -- env -i PATH=@@{venv}/bin:/usr/bin:/bin \
 runuser -u @@{user} -- @@{venv}/bin/python3 @@{overlay_dir}/django_stack_precompress.py "$next"
 chown -R root:root "$next"
 chmod -R a+rX,go-w "$next"
-# One rename(2) that exchanges the trees (coreutils 9.5's `mv --exchange`, Debian 13), so a
-# request in between finds the old tree or the new one, never none (nginx would answer 404,
-# Apache 403 from its `<Directory />`). Debian 12's mv has no --exchange: two renames there.
-if [ -d @@{static_root} ] && mv --exchange -T "$next" @@{static_root} 2>/dev/null; then
+# One call that exchanges the trees, so a request in between finds the old tree or the new
+# one, never none (nginx would answer 404, Apache 403 from its `<Directory />`): on Debian 12
+# too, whose mv has no --exchange (exchange_paths.py says how).
+if [ -d @@{static_root} ]; then
+  @@{venv}/bin/python3 @@{overlay_dir}/exchange_paths.py "$next" @@{static_root}
   rm -rf "$next"
 else
-  if [ -d @@{static_root} ]; then mv @@{static_root} @@{static_root}.previous; fi
   mv "$next" @@{static_root}
-  rm -rf @@{static_root}.previous
 fi
 echo "static files of release @@{release} collected"
