@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from deploy.workspace import checkpoints_skipped
 from tests.e2e.real_engine import program_stack
 from tests.support.stack_files import PLACEHOLDER_SECRETS, stack_config
 
@@ -79,7 +80,8 @@ def time_previews(app_hosts: int, *, runs: int) -> list[PreviewTiming]:
         for run in range(runs + 1):
             children, own = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
             started = time.perf_counter()
-            result = stack.stack.preview(on_output=stack.log.append)
+            with checkpoints_skipped(stack.stack):
+                result = stack.stack.preview(on_output=stack.log.append)
             timing = PreviewTiming(
                 wall_s=time.perf_counter() - started,
                 engine_cpu_s=_cpu(resource.RUSAGE_CHILDREN) - children,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from deploy.workspace import PROJECT_DIR, local_backend, open_stack
+from deploy.workspace import PROJECT_DIR, checkpoints_skipped, local_backend, open_stack
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -57,14 +57,16 @@ def main(argv: list[str]) -> int:
     echo = print
     try:
         if options.operation == "preview":
-            stack.preview(diff=options.diff, on_output=echo)
+            with checkpoints_skipped(stack):
+                stack.preview(diff=options.diff, on_output=echo)
         elif options.operation == "up":
             stack.up(diff=options.diff, expect_no_changes=options.expect_no_changes, on_output=echo)
         elif options.operation == "destroy":
             # The preview first, as `pulumi destroy` without --skip-preview does: a protected
             # database (database.protect) fails it before anything is deleted, where the
             # destroy itself would delete everything else first and stop only at the database.
-            stack.preview_destroy(on_output=echo)
+            with checkpoints_skipped(stack):
+                stack.preview_destroy(on_output=echo)
             stack.destroy(on_output=echo)
         for key, output in stack.outputs().items():
             shown = "[secret]" if output.secret else output.value
