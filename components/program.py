@@ -72,7 +72,7 @@ async def declare_stack(project_dir: Path) -> dict[str, pulumi.Input[object]]:
     wait for them (pulumi 3.272, runtime/stack.py `wait_for_rpcs`) finds none and falls
     through to waiting on every unresolved Output with `asyncio.wait(FIRST_COMPLETED)`, again
     after each answer from the engine: time in resources x Outputs, 2,100 Outputs at 10 app
-    hosts and 20,000 at 100 (docs/benchmarks.md). Once they have started, it awaits each
+    hosts and 19,000 at 100 (docs/benchmarks.md). Once they have started, it awaits each
     registration once.
     """
     outputs = run(project_dir)

@@ -78,16 +78,13 @@ def checkpoints_skipped(stack: auto.Stack) -> Iterator[None]:
     serializes once, at the end. Never for `up`: killed midway, it would have recorded
     nothing of what it did.
     """
-    env = stack.workspace.env_vars
-    before = env.get(SKIP_CHECKPOINTS)
-    env[SKIP_CHECKPOINTS] = "true"
+    workspace = stack.workspace
+    before = workspace.env_vars
+    workspace.env_vars = {**before, SKIP_CHECKPOINTS: "true"}
     try:
         yield
     finally:
-        if before is None:
-            env.pop(SKIP_CHECKPOINTS, None)
-        else:
-            env[SKIP_CHECKPOINTS] = before
+        workspace.env_vars = before
 
 
 def pulumi_command(cli_dir: Path | None) -> auto.PulumiCommand | None:
