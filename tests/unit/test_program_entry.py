@@ -4,6 +4,7 @@ environment of deploy/workspace.py, which keep `pulumi preview` linear in the st
 
 from __future__ import annotations
 
+import runpy
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -18,6 +19,49 @@ from components.program import declare_stack
 from deploy.workspace import SKIP_CHECKPOINTS, checkpoints_skipped
 from tests.support.mocks import FakeCloud, RecordingMonitor
 from tests.support.stack_files import PROJECT_DIR
+
+
+def _mocked_engine(app_hosts: int) -> RecordingMonitor:
+    """The SDK's mocks as run_program sets them up, for a VM stack on `app_hosts` hosts."""
+    monitor = RecordingMonitor(FakeCloud(preview=True))
+    pulumi.runtime.set_all_config(vm_stack_config(app_hosts), ["django-stack:sshPrivateKey"])
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="django-stack", stack="dev", preview=True, monitor=monitor
+    )
+    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    return monitor
+
+
+def test_main_declares_the_stack_through_pulumi_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`__main__.py` as the Python language host runs it (pulumi-language-python-exec: the
+    module inside `run_in_stack`): the awaitable entry point runs after the module, and its
+    outputs become the stack's exports."""
+    monitor = _mocked_engine(3)
+    # run_in_stack makes its own root stack.
+    pulumi.runtime.settings.ROOT.set(None)
+    exported: list[dict[str, Any]] = []
+    add_outputs = sdk_stack.Stack._add_program_outputs
+
+    def recorded(stack: sdk_stack.Stack, outputs: Any) -> None:
+        exported.append(dict(outputs))
+        add_outputs(stack, outputs)
+
+    monkeypatch.setattr(sdk_stack.Stack, "_add_program_outputs", recorded)
+    main = PROJECT_DIR / "__main__.py"
+    _sync_await(sdk_stack.run_in_stack(lambda: runpy.run_path(str(main), run_name="__main__")))
+    assert len(exported) == 1
+    assert set(exported[0]) == {
+        "url",
+        "tlsCaCertificate",
+        "appServer",
+        "proxy",
+        "replicas",
+        "platform",
+    }
+    assert exported[0]["replicas"] == 3 and exported[0]["platform"] == "vm"
+    assert len(monitor.registrations) > 30
 
 
 def test_every_registration_is_under_way_when_the_sdk_starts_waiting(
@@ -35,14 +79,7 @@ def test_every_registration_is_under_way_when_the_sdk_starts_waiting(
         await wait_for_rpcs(*args, **kwargs)
 
     monkeypatch.setattr(sdk_stack, "wait_for_rpcs", counted)
-    monitor = RecordingMonitor(FakeCloud(preview=True))
-    pulumi.runtime.set_all_config(vm_stack_config(10), ["django-stack:sshPrivateKey"])
-    pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        monitor.mocks, project="django-stack", stack="dev", preview=True, monitor=monitor
-    )
-    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
-    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    monitor = _mocked_engine(10)
     outputs: dict[str, Any] = {}
 
     async def program() -> None:
