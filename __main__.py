@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.program import run
+from components.program import declare_stack
 
-for key, value in run(Path(__file__).resolve().parent).items():
-    pulumi.export(key, value)
+# An entry point to await (see declare_stack for why); its outputs are the stack's exports.
+pulumi.run(lambda: declare_stack(Path(__file__).resolve().parent))

@@ -4,14 +4,15 @@
                            [--duration 3] [--runs 3] [--write-docs] ...
     python -m bench program [--quick] [--replicas 1,10,100] [--no-build] [--write-docs]
     python -m bench report .django-stack/bench/<run>/results.json [--write-docs]
-    python -m bench engine [--app-hosts 10,100] [--runs 3]
+    python -m bench engine [--counts 10,100] [--runs 3]
 
 `load` (the default) deploys every app server x proxy pair, tuned and with the tutorial
 defaults, and loads each through its proxy and directly, plus one pair per proxy with HTTPS
 (the TLS cost: HTTPS against HTTP through that proxy); `program` times the program's
 evaluation under mocks and the app image builds; `report` redraws the tables and the chart
 from a results file; `engine` times `pulumi preview` of a VM stack on 10 and 100 given hosts
-under the real engine (no machine needed). `--write-docs` puts the results into
+and of the Docker stack with 10 and 100 replicas under the real engine (no machine and no
+Docker engine needed). `--write-docs` puts the results into
 docs/benchmarks.md.
 """
 
@@ -140,7 +141,12 @@ def main(argv: list[str]) -> int:
     program.add_argument("--out", type=Path)
     program.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     engine = sub.add_parser("engine", help="time `pulumi preview` at 10 and 100 app hosts")
-    engine.add_argument("--app-hosts", default="10,100", help="app host counts to preview")
+    engine.add_argument(
+        "--counts",
+        "--app-hosts",
+        default="10,100",
+        help="VM app hosts and Docker replicas to preview",
+    )
     engine.add_argument("--runs", type=int, default=3, help="timed previews per count")
     report = sub.add_parser("report", help="redraw tables and chart from a results.json")
     report.add_argument("results", type=Path)
@@ -168,7 +174,7 @@ def main(argv: list[str]) -> int:
     if options.command == "engine":
         from bench.engine_scale import run_engine_scale_bench
 
-        return run_engine_scale_bench(app_hosts=parse_ints(options.app_hosts), runs=options.runs)
+        return run_engine_scale_bench(counts=parse_ints(options.counts), runs=options.runs)
     if options.command == "report":
         from bench.load import finish_report, read_results
 

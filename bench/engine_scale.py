@@ -1,12 +1,16 @@
 """The program at scale under the real Pulumi engine: `pulumi preview` of a VM stack on given
-hosts with N app hosts (issue 16, item 4).
+hosts with N app hosts, and of the Docker stack with N replicas (issue 16, item 4).
 
 A preview needs no machine: the command plugin answers Check and Diff without connecting, so
-the hosts are documentation addresses (RFC 5737) that nothing answers. Each count gets a stack
-of its own (the project's own command and random plugins, a scratch backend); the first
+the hosts are documentation addresses (RFC 5737) that nothing answers. Nor does it need a
+Docker engine: the docker plugin plans images, containers and networks without contacting
+one (seen with strace, 2026-12-02), and DOCKER_HOST points at a socket that does not exist, so
+the bench cannot touch a shared engine even if that changed (the preview would fail). Each
+count gets a stack of its own (the project's own plugins, a scratch backend); the first
 preview warms the program's imports and the plugins, the median of the next `runs` counts.
 Besides wall time, the CPU of the engine and its plugins (this process's children) and of
 this process (the program and the Automation API) say on which side the time goes.
+Previews run as `python -m deploy preview` runs them (deploy.workspace.checkpoints_skipped).
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from __future__ import annotations
 import ipaddress
 import resource
 import statistics
+import tempfile
 import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.real_engine import program_stack
+from deploy.workspace import checkpoints_skipped
+from tests.e2e.real_engine import VM_PLUGINS, program_stack
 from tests.support.stack_files import PLACEHOLDER_SECRETS, stack_config
 
 # The goal: 100 app hosts cost at most 12x the time of 10.
@@ -54,6 +62,38 @@ def vm_stack_config(app_hosts: int) -> dict[str, str]:
     )
 
 
+def docker_stack_config(replicas: int) -> dict[str, str]:
+    """The dev stack file with `replicas` app containers."""
+    return stack_config("dev", {"replicas": replicas})
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """One stack to preview at several sizes."""
+
+    title: str
+    """What the count is the number of, for the table."""
+    config: Callable[[int], dict[str, str]]
+    plugins: Collection[str]
+    secret_keys: Collection[str] = ()
+    env: Mapping[str, str] | None = None
+
+
+VM_SCALED = Scaled(
+    title="VM app hosts",
+    config=vm_stack_config,
+    plugins=VM_PLUGINS,
+    secret_keys=("django-stack:sshPrivateKey",),
+)
+DOCKER_SCALED = Scaled(
+    title="Docker replicas",
+    config=docker_stack_config,
+    plugins=("docker", "random", "command"),
+    # No engine there (see the module's docstring).
+    env={"DOCKER_HOST": (Path(tempfile.gettempdir()) / "no-docker-engine.sock").as_uri()},
+)
+
+
 @dataclass(frozen=True)
 class PreviewTiming:
     wall_s: float
@@ -67,19 +107,23 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_previews(app_hosts: int, *, runs: int) -> list[PreviewTiming]:
-    """One warm-up preview, then `runs` timed ones, of a new stack with `app_hosts`."""
+def time_previews(scaled: Scaled, count: int, *, runs: int) -> list[PreviewTiming]:
+    """One warm-up preview, then `runs` timed ones, of a new stack of `scaled` at `count`."""
     stack = program_stack(
-        f"bench-scale-{app_hosts}",
-        vm_stack_config(app_hosts),
-        secret_keys=["django-stack:sshPrivateKey"],
+        f"bench-scale-{count}",
+        scaled.config(count),
+        secret_keys=scaled.secret_keys,
+        plugins=scaled.plugins,
     )
+    workspace = stack.stack.workspace
+    workspace.env_vars = {**workspace.env_vars, **(scaled.env or {})}
     timings = []
     try:
         for run in range(runs + 1):
             children, own = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
             started = time.perf_counter()
-            result = stack.stack.preview(on_output=stack.log.append)
+            with checkpoints_skipped(stack.stack):
+                result = stack.stack.preview(on_output=stack.log.append)
             timing = PreviewTiming(
                 wall_s=time.perf_counter() - started,
                 engine_cpu_s=_cpu(resource.RUSAGE_CHILDREN) - children,
@@ -113,18 +157,24 @@ def summarize(results: dict[int, list[PreviewTiming]]) -> dict[str, Any]:
     }
 
 
-def run_engine_scale_bench(*, app_hosts: tuple[int, ...], runs: int) -> int:
-    results = {n: time_previews(n, runs=runs) for n in app_hosts}
-    summary = summarize(results)
-    print("app hosts | resources | preview wall (median) | engine+plugins CPU | program CPU")
+def print_summary(title: str, summary: dict[str, Any]) -> None:
+    print(f"{title} | resources | preview wall (median) | engine+plugins CPU | program CPU")
     for n, row in summary["rows"].items():
         print(
-            f"{n:>9} | {row['resources']:>9} | {row['wall_s']:>8.2f} s {row['runs_wall_s']}"
-            f" | {row['engine_cpu_s']:>8.2f} s | {row['program_cpu_s']:>8.2f} s"
+            f"{n:>{len(title)}} | {row['resources']:>9} | {row['wall_s']:>8.2f} s"
+            f" {row['runs_wall_s']} | {row['engine_cpu_s']:>8.2f} s"
+            f" | {row['program_cpu_s']:>8.2f} s"
         )
     low, high = summary["counts"]
-    print(f"{high} app hosts take {summary['ratio']:.1f}x the preview time of {low}")
+    print(f"{high} {title} take {summary['ratio']:.1f}x the preview time of {low}")
     if (low, high) == (10, 100):
         met = "met" if summary["ratio"] <= RATIO_GOAL else "NOT met"
         print(f"goal: at most {RATIO_GOAL:.0f}x: {met}")
+
+
+def run_engine_scale_bench(*, counts: tuple[int, ...], runs: int) -> int:
+    for scaled in (VM_SCALED, DOCKER_SCALED):
+        summary = summarize({n: time_previews(scaled, n, runs=runs) for n in counts})
+        print_summary(scaled.title, summary)
+        print()
     return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from deploy import failed_jobs
-from deploy.workspace import PROJECT_DIR, local_backend, open_stack
+from deploy.workspace import PROJECT_DIR, checkpoints_skipped, local_backend, open_stack
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -59,7 +59,8 @@ def main(argv: list[str]) -> int:
     try:
         # A job that failed last time runs again (deploy/failed_jobs.py says why it would not).
         if options.operation == "preview":
-            failed_jobs.preview(stack, diff=options.diff, on_output=echo)
+            with checkpoints_skipped(stack):
+                failed_jobs.preview(stack, diff=options.diff, on_output=echo)
         elif options.operation == "up":
             failed_jobs.up(
                 stack,
@@ -71,7 +72,8 @@ def main(argv: list[str]) -> int:
             # The preview first, as `pulumi destroy` without --skip-preview does: a protected
             # database (database.protect) fails it before anything is deleted, where the
             # destroy itself would delete everything else first and stop only at the database.
-            stack.preview_destroy(on_output=echo)
+            with checkpoints_skipped(stack):
+                stack.preview_destroy(on_output=echo)
             stack.destroy(on_output=echo)
         for key, output in stack.outputs().items():
             shown = "[secret]" if output.secret else output.value

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 from pulumi import automation as auto
 
-from components.program import run
+from components.program import declare_stack
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROJECT_NAME = "django-stack"
@@ -27,6 +28,7 @@ OFFLINE_ENV = {
     "PULUMI_SKIP_UPDATE_CHECK": "true",
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 }
+SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS"
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,31 @@ def local_backend(state_dir: Path) -> LocalBackend:
 def program(project_dir: Path = PROJECT_DIR) -> auto.PulumiFn:
     """The program `__main__.py` runs, as an inline function."""
 
-    def main() -> None:
-        for key, value in run(project_dir).items():
+    async def main() -> None:
+        for key, value in (await declare_stack(project_dir)).items():
             pulumi.export(key, value)
 
     return main
+
+
+@contextmanager
+def checkpoints_skipped(stack: auto.Stack) -> Iterator[None]:
+    """Within: the stack's commands run with PULUMI_SKIP_CHECKPOINTS, for previews only.
+
+    A preview persists nothing, yet CLI 3.274 serializes and integrity-checks the whole
+    snapshot after every step of one (pkg/backend/snapshot.go `saveSnapshot`, into the
+    `DiscardPersister` backend/diy/backend.go gives dry runs): time in steps x resources,
+    57% of the CLI's CPU at 100 app hosts (docs/benchmarks.md). Without checkpoints it
+    serializes once, at the end. Never for `up`: killed midway, it would have recorded
+    nothing of what it did.
+    """
+    workspace = stack.workspace
+    before = workspace.env_vars
+    workspace.env_vars = {**before, SKIP_CHECKPOINTS: "true"}
+    try:
+        yield
+    finally:
+        workspace.env_vars = before
 
 
 def pulumi_command(cli_dir: Path | None) -> auto.PulumiCommand | None:

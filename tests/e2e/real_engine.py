@@ -23,7 +23,14 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation import events
 
-from deploy.workspace import OFFLINE_ENV, PROJECT_DIR, PROJECT_NAME, local_backend, program
+from deploy.workspace import (
+    OFFLINE_ENV,
+    PROJECT_DIR,
+    PROJECT_NAME,
+    checkpoints_skipped,
+    local_backend,
+    program,
+)
 from deploy.workspace import pulumi_command as cli_command
 from tests.engine.conftest import cli_dir, exported_state, install_plugin, own_plugin
 
@@ -70,7 +77,8 @@ class ProgramStack:
     def preview(self) -> dict[str, set[str]]:
         """`pulumi preview --diff`: what it would do, by resource (see `steps`)."""
         seen: list[events.EngineEvent] = []
-        self.stack.preview(diff=True, on_output=self.log.append, on_event=seen.append)
+        with checkpoints_skipped(self.stack):
+            self.stack.preview(diff=True, on_output=self.log.append, on_event=seen.append)
         return steps(seen)
 
     def up_steps(self, **options: Any) -> dict[str, set[str]]:
