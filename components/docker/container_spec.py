@@ -147,3 +147,17 @@ def health_check(
 def child(parent: pulumi.Resource, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
     """Options for a component's child: parented, after `depends_on`."""
     return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on))
+
+
+def job_options(parent: pulumi.Resource, *depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+    """Options for a one-shot job's container: `child`'s, and replaced by deleting it first.
+
+    The job keeps its container name across a replacement, which Docker refuses to give two
+    containers at once. When an input changes, the docker provider's diff asks for the delete
+    first by itself; a replacement that no diff asked for (`pulumi up --replace`, which
+    `python -m deploy up` does for a job that failed: deploy/failed_jobs.py) follows this
+    option alone, and would otherwise create the new container first and fail on the name.
+    """
+    return pulumi.ResourceOptions(
+        parent=parent, depends_on=list(depends_on), delete_before_replace=True
+    )

@@ -24,6 +24,7 @@ from components.docker.container_spec import (
     Limits,
     child,
     hardened_container_args,
+    job_options,
     server_command,
 )
 from components.docker.identity import ContainerRole, container_user
@@ -222,7 +223,7 @@ class DjangoApp(pulumi.ComponentResource):
                 ),
                 "restart": "no",
             },
-            opts=child(self, *args.database_ready),
+            opts=job_options(self, *args.database_ready),
         )
         # The replicas run this name: they cannot start before the check passed, and never
         # when it failed. (Unknown in a preview that creates the job: it has not run yet.)

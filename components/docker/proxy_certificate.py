@@ -31,6 +31,7 @@ from components.docker.container_spec import (
     Limits,
     child,
     hardened_container_args,
+    job_options,
 )
 from components.docker.identity import ContainerRole, container_user
 from components.docker.target import DockerTarget
@@ -175,7 +176,7 @@ class ProxyCertificate(pulumi.ComponentResource):
                 ),
                 "restart": "no",
             },
-            opts=child(self),
+            opts=job_options(self),
         )
         self.installed = pulumi.Output.all(
             job=job_name, exit_code=self.job.exit_code, logs=self.job.container_logs

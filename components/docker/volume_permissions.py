@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.docker.container_spec import Hardening, Limits, child, hardened_container_args
+from components.docker.container_spec import Hardening, Limits, hardened_container_args, job_options
 from components.docker.identity import APP_GROUP
 from components.docker.target import DockerTarget
 from components.render.volume_permissions import volume_permissions_command
@@ -72,7 +72,7 @@ def volume_permissions_job(
             ),
             "restart": "no",
         },
-        opts=child(parent, *after),
+        opts=job_options(parent, *after),
     )
     return pulumi.Output.all(
         image=image_name, exit_code=container.exit_code, logs=container.container_logs
