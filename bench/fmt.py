@@ -53,3 +53,16 @@ def source_line(source: Mapping[str, Any]) -> str:
     """Which code was measured: the commit when known, and the digest of the stack's code."""
     commit = f"commit {source['commit']}, " if source.get("commit") else ""
     return f"- Code: {commit}components/templates/app digest `{source.get('digest', '?')}`"
+
+
+# Results files from before the benchmark recorded its deployer: all were the harness's.
+DEPLOYED_BY_UNRECORDED = (
+    "the end-to-end harness (the results file does not say; every run before this was recorded "
+    "was deployed by it)"
+)
+
+
+def deployment_line(meta: Mapping[str, Any]) -> str:
+    """Which deployed the stacks under test: `pulumi up` under the real engine, or the
+    harness (bench/deployment.py)."""
+    return f"- Deployed by {meta.get('deployed_by') or DEPLOYED_BY_UNRECORDED}."

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import render_chart
+from bench.deployment import DeploymentMethod, deployed, method_here
 from bench.fmt import fmt_ms, fmt_rate
 from bench.harness import (
     NoiseBudget,
@@ -35,11 +35,10 @@ from bench.plan import REPLICAS, CellKey, Plan, Variant, stack_name, stack_overr
 from bench.report import goals_section, headline_lines, rejected_runs, render_load_section
 from bench.stats import CellSummary, RunRecord, evaluate_goals, summarize
 from bench.tls_cost import is_tls_cell, render_tls_section, tls_cost_table
-from tests.e2e.deploy import deploy
+from tests.e2e.conftest import free_port
 from tests.e2e.engine import EngineError, engine_available, remove_everything
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DOC = PROJECT_DIR / "docs" / "benchmarks.md"
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 
@@ -64,12 +63,6 @@ class LoadOptions:
     noise_budget_s: float
     """...and for at most this many seconds over the whole invocation."""
     command: str
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -103,6 +96,7 @@ def client_description(load_cpus: str) -> str:
 def measure_pair(
     *,
     options: LoadOptions,
+    method: DeploymentMethod,
     run_id: str,
     tools: str,
     pair: Any,
@@ -119,45 +113,49 @@ def measure_pair(
     cells = plan.cells(pair=pair, variant=variant)
     for attempt in (1, 2):
         started = time.monotonic()
+        overrides = stack_overrides(pair=pair, variant=variant)
+        if variant is Variant.TLS:
+            overrides["httpsPort"] = free_port()
         try:
-            overrides = {**stack_overrides(pair=pair, variant=variant), "httpPort": free_port()}
-            if variant is Variant.TLS:
-                overrides["httpsPort"] = free_port()
-            if HOST_CA_BUNDLE.is_file():
-                overrides["extraCaBundle"] = str(HOST_CA_BUNDLE)
-            deploy(stack_file="dev", stack_name=name, overrides=overrides, run_id=run_id)
-            stack = StackUnderTest(
-                name=name,
-                pair=pair,
-                variant=variant,
-                run_id=run_id,
-                load_cpus=options.load_cpus,
-                tools=tools,
-            )
-            stack.attach(replicas=REPLICAS)
-            stack.preflight(cells)
-            print(f"{name}: deployed in {time.monotonic() - started:.0f} s", flush=True)
-            others = wait_until_quiet(
-                stack.roles,
-                stack.engine,
-                limit_cores=options.quiet_cores,
-                max_wait_s=options.quiet_wait_s,
-            )
-            quiet.append(others)
-            if others > options.quiet_cores:
-                notes.append(f"{name}: other work used {others:.2f} cores as its runs began")
-            for key in cells:
-                if key in raw:
-                    continue  # measured before the stack vanished
-                raw[key] = stack.measure(
-                    key,
-                    plan.timing,
-                    noise_cores=options.noise_cores,
-                    noise_retries=options.noise_retries,
-                    budget=budget,
+            with deployed(method, name=name, overrides=overrides, run_id=run_id):
+                stack = StackUnderTest(
+                    name=name,
+                    pair=pair,
+                    variant=variant,
+                    run_id=run_id,
+                    load_cpus=options.load_cpus,
+                    tools=tools,
                 )
-                print(_progress(key, summarize(raw[key])), flush=True)
-                save()
+                stack.attach(replicas=REPLICAS)
+                stack.preflight(cells)
+                print(
+                    f"{name}: deployed by {method.deployer.value} in "
+                    f"{time.monotonic() - started:.0f} s",
+                    flush=True,
+                )
+                others = wait_until_quiet(
+                    stack.roles,
+                    stack.engine,
+                    limit_cores=options.quiet_cores,
+                    max_wait_s=options.quiet_wait_s,
+                )
+                quiet.append(others)
+                if others > options.quiet_cores:
+                    notes.append(f"{name}: other work used {others:.2f} cores as its runs began")
+                for key in cells:
+                    if key in raw:
+                        continue  # measured before the stack vanished
+                    raw[key] = stack.measure(
+                        key,
+                        plan.timing,
+                        noise_cores=options.noise_cores,
+                        noise_retries=options.noise_retries,
+                        budget=budget,
+                    )
+                    print(_progress(key, summarize(raw[key])), flush=True)
+                    save()
+                taking_down = time.monotonic()
+            print(f"{name}: taken down in {time.monotonic() - taking_down:.0f} s", flush=True)
             return
         except StackGoneError as error:
             notes.append(f"{name}: attempt {attempt}: {error}")
@@ -166,8 +164,6 @@ def measure_pair(
             notes.append(f"{name}: {str(error)[:400]}")
             print(f"{name}: failed: {error}", file=sys.stderr, flush=True)
             return
-        finally:
-            remove_everything(run_id)
 
 
 def run_load(options: LoadOptions) -> int:
@@ -178,6 +174,8 @@ def run_load(options: LoadOptions) -> int:
         )
         return 1
     plan = options.plan
+    method = method_here()
+    print(f"deployed by {method.describe()}", flush=True)
     # A (pair, variant) without cells is not deployed (the TLS variant: one pair per proxy).
     deployments = [
         (pair, variant)
@@ -205,6 +203,7 @@ def run_load(options: LoadOptions) -> int:
         "plan": plan.describe(),
         "client": client_description(options.load_cpus),
         "run_id": run_id,
+        "deployed_by": method.describe(),
     }
 
     def save() -> None:
@@ -218,6 +217,7 @@ def run_load(options: LoadOptions) -> int:
         for pair, variant in deployments:
             measure_pair(
                 options=options,
+                method=method,
                 run_id=run_id,
                 tools=tools,
                 pair=pair,
