@@ -1,8 +1,10 @@
 """The load benchmark: deploy each pair (tuned, then tutorial defaults), load it, tear it down.
 
-Every deployment, load generator and extra server carries this invocation's run id, and is
-removed after its pair and again on the way out (an error, Ctrl-C or SIGTERM included).
-Images are kept, so the next run builds nothing that did not change.
+Each stack is deployed by `pulumi up` when the real engine is here, else by the end-to-end
+harness (bench/deployment.py), and taken down after its pair, an error, Ctrl-C or SIGTERM
+included. Every load generator and extra server carries this invocation's run id, and is
+removed after its pair and again on the way out. Images are kept, so the next run builds
+nothing that did not change.
 """
 
 from __future__ import annotations

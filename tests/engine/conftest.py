@@ -1,7 +1,8 @@
 """Fixtures for the tests that run the program under the real Pulumi engine.
 
-The CLI is the one scripts/install-pulumi.sh makes available (scripts/test.sh puts its folder
-in DJANGO_STACK_PULUMI_DIR), or an official one on PATH. Each test gets its own work folder
+The CLI and the project's own plugins are found by tests/support/pulumi_tools.py (what
+scripts/test.sh exports, else what the build scripts have built); a test skips without
+them. Each test gets its own work folder
 (a copy of Pulumi.yaml and of one stack file) and its own file state backend, so nothing a
 test does reaches the checkout's stacks/ or .pulumi-state/.
 """

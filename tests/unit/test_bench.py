@@ -14,6 +14,7 @@ import pytest
 
 from bench import cpu
 from bench.__main__ import FULL, QUICK
+from bench.deployment import Deployer, choose_method
 from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
 from bench.harness import StackUnderTest
 from bench.plan import (
@@ -764,6 +765,51 @@ def test_the_tls_section_lists_its_rejected_runs() -> None:
     assert "    .venv/bin/python -m bench --variants tls" in text
     assert "| gunicorn-nginx | 32 | 1,000 | n/a | n/a |" in text  # HTTPS never ran
     assert text.endswith("Rejected runs:\n\n- gunicorn-nginx tls ... run 2: 3 socket read errors\n")
+
+
+# --- who deploys ----------------------------------------------------------------------------
+
+
+def test_the_engine_deploys_unless_something_it_needs_is_missing() -> None:
+    engine = choose_method([])
+    assert engine.deployer is Deployer.ENGINE
+    assert engine.describe().startswith("`pulumi up` under the real engine")
+    harness = choose_method(["no Pulumi CLI (scripts/install-pulumi.sh builds one)", "no docker"])
+    assert harness.deployer is Deployer.HARNESS
+    assert harness.describe().endswith(
+        "not the real engine (no Pulumi CLI (scripts/install-pulumi.sh builds one); no docker)"
+    )
+
+
+def test_the_report_says_what_deployed_the_stacks() -> None:
+    meta: dict[str, Any] = {
+        "date": "2026-12-02 06:00 UTC",
+        "elapsed_s": 200.0,
+        "command": ".venv/bin/python -m bench --quick",
+        "machine": {"nproc": 2},
+        "plan": {
+            "pairs": ["gunicorn-nginx"],
+            "variants": ["tuned"],
+            "scenarios": ["health"],
+            "connections": [32],
+            "sweep_scenarios": ["health"],
+            "headline": 32,
+            "duration_s": 2.0,
+            "warmup_s": 1.0,
+            "runs": 3,
+        },
+        "deployed_by": choose_method([]).describe(),
+    }
+    results = {key("health"): cell(900.0)}
+    goals = evaluate_goals(results, pairs=["gunicorn-nginx"], connections=[32])
+    load = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    tls = render_tls_section(meta=meta, results=results, rejected=[])
+    for text in (load, tls):
+        assert "\n- Deployed by `pulumi up` under the real engine (Automation API" in text
+    # A results file from before the deployer was recorded: every such run was the harness's.
+    del meta["deployed_by"]
+    load = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    assert "\n- Deployed by the end-to-end harness (the results file does not say;" in load
 
 
 # --- slow clients ---------------------------------------------------------------------------
