@@ -7,18 +7,22 @@ else by the end-to-end harness (tests/e2e/deploy.py), which carries out the prog
 resources itself. Either way the stack's containers are `django-stack-<stack>-<role>` on the
 networks `django-stack-<stack>-public` and `-private`, which is all the benchmark reads.
 
-Taking down: first the benchmark's own containers (its run id's label), which sit on the
-stack's networks (a network with a container attached cannot be removed, so `pulumi
-destroy` would fail), then the stack: `pulumi destroy`, then whatever is left with the
-program's stack label (docker_engine.engine_stack), or everything of the run id (harness).
+Taking down (Deployments): first the benchmark's own containers (its run id's label), which
+sit on the stack's networks (a network with a container attached cannot be removed, so
+`pulumi destroy` would fail), then the stack: under the engine `pulumi destroy`, then
+whatever is left with the program's stack label (docker_engine.engine_stack), while the next
+stack deploys; under the harness everything of the run id, at once.
 """
 
 from __future__ import annotations
 
 import enum
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
@@ -27,12 +31,22 @@ from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.deploy import deploy
 from tests.e2e.docker_engine import DOCKER_PLUGINS, engine_stack
 from tests.e2e.engine import EngineError, remove_everything
+from tests.e2e.real_engine import ProgramStack
 from tests.support.pulumi_tools import missing_tools
 
 
 class Deployer(enum.Enum):
     ENGINE = "engine"
     HARNESS = "harness"
+
+
+# Seconds per stack, for the plan's estimate: a deployment with the images built (the same
+# chain of containers either way, each waited on until healthy), and a take-down. Measured on
+# the 2-core machine of docs/benchmarks.md (2026-12-02, another session's work beside it):
+# `pulumi up` 53 s, `pulumi destroy` 37-57 s, which stops each container cleanly in
+# dependency order; the harness's `docker rm -f` of everything at once takes a few seconds.
+DEPLOY_S = 50.0
+ENGINE_TEARDOWN_S = 40.0
 
 
 @dataclass(frozen=True)
@@ -42,12 +56,19 @@ class DeploymentMethod:
     deployer: Deployer
     missing: tuple[str, ...] = ()
 
+    def estimate_s(self, deployments: int) -> float:
+        """Seconds `deployments` stacks take to deploy and take down, besides their runs:
+        under the engine only the last take-down is not hidden behind the next deployment."""
+        last_teardown = ENGINE_TEARDOWN_S if self.deployer is Deployer.ENGINE and deployments else 0
+        return deployments * DEPLOY_S + last_teardown
+
     def describe(self) -> str:
         """One sentence for the report: what deployed the stacks under test."""
         if self.deployer is Deployer.ENGINE:
             return (
                 "`pulumi up` under the real engine (Automation API, a file state backend, the "
-                "project's own docker and random plugins), `pulumi destroy` after each"
+                "project's own docker and random plugins), each stack's `pulumi destroy` while "
+                "the next one deploys"
             )
         why = f" ({'; '.join(self.missing)})" if self.missing else ""
         return (
@@ -74,33 +95,98 @@ def _engine_failure(error: auto.CommandError) -> EngineError:
     return EngineError(f"pulumi failed: {str(error)[-3000:]}")
 
 
-@contextmanager
-def deployed(
-    method: DeploymentMethod, *, name: str, overrides: Mapping[str, Any], run_id: str
-) -> Iterator[None]:
-    """Stack `name` of the dev stack file with `overrides` (on a free port), deployed; taken
-    down at the end, with everything of `run_id` (the benchmark's own containers)."""
-    if method.deployer is Deployer.HARNESS:
+@dataclass
+class Deployments:
+    """This invocation's stacks under test, deployed one at a time by `method`.
+
+    Under the engine a stack's `pulumi destroy` (about 40 s here: each container is stopped
+    cleanly, in dependency order) runs while the next stack deploys, and ends before that
+    one's runs begin (`settle`), so no run shares the machine with it. The harness removes a
+    stack at once (`docker rm -f`), so there it is done in line.
+    """
+
+    method: DeploymentMethod
+    run_id: str
+    log_dir: Path
+    """Each engine stack's `pulumi` output goes to <log_dir>/<stack>.pulumi.log."""
+    notes: list[str]
+    """Where a failed teardown is noted (the run goes on: what it left is removed by label)."""
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+    """stack -> deploy_s, teardown_s."""
+    _pending: threading.Thread | None = None
+    _pending_name: str | None = None
+
+    @contextmanager
+    def deployed(self, *, name: str, overrides: Mapping[str, Any]) -> Iterator[None]:
+        """Stack `name` of the dev stack file with `overrides` (on a free port), deployed;
+        at the end the run's own containers are removed and the stack taken down."""
+        if self.method.deployer is Deployer.HARNESS:
+            with self._by_harness(name, overrides):
+                yield
+            return
+        if self._pending_name == name:  # a redeployment: its predecessor must be gone first
+            self.settle()
+        started = time.monotonic()
+        teardown = ExitStack()
+        stack: ProgramStack | None = None
+        try:
+            stack, _port = teardown.enter_context(engine_stack(name, **overrides))
+            try:
+                stack.up()
+            except auto.CommandError as error:
+                raise _engine_failure(error) from None
+            self.timings[name] = {"deploy_s": time.monotonic() - started}
+            yield
+        finally:
+            # The benchmark's own containers sit on the stack's networks, which `pulumi
+            # destroy` could not remove with them attached. Removed here, in line: the next
+            # stack's carry the same run id.
+            try:
+                remove_everything(self.run_id)
+            finally:
+                self._start_teardown(name, teardown, stack)
+
+    @contextmanager
+    def _by_harness(self, name: str, overrides: Mapping[str, Any]) -> Iterator[None]:
+        started = time.monotonic()
         try:
             deploy(
                 stack_file="dev",
                 stack_name=name,
                 overrides={**build_overrides(), "httpPort": free_port(), **overrides},
-                run_id=run_id,
+                run_id=self.run_id,
             )
+            self.timings[name] = {"deploy_s": time.monotonic() - started}
             yield
         finally:
-            remove_everything(run_id)
-        return
-    try:
-        with engine_stack(name, **overrides) as (stack, _port):
+            started = time.monotonic()
+            remove_everything(self.run_id)
+            self.timings.setdefault(name, {})["teardown_s"] = time.monotonic() - started
+
+    def _start_teardown(self, name: str, teardown: ExitStack, stack: ProgramStack | None) -> None:
+        """`pulumi destroy` of `name`, then what is left with its label, in a thread."""
+        self.settle()
+
+        def run() -> None:
+            started = time.monotonic()
             try:
-                try:
-                    stack.up()
-                except auto.CommandError as error:
-                    raise _engine_failure(error) from None
-                yield
+                teardown.close()
+            except Exception as error:  # noted, not raised: the thread has no caller
+                self.notes.append(f"{name}: teardown: {str(error)[-400:]}")
             finally:
-                remove_everything(run_id)
-    except auto.CommandError as error:  # `pulumi destroy`: what it left is removed by label
-        raise _engine_failure(error) from None
+                took = time.monotonic() - started
+                self.timings.setdefault(name, {})["teardown_s"] = took
+                print(f"{name}: taken down in {took:.0f} s", flush=True)
+                if stack is not None:
+                    (self.log_dir / f"{name}.pulumi.log").write_text("\n".join(stack.log) + "\n")
+
+        self._pending = threading.Thread(target=run, name=f"teardown-{name}")
+        self._pending_name = name
+        self._pending.start()
+
+    def settle(self) -> None:
+        """Wait until the stack being taken down is gone."""
+        if self._pending is not None:
+            self._pending.join()
+        self._pending = None
+        self._pending_name = None

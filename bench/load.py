@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import render_chart
-from bench.deployment import DeploymentMethod, deployed, method_here
+from bench.deployment import Deployments, method_here
 from bench.fmt import fmt_ms, fmt_rate
 from bench.harness import (
     NoiseBudget,
@@ -98,7 +98,7 @@ def client_description(load_cpus: str) -> str:
 def measure_pair(
     *,
     options: LoadOptions,
-    method: DeploymentMethod,
+    deployments: Deployments,
     run_id: str,
     tools: str,
     pair: Any,
@@ -119,7 +119,7 @@ def measure_pair(
         if variant is Variant.TLS:
             overrides["httpsPort"] = free_port()
         try:
-            with deployed(method, name=name, overrides=overrides, run_id=run_id):
+            with deployments.deployed(name=name, overrides=overrides):
                 stack = StackUnderTest(
                     name=name,
                     pair=pair,
@@ -131,10 +131,11 @@ def measure_pair(
                 stack.attach(replicas=REPLICAS)
                 stack.preflight(cells)
                 print(
-                    f"{name}: deployed by {method.deployer.value} in "
+                    f"{name}: deployed by {deployments.method.deployer.value} in "
                     f"{time.monotonic() - started:.0f} s",
                     flush=True,
                 )
+                deployments.settle()  # the stack before this one is gone before its runs
                 others = wait_until_quiet(
                     stack.roles,
                     stack.engine,
@@ -156,8 +157,6 @@ def measure_pair(
                     )
                     print(_progress(key, summarize(raw[key])), flush=True)
                     save()
-                taking_down = time.monotonic()
-            print(f"{name}: taken down in {time.monotonic() - taking_down:.0f} s", flush=True)
             return
         except StackGoneError as error:
             notes.append(f"{name}: attempt {attempt}: {error}")
@@ -177,17 +176,17 @@ def run_load(options: LoadOptions) -> int:
         return 1
     plan = options.plan
     method = method_here()
-    print(f"deployed by {method.describe()}", flush=True)
+    print(f"stacks deployed by {method.describe()}", flush=True)
     # A (pair, variant) without cells is not deployed (the TLS variant: one pair per proxy).
-    deployments = [
+    to_deploy = [
         (pair, variant)
         for pair in plan.pairs
         for variant in plan.variants
         if plan.cells(pair=pair, variant=variant)
     ]
     print(
-        f"{len(deployments)} deployments, {len(plan.all_cells())} cells; "
-        f"about {plan.estimate_s() / 60:.0f} min",
+        f"{len(to_deploy)} deployments, {len(plan.all_cells())} cells; "
+        f"about {(plan.estimate_s(deploy_s=0) + method.estimate_s(len(to_deploy))) / 60:.0f} min",
         flush=True,
     )
     started = time.monotonic()
@@ -211,15 +210,16 @@ def run_load(options: LoadOptions) -> int:
     def save() -> None:
         write_results(options.out_dir / "results.json", meta=meta, raw=raw, notes=notes)
 
+    deployments = Deployments(method=method, run_id=run_id, log_dir=options.out_dir, notes=notes)
     budget = NoiseBudget(options.noise_budget_s)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     interrupted = False
     try:
         tools = tools_image()
-        for pair, variant in deployments:
+        for pair, variant in to_deploy:
             measure_pair(
                 options=options,
-                method=method,
+                deployments=deployments,
                 run_id=run_id,
                 tools=tools,
                 pair=pair,
@@ -234,8 +234,12 @@ def run_load(options: LoadOptions) -> int:
         interrupted = True
         print("interrupted: removing what this run made", file=sys.stderr, flush=True)
     finally:
-        remove_everything(run_id)
-        signal.signal(signal.SIGTERM, previous)
+        try:
+            deployments.settle()
+        finally:
+            remove_everything(run_id)
+            signal.signal(signal.SIGTERM, previous)
+    meta["deployments"] = deployments.timings
     meta["elapsed_s"] = time.monotonic() - started
     meta["notes"] = notes
     for role in ("others", "foreign"):

@@ -14,8 +14,8 @@ import pytest
 
 from bench import cpu
 from bench.__main__ import FULL, QUICK
-from bench.deployment import Deployer, choose_method
-from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
+from bench.deployment import DEPLOY_S, ENGINE_TEARDOWN_S, Deployer, choose_method
+from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds, timing_phrase
 from bench.harness import StackUnderTest
 from bench.plan import (
     ALL_PAIRS,
@@ -781,6 +781,21 @@ def test_the_engine_deploys_unless_something_it_needs_is_missing() -> None:
     )
 
 
+def test_timings_of_the_stacks_are_a_span_or_one_figure() -> None:
+    assert timing_phrase({}) == ""
+    assert timing_phrase({"a": {"deploy_s": 50.2}}) == "deploy 50 s per stack"
+    # A stack whose teardown has not ended yet (an interrupted run) counts for its deploy only.
+    two = {"a": {"deploy_s": 61.0, "teardown_s": 30.4}, "b": {"deploy_s": 49.6}}
+    assert timing_phrase(two) == "deploy 50-61 s, teardown 30 s per stack"
+
+
+def test_under_the_engine_only_the_last_teardown_adds_to_the_estimate() -> None:
+    engine, harness = choose_method([]), choose_method(["no Pulumi CLI"])
+    assert harness.estimate_s(3) == 3 * DEPLOY_S
+    assert engine.estimate_s(3) == 3 * DEPLOY_S + ENGINE_TEARDOWN_S
+    assert engine.estimate_s(0) == 0
+
+
 def test_the_report_says_what_deployed_the_stacks() -> None:
     meta: dict[str, Any] = {
         "date": "2026-12-02 06:00 UTC",
@@ -799,6 +814,10 @@ def test_the_report_says_what_deployed_the_stacks() -> None:
             "runs": 3,
         },
         "deployed_by": choose_method([]).describe(),
+        "deployments": {
+            "bench-gunicorn-nginx-tuned": {"deploy_s": 189.2, "teardown_s": 57.0},
+            "bench-gunicorn-nginx-defaults": {"deploy_s": 53.4, "teardown_s": 36.6},
+        },
     }
     results = {key("health"): cell(900.0)}
     goals = evaluate_goals(results, pairs=["gunicorn-nginx"], connections=[32])
@@ -806,8 +825,9 @@ def test_the_report_says_what_deployed_the_stacks() -> None:
     tls = render_tls_section(meta=meta, results=results, rejected=[])
     for text in (load, tls):
         assert "\n- Deployed by `pulumi up` under the real engine (Automation API" in text
+        assert "the next one deploys (deploy 53-189 s, teardown 37-57 s per stack).\n" in text
     # A results file from before the deployer was recorded: every such run was the harness's.
-    del meta["deployed_by"]
+    del meta["deployed_by"], meta["deployments"]
     load = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
     assert "\n- Deployed by the end-to-end harness (the results file does not say;" in load
 
