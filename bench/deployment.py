@@ -27,6 +27,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from bench.own_cli import wait_for_own_cli
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.deploy import deploy
 from tests.e2e.docker_engine import DOCKER_PLUGINS, engine_stack
@@ -135,6 +136,12 @@ class Deployments:
                 stack.up()
             except auto.CommandError as error:
                 raise _engine_failure(error) from None
+            except KeyboardInterrupt:
+                # The CLI goes on after the wait for it was interrupted (bench/own_cli.py).
+                left = wait_for_own_cli()
+                if left:
+                    self.notes.append(f"{name}: pulumi (pid {left}) still running after 120 s")
+                raise
             self.timings[name] = {"deploy_s": time.monotonic() - started}
             yield
         finally:

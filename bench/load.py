@@ -33,6 +33,7 @@ from bench.harness import (
     wait_until_quiet,
 )
 from bench.machine import describe_machine, describe_source
+from bench.own_cli import cancel_own_cli
 from bench.plan import REPLICAS, CellKey, Plan, Variant, stack_name, stack_overrides
 from bench.report import goals_section, headline_lines, rejected_runs, render_load_section
 from bench.stats import CellSummary, RunRecord, evaluate_goals, summarize
@@ -68,6 +69,8 @@ class LoadOptions:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    # Ctrl-C reaches a `pulumi up` under way itself; SIGTERM only this process.
+    cancel_own_cli()
     raise KeyboardInterrupt(f"signal {signum}")
 
 

@@ -17,6 +17,7 @@ from bench.__main__ import FULL, QUICK
 from bench.deployment import DEPLOY_S, ENGINE_TEARDOWN_S, Deployer, choose_method
 from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds, timing_phrase
 from bench.harness import StackUnderTest
+from bench.own_cli import parse_stat
 from bench.plan import (
     ALL_PAIRS,
     ALL_SCENARIOS,
@@ -794,6 +795,15 @@ def test_under_the_engine_only_the_last_teardown_adds_to_the_estimate() -> None:
     assert harness.estimate_s(3) == 3 * DEPLOY_S
     assert engine.estimate_s(3) == 3 * DEPLOY_S + ENGINE_TEARDOWN_S
     assert engine.estimate_s(0) == 0
+
+
+def test_a_proc_stat_line_gives_name_state_and_parent() -> None:
+    # Lines as /proc/<pid>/stat has them (proc_pid_stat(5)); the second with a name that holds
+    # a space and a ")", and a zombie.
+    line = "4242 (pulumi) S 4100 4100 3900 0 -1 4194560 12000 0 0 0 90 40 0 0 20 0 17 0"
+    assert parse_stat(line) == ("pulumi", "S", 4100)
+    odd = "77 (a) b) Z 1 77 77 0 -1 4194564 100 0 0 0 0 0 0 0 20 0 1 0"
+    assert parse_stat(odd) == ("a) b", "Z", 1)
 
 
 def test_the_report_says_what_deployed_the_stacks() -> None:
