@@ -11,7 +11,8 @@ Taking down (Deployments): first the benchmark's own containers (its run id's la
 sit on the stack's networks (a network with a container attached cannot be removed, so
 `pulumi destroy` would fail), then the stack: under the engine `pulumi destroy`, then
 whatever is left with the program's stack label (docker_engine.engine_stack), while the next
-stack deploys; under the harness everything of the run id, at once.
+stack deploys; under the harness everything of the run id, at once. Before a run, whatever
+killed runs left of the benchmark's stacks is removed by that label (remove_leftover_stacks).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from typing import Any
 from pulumi import automation as auto
 
 from bench.own_cli import wait_for_own_cli
+from components.docker.container_spec import LABEL_STACK
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.deploy import deploy
-from tests.e2e.docker_engine import DOCKER_PLUGINS, engine_stack
-from tests.e2e.engine import EngineError, remove_everything
+from tests.e2e.docker_engine import DOCKER_PLUGINS, engine_stack, remove_stack
+from tests.e2e.engine import EngineError, docker, remove_everything
 from tests.e2e.real_engine import ProgramStack
 from tests.support.pulumi_tools import missing_tools
 
@@ -88,6 +90,37 @@ def choose_method(missing: Sequence[str]) -> DeploymentMethod:
 def method_here() -> DeploymentMethod:
     """The method this machine allows: the engine when its CLI and plugins are here."""
     return choose_method(missing_tools(DOCKER_PLUGINS))
+
+
+# The benchmark's stacks are bench-<pair>-<variant> (bench/plan.py's stack_name).
+STACK_PREFIX = "bench-"
+
+
+def leftover_stacks() -> list[str]:
+    """The benchmark's stacks that have containers or networks on the engine, by the
+    program's stack label: before a run starts, what a killed run left (only one benchmark
+    uses the engine at a time)."""
+    found: set[str] = set()
+    for kind in ("ps -a", "network ls"):
+        listing = docker(
+            *kind.split(),
+            "--filter",
+            f"label={LABEL_STACK}",
+            "--format",
+            f'{{{{.Label "{LABEL_STACK}"}}}}',
+            check=False,
+        )
+        found.update(v for v in listing.split() if v.startswith(STACK_PREFIX))
+    return sorted(found)
+
+
+def remove_leftover_stacks() -> list[str]:
+    """Remove what killed runs left (containers, networks, volumes, by label and name);
+    the names of the stacks removed."""
+    names = leftover_stacks()
+    for name in names:
+        remove_stack(name)
+    return names
 
 
 def _engine_failure(error: auto.CommandError) -> EngineError:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import render_chart
-from bench.deployment import Deployments, method_here
+from bench.deployment import Deployments, method_here, remove_leftover_stacks
 from bench.fmt import fmt_ms, fmt_rate
 from bench.harness import (
     NoiseBudget,
@@ -218,6 +218,9 @@ def run_load(options: LoadOptions) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     interrupted = False
     try:
+        left = remove_leftover_stacks()
+        if left:
+            print(f"removed what killed runs left of {', '.join(left)}", flush=True)
         tools = tools_image()
         for pair, variant in to_deploy:
             measure_pair(
