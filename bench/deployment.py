@@ -123,10 +123,27 @@ def remove_leftover_stacks() -> list[str]:
     return names
 
 
+def pulumi_error_summary(message: str, *, limit: int = 1500) -> str:
+    """What a failed `pulumi` command says went wrong: its `error:` lines (the diagnostics
+    name the resource and the provider's reason), else the end of its output."""
+    errors: list[str] = []
+    heading = ""
+    for line in message.splitlines():
+        text = line.strip()
+        if text.startswith("error:"):
+            # Under "Diagnostics:" each resource's errors follow a `type (name):` line.
+            found = f"{heading} {text}" if heading else text
+            if found not in errors:
+                errors.append(found)
+        else:
+            heading = text if text.endswith("):") else ""
+    return ("; ".join(errors) or message.strip())[-limit:]
+
+
 def _engine_failure(error: auto.CommandError) -> EngineError:
     """A failed `pulumi up`/`destroy` as the EngineError the benchmark notes and goes on
-    after; the end of its output, which says which resource failed and why."""
-    return EngineError(f"pulumi failed: {str(error)[-3000:]}")
+    after."""
+    return EngineError(f"pulumi failed: {pulumi_error_summary(str(error))}")
 
 
 @dataclass

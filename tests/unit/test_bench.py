@@ -14,7 +14,13 @@ import pytest
 
 from bench import cpu
 from bench.__main__ import FULL, QUICK
-from bench.deployment import DEPLOY_S, ENGINE_TEARDOWN_S, Deployer, choose_method
+from bench.deployment import (
+    DEPLOY_S,
+    ENGINE_TEARDOWN_S,
+    Deployer,
+    choose_method,
+    pulumi_error_summary,
+)
 from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds, timing_phrase
 from bench.harness import StackUnderTest
 from bench.own_cli import parse_stat
@@ -804,6 +810,42 @@ def test_a_proc_stat_line_gives_name_state_and_parent() -> None:
     assert parse_stat(line) == ("pulumi", "S", 4100)
     odd = "77 (a) b) Z 1 77 77 0 -1 4194564 100 0 0 0 0 0 0 0 20 0 1 0"
     assert parse_stat(odd) == ("a) b", "Z", 1)
+
+
+# What the real CLI (3.274) printed for a resource the provider refused (a RandomPassword of
+# length -3 under the project's random plugin), as CommandError's message holds it.
+FAILED_UP = """
+ code: 1
+ stdout: Updating (check):
+
+ +  pulumi:pulumi:Stack check-check creating (0s)
+    random:index:RandomPassword db-password  error: random:index/randomPassword:RandomPassword \
+resource 'db-password': property length value {-3} has a problem: length must be 1 or more, got -3
+ +  pulumi:pulumi:Stack check-check created (0.07s)
+    random:index:RandomPassword db-password **failed** 1 error
+Diagnostics:
+  random:index:RandomPassword (db-password):
+    error: random:index/randomPassword:RandomPassword resource 'db-password': property length \
+value {-3} has a problem: length must be 1 or more, got -3
+
+Resources:
+    + 1 created
+    1 errored
+
+Duration: 1s
+
+ stderr:
+"""
+
+
+def test_a_failed_pulumi_command_is_summed_up_by_its_diagnostics() -> None:
+    assert pulumi_error_summary(FAILED_UP) == (
+        "random:index:RandomPassword (db-password): error: random:index/randomPassword:"
+        "RandomPassword resource 'db-password': property length value {-3} has a problem: "
+        "length must be 1 or more, got -3"
+    )
+    # Without any `error:` line (the CLI itself failed), the end of what it printed.
+    assert pulumi_error_summary(" code: 255\n stderr: no Pulumi.yaml", limit=14) == "no Pulumi.yaml"
 
 
 def test_the_report_says_what_deployed_the_stacks() -> None:
