@@ -29,6 +29,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from bench.own_cli import wait_for_own_cli
+from bench.plan import STACK_PREFIX
 from components.docker.container_spec import LABEL_STACK
 from tests.e2e.conftest import build_overrides, free_port
 from tests.e2e.deploy import deploy
@@ -90,10 +91,6 @@ def choose_method(missing: Sequence[str]) -> DeploymentMethod:
 def method_here() -> DeploymentMethod:
     """The method this machine allows: the engine when its CLI and plugins are here."""
     return choose_method(missing_tools(DOCKER_PLUGINS))
-
-
-# The benchmark's stacks are bench-<pair>-<variant> (bench/plan.py's stack_name).
-STACK_PREFIX = "bench-"
 
 
 def leftover_stacks() -> list[str]:
