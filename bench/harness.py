@@ -1,7 +1,9 @@
 """One deployed stack under test: its containers, the load generators beside it, wrk runs.
 
-The stack is deployed with the end-to-end harness (tests/e2e/deploy.py). The benchmark adds,
-on the same engine and under the same run id (so `remove_everything` removes them too):
+The stack is deployed by bench/deployment.py (`pulumi up`, or the end-to-end harness); only
+the program's names are read from it (`django-stack-<stack>-<role>`, its networks, the
+replicas' aliases). The benchmark adds, on the same engine and under its own run id (so
+`remove_everything(run_id)` removes them, before the stack is destroyed):
 
 - two load generator containers from bench/docker/wrk.Dockerfile, pinned with `--cpuset-cpus`:
   one on the stack's public network, which loads the proxy as a client would (without the

@@ -1,8 +1,10 @@
 """The load benchmark: deploy each pair (tuned, then tutorial defaults), load it, tear it down.
 
-Every deployment, load generator and extra server carries this invocation's run id, and is
-removed after its pair and again on the way out (an error, Ctrl-C or SIGTERM included).
-Images are kept, so the next run builds nothing that did not change.
+Each stack is deployed by `pulumi up` when the real engine is here, else by the end-to-end
+harness (bench/deployment.py), and taken down after its pair, an error, Ctrl-C or SIGTERM
+included. Every load generator and extra server carries this invocation's run id, and is
+removed after its pair and again on the way out. Images are kept, so the next run builds
+nothing that did not change.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import render_chart
+from bench.deployment import Deployments, method_here, remove_leftover_stacks
 from bench.fmt import fmt_ms, fmt_rate
 from bench.harness import (
     NoiseBudget,
@@ -31,15 +33,15 @@ from bench.harness import (
     wait_until_quiet,
 )
 from bench.machine import describe_machine, describe_source
+from bench.own_cli import cancel_own_cli
 from bench.plan import REPLICAS, CellKey, Plan, Variant, stack_name, stack_overrides
 from bench.report import goals_section, headline_lines, rejected_runs, render_load_section
 from bench.stats import CellSummary, RunRecord, evaluate_goals, summarize
 from bench.tls_cost import is_tls_cell, render_tls_section, tls_cost_table
-from tests.e2e.deploy import deploy
+from tests.e2e.conftest import free_port
 from tests.e2e.engine import EngineError, engine_available, remove_everything
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DOC = PROJECT_DIR / "docs" / "benchmarks.md"
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 
@@ -66,13 +68,9 @@ class LoadOptions:
     command: str
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _raise_interrupt(signum: int, frame: object) -> None:
+    # Ctrl-C reaches a `pulumi up` under way itself; SIGTERM only this process.
+    cancel_own_cli()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -103,6 +101,7 @@ def client_description(load_cpus: str) -> str:
 def measure_pair(
     *,
     options: LoadOptions,
+    deployments: Deployments,
     run_id: str,
     tools: str,
     pair: Any,
@@ -119,45 +118,48 @@ def measure_pair(
     cells = plan.cells(pair=pair, variant=variant)
     for attempt in (1, 2):
         started = time.monotonic()
+        overrides = stack_overrides(pair=pair, variant=variant)
+        if variant is Variant.TLS:
+            overrides["httpsPort"] = free_port()
         try:
-            overrides = {**stack_overrides(pair=pair, variant=variant), "httpPort": free_port()}
-            if variant is Variant.TLS:
-                overrides["httpsPort"] = free_port()
-            if HOST_CA_BUNDLE.is_file():
-                overrides["extraCaBundle"] = str(HOST_CA_BUNDLE)
-            deploy(stack_file="dev", stack_name=name, overrides=overrides, run_id=run_id)
-            stack = StackUnderTest(
-                name=name,
-                pair=pair,
-                variant=variant,
-                run_id=run_id,
-                load_cpus=options.load_cpus,
-                tools=tools,
-            )
-            stack.attach(replicas=REPLICAS)
-            stack.preflight(cells)
-            print(f"{name}: deployed in {time.monotonic() - started:.0f} s", flush=True)
-            others = wait_until_quiet(
-                stack.roles,
-                stack.engine,
-                limit_cores=options.quiet_cores,
-                max_wait_s=options.quiet_wait_s,
-            )
-            quiet.append(others)
-            if others > options.quiet_cores:
-                notes.append(f"{name}: other work used {others:.2f} cores as its runs began")
-            for key in cells:
-                if key in raw:
-                    continue  # measured before the stack vanished
-                raw[key] = stack.measure(
-                    key,
-                    plan.timing,
-                    noise_cores=options.noise_cores,
-                    noise_retries=options.noise_retries,
-                    budget=budget,
+            with deployments.deployed(name=name, overrides=overrides):
+                stack = StackUnderTest(
+                    name=name,
+                    pair=pair,
+                    variant=variant,
+                    run_id=run_id,
+                    load_cpus=options.load_cpus,
+                    tools=tools,
                 )
-                print(_progress(key, summarize(raw[key])), flush=True)
-                save()
+                stack.attach(replicas=REPLICAS)
+                stack.preflight(cells)
+                print(
+                    f"{name}: deployed by {deployments.method.deployer.value} in "
+                    f"{time.monotonic() - started:.0f} s",
+                    flush=True,
+                )
+                deployments.settle()  # the stack before this one is gone before its runs
+                others = wait_until_quiet(
+                    stack.roles,
+                    stack.engine,
+                    limit_cores=options.quiet_cores,
+                    max_wait_s=options.quiet_wait_s,
+                )
+                quiet.append(others)
+                if others > options.quiet_cores:
+                    notes.append(f"{name}: other work used {others:.2f} cores as its runs began")
+                for key in cells:
+                    if key in raw:
+                        continue  # measured before the stack vanished
+                    raw[key] = stack.measure(
+                        key,
+                        plan.timing,
+                        noise_cores=options.noise_cores,
+                        noise_retries=options.noise_retries,
+                        budget=budget,
+                    )
+                    print(_progress(key, summarize(raw[key])), flush=True)
+                    save()
             return
         except StackGoneError as error:
             notes.append(f"{name}: attempt {attempt}: {error}")
@@ -166,8 +168,6 @@ def measure_pair(
             notes.append(f"{name}: {str(error)[:400]}")
             print(f"{name}: failed: {error}", file=sys.stderr, flush=True)
             return
-        finally:
-            remove_everything(run_id)
 
 
 def run_load(options: LoadOptions) -> int:
@@ -178,16 +178,18 @@ def run_load(options: LoadOptions) -> int:
         )
         return 1
     plan = options.plan
+    method = method_here()
+    print(f"stacks deployed by {method.describe()}", flush=True)
     # A (pair, variant) without cells is not deployed (the TLS variant: one pair per proxy).
-    deployments = [
+    to_deploy = [
         (pair, variant)
         for pair in plan.pairs
         for variant in plan.variants
         if plan.cells(pair=pair, variant=variant)
     ]
     print(
-        f"{len(deployments)} deployments, {len(plan.all_cells())} cells; "
-        f"about {plan.estimate_s() / 60:.0f} min",
+        f"{len(to_deploy)} deployments, {len(plan.all_cells())} cells; "
+        f"about {(plan.estimate_s(deploy_s=0) + method.estimate_s(len(to_deploy))) / 60:.0f} min",
         flush=True,
     )
     started = time.monotonic()
@@ -205,19 +207,25 @@ def run_load(options: LoadOptions) -> int:
         "plan": plan.describe(),
         "client": client_description(options.load_cpus),
         "run_id": run_id,
+        "deployed_by": method.describe(),
     }
 
     def save() -> None:
         write_results(options.out_dir / "results.json", meta=meta, raw=raw, notes=notes)
 
+    deployments = Deployments(method=method, run_id=run_id, log_dir=options.out_dir, notes=notes)
     budget = NoiseBudget(options.noise_budget_s)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     interrupted = False
     try:
+        left = remove_leftover_stacks()
+        if left:
+            print(f"removed what killed runs left of {', '.join(left)}", flush=True)
         tools = tools_image()
-        for pair, variant in deployments:
+        for pair, variant in to_deploy:
             measure_pair(
                 options=options,
+                deployments=deployments,
                 run_id=run_id,
                 tools=tools,
                 pair=pair,
@@ -232,8 +240,12 @@ def run_load(options: LoadOptions) -> int:
         interrupted = True
         print("interrupted: removing what this run made", file=sys.stderr, flush=True)
     finally:
-        remove_everything(run_id)
-        signal.signal(signal.SIGTERM, previous)
+        try:
+            deployments.settle()
+        finally:
+            remove_everything(run_id)
+            signal.signal(signal.SIGTERM, previous)
+    meta["deployments"] = deployments.timings
     meta["elapsed_s"] = time.monotonic() - started
     meta["notes"] = notes
     for role in ("others", "foreign"):

@@ -227,12 +227,15 @@ def stack_overrides(*, pair: Pair, variant: Variant) -> dict[str, Any]:
     return overrides
 
 
+STACK_PREFIX = "bench-"
+
+
 def stack_name(*, pair: Pair, variant: Variant) -> str:
     """The stack's name on the engine (containers are django-stack-<name>-...).
 
     Without `_`: wrk takes the container's name as the URL's host and refuses an underscore.
     """
-    return f"bench-{pair.key.replace('_', '')}-{variant.value}"
+    return f"{STACK_PREFIX}{pair.key.replace('_', '')}-{variant.value}"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.fmt import fmt_ms, fmt_rate, fmt_ratio, fmt_seconds, machine_lines, source_line
+from bench.fmt import (
+    deployment_line,
+    fmt_ms,
+    fmt_rate,
+    fmt_ratio,
+    fmt_seconds,
+    machine_lines,
+    source_line,
+)
 from bench.plan import MINIMAL, SCENARIOS, SLOW, CellKey, Target, Variant
 from bench.stats import (
     CellSummary,
@@ -252,6 +260,7 @@ def render_load_section(
         "",
         *machine_lines(meta["machine"]),
         source_line(meta.get("source", {})),
+        deployment_line(meta),
         f"- Plan: pairs {', '.join(pairs)}; variants {', '.join(plan['variants'])}; "
         f"connections {', '.join(map(str, plan['connections']))} for "
         f"{', '.join(plan['sweep_scenarios'])}{_fixed_connections(plan['scenarios'])}, "

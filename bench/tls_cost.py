@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.fmt import fmt_ms, fmt_rate, fmt_ratio, fmt_seconds, machine_lines, source_line
+from bench.fmt import (
+    deployment_line,
+    fmt_ms,
+    fmt_rate,
+    fmt_ratio,
+    fmt_seconds,
+    machine_lines,
+    source_line,
+)
 from bench.plan import TLS_SCENARIO, CellKey, Target, Variant
 from bench.stats import CellSummary, Results, ratio
 
@@ -91,6 +99,7 @@ def render_tls_section(
         "",
         *machine_lines(meta["machine"]),
         source_line(meta.get("source", {})),
+        deployment_line(meta),
         f"- {plan['runs']} runs of {plan['duration_s']:g} s after a {plan['warmup_s']:g} s "
         f"warm-up per cell, median shown; {TLS_SCENARIO.title}, HTTP on the proxy's port "
         "8080, then HTTPS on its port 8443, on the same stack.",

@@ -1,7 +1,8 @@
 """Fixtures for the tests that run the program under the real Pulumi engine.
 
-The CLI is the one scripts/install-pulumi.sh makes available (scripts/test.sh puts its folder
-in DJANGO_STACK_PULUMI_DIR), or an official one on PATH. Each test gets its own work folder
+The CLI and the project's own plugins are found by tests/support/pulumi_tools.py (what
+scripts/test.sh exports, else what the build scripts have built); a test skips without
+them. Each test gets its own work folder
 (a copy of Pulumi.yaml and of one stack file) and its own file state backend, so nothing a
 test does reaches the checkout's stacks/ or .pulumi-state/.
 """
@@ -26,41 +27,16 @@ from deploy.workspace import (
     open_stack,
     pulumi_command,
 )
-
-
-def cli_dir() -> Path | None:
-    """The folder of the CLI to use, or None when there is none."""
-    configured = os.environ.get("DJANGO_STACK_PULUMI_DIR")
-    if configured and (Path(configured) / "pulumi").is_file():
-        return Path(configured)
-    found = shutil.which("pulumi")
-    return Path(found).parent if found else None
-
-
-# The script that builds each of the project's own plugins, and its arguments.
-PLUGIN_BUILDS = {
-    "command": ("build-own-plugins.sh", "command"),
-    "random": ("build-own-plugins.sh", "random"),
-    "docker": ("build-docker-provider.sh",),
-}
+from tests.support.pulumi_tools import MissingToolError, cli_dir, find_own_plugin
 
 
 def own_plugin(name: str) -> Path:
-    """The binary of one of the project's own plugins (`command`, `random`, `docker`): the
-    one DJANGO_STACK_<NAME>_PLUGIN names (scripts/test.sh sets it), else the one its build
-    script (PLUGIN_BUILDS) has built; the test skips without it."""
-    configured = os.environ.get(f"DJANGO_STACK_{name.upper()}_PLUGIN")
-    if configured:
-        return Path(configured)
-    script, *args = PLUGIN_BUILDS[name]
-    built = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / script), *args, "--if-built"],
-        capture_output=True,
-        text=True,
-    )
-    if built.returncode != 0:
-        pytest.skip(f"no {name} plugin: {built.stderr.strip()}")
-    return Path(built.stdout.strip())
+    """The binary of one of the project's own plugins (`command`, `random`, `docker`); the
+    test skips without it."""
+    try:
+        return find_own_plugin(name)
+    except MissingToolError as error:
+        pytest.skip(str(error))
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,16 @@ import pytest
 
 from bench import cpu
 from bench.__main__ import FULL, QUICK
-from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds
+from bench.deployment import (
+    DEPLOY_S,
+    ENGINE_TEARDOWN_S,
+    Deployer,
+    choose_method,
+    pulumi_error_summary,
+)
+from bench.fmt import fmt_ms, fmt_ratio, fmt_seconds, timing_phrase
 from bench.harness import StackUnderTest
+from bench.own_cli import parse_stat
 from bench.plan import (
     ALL_PAIRS,
     ALL_SCENARIOS,
@@ -764,6 +772,116 @@ def test_the_tls_section_lists_its_rejected_runs() -> None:
     assert "    .venv/bin/python -m bench --variants tls" in text
     assert "| gunicorn-nginx | 32 | 1,000 | n/a | n/a |" in text  # HTTPS never ran
     assert text.endswith("Rejected runs:\n\n- gunicorn-nginx tls ... run 2: 3 socket read errors\n")
+
+
+# --- who deploys ----------------------------------------------------------------------------
+
+
+def test_the_engine_deploys_unless_something_it_needs_is_missing() -> None:
+    engine = choose_method([])
+    assert engine.deployer is Deployer.ENGINE
+    assert engine.describe().startswith("`pulumi up` under the real engine")
+    harness = choose_method(["no Pulumi CLI (scripts/install-pulumi.sh builds one)", "no docker"])
+    assert harness.deployer is Deployer.HARNESS
+    assert harness.describe().endswith(
+        "not the real engine (no Pulumi CLI (scripts/install-pulumi.sh builds one); no docker)"
+    )
+
+
+def test_timings_of_the_stacks_are_a_span_or_one_figure() -> None:
+    assert timing_phrase({}) == ""
+    assert timing_phrase({"a": {"deploy_s": 50.2}}) == "deploy 50 s per stack"
+    # A stack whose teardown has not ended yet (an interrupted run) counts for its deploy only.
+    two = {"a": {"deploy_s": 61.0, "teardown_s": 30.4}, "b": {"deploy_s": 49.6}}
+    assert timing_phrase(two) == "deploy 50-61 s, teardown 30 s per stack"
+
+
+def test_under_the_engine_only_the_last_teardown_adds_to_the_estimate() -> None:
+    engine, harness = choose_method([]), choose_method(["no Pulumi CLI"])
+    assert harness.estimate_s(3) == 3 * DEPLOY_S
+    assert engine.estimate_s(3) == 3 * DEPLOY_S + ENGINE_TEARDOWN_S
+    assert engine.estimate_s(0) == 0
+
+
+def test_a_proc_stat_line_gives_name_state_and_parent() -> None:
+    # Lines as /proc/<pid>/stat has them (proc_pid_stat(5)); the second with a name that holds
+    # a space and a ")", and a zombie.
+    line = "4242 (pulumi) S 4100 4100 3900 0 -1 4194560 12000 0 0 0 90 40 0 0 20 0 17 0"
+    assert parse_stat(line) == ("pulumi", "S", 4100)
+    odd = "77 (a) b) Z 1 77 77 0 -1 4194564 100 0 0 0 0 0 0 0 20 0 1 0"
+    assert parse_stat(odd) == ("a) b", "Z", 1)
+
+
+# What the real CLI (3.274) printed for a resource the provider refused (a RandomPassword of
+# length -3 under the project's random plugin), as CommandError's message holds it.
+FAILED_UP = """
+ code: 1
+ stdout: Updating (check):
+
+ +  pulumi:pulumi:Stack check-check creating (0s)
+    random:index:RandomPassword db-password  error: random:index/randomPassword:RandomPassword \
+resource 'db-password': property length value {-3} has a problem: length must be 1 or more, got -3
+ +  pulumi:pulumi:Stack check-check created (0.07s)
+    random:index:RandomPassword db-password **failed** 1 error
+Diagnostics:
+  random:index:RandomPassword (db-password):
+    error: random:index/randomPassword:RandomPassword resource 'db-password': property length \
+value {-3} has a problem: length must be 1 or more, got -3
+
+Resources:
+    + 1 created
+    1 errored
+
+Duration: 1s
+
+ stderr:
+"""
+
+
+def test_a_failed_pulumi_command_is_summed_up_by_its_diagnostics() -> None:
+    assert pulumi_error_summary(FAILED_UP) == (
+        "random:index:RandomPassword (db-password): error: random:index/randomPassword:"
+        "RandomPassword resource 'db-password': property length value {-3} has a problem: "
+        "length must be 1 or more, got -3"
+    )
+    # Without any `error:` line (the CLI itself failed), the end of what it printed.
+    assert pulumi_error_summary(" code: 255\n stderr: no Pulumi.yaml", limit=14) == "no Pulumi.yaml"
+
+
+def test_the_report_says_what_deployed_the_stacks() -> None:
+    meta: dict[str, Any] = {
+        "date": "2026-12-02 06:00 UTC",
+        "elapsed_s": 200.0,
+        "command": ".venv/bin/python -m bench --quick",
+        "machine": {"nproc": 2},
+        "plan": {
+            "pairs": ["gunicorn-nginx"],
+            "variants": ["tuned"],
+            "scenarios": ["health"],
+            "connections": [32],
+            "sweep_scenarios": ["health"],
+            "headline": 32,
+            "duration_s": 2.0,
+            "warmup_s": 1.0,
+            "runs": 3,
+        },
+        "deployed_by": choose_method([]).describe(),
+        "deployments": {
+            "bench-gunicorn-nginx-tuned": {"deploy_s": 189.2, "teardown_s": 57.0},
+            "bench-gunicorn-nginx-defaults": {"deploy_s": 53.4, "teardown_s": 36.6},
+        },
+    }
+    results = {key("health"): cell(900.0)}
+    goals = evaluate_goals(results, pairs=["gunicorn-nginx"], connections=[32])
+    load = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    tls = render_tls_section(meta=meta, results=results, rejected=[])
+    for text in (load, tls):
+        assert "\n- Deployed by `pulumi up` under the real engine (Automation API" in text
+        assert "the next one deploys (deploy 53-189 s, teardown 37-57 s per stack).\n" in text
+    # A results file from before the deployer was recorded: every such run was the harness's.
+    del meta["deployed_by"], meta["deployments"]
+    load = render_load_section(meta=meta, results=results, goals=goals, rejected=[], chart=None)
+    assert "\n- Deployed by the end-to-end harness (the results file does not say;" in load
 
 
 # --- slow clients ---------------------------------------------------------------------------
