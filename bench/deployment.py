@@ -178,7 +178,12 @@ class Deployments:
         teardown = ExitStack()
         stack: ProgramStack | None = None
         try:
-            stack, _port = teardown.enter_context(engine_stack(name, **overrides))
+            # No image or build cache removal when it is taken down: that runs in a thread
+            # while the next stack builds, and a `builder prune` racing a build crashed
+            # dockerd 20.10 (BuildKit's cache manager, stop 21's note).
+            stack, _port = teardown.enter_context(
+                engine_stack(name, free_disk_after=False, **overrides)
+            )
             try:
                 stack.up()
             except auto.CommandError as error:

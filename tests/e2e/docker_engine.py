@@ -70,10 +70,10 @@ def remove_images_of_this_run() -> None:
     DEPLOYED.clear()
 
 
-def remove_stack(name: str) -> None:
-    """Remove what stack `name` has on the engine (containers, networks, volumes; its images
-    and the build cache too when the disk is low: remove_images); what cannot be removed fails
-    the run."""
+def remove_stack(name: str, *, free_disk: bool = True) -> None:
+    """Remove what stack `name` has on the engine (containers, networks, volumes; with
+    `free_disk`, its images and the build cache too when the disk is low: remove_images); what
+    cannot be removed fails the run."""
     for attempt in range(3):
         found = stack_containers(name)
         if not found:
@@ -84,7 +84,8 @@ def remove_stack(name: str) -> None:
         docker("network", "rm", network, check=False)
     for volume in stack_volumes(name):
         docker("volume", "rm", "-f", volume, check=False)
-    remove_images(stack_images(name))
+    if free_disk:
+        remove_images(stack_images(name))
     left = {
         "containers": stack_containers(name),
         "networks": stack_networks(name),
@@ -100,7 +101,9 @@ def dev_stack_config(port: int, overrides: Mapping[str, Any]) -> dict[str, str]:
 
 
 @contextmanager
-def engine_stack(name: str, **overrides: Any) -> Iterator[tuple[ProgramStack, int]]:
+def engine_stack(
+    name: str, *, free_disk_after: bool = True, **overrides: Any
+) -> Iterator[tuple[ProgramStack, int]]:
     """Stack `name` of the dev stack file with `overrides` on a free local port, nothing
     deployed yet; (the stack, its port). At the end it is destroyed and whatever is left
     removed."""
@@ -119,7 +122,7 @@ def engine_stack(name: str, **overrides: Any) -> Iterator[tuple[ProgramStack, in
                 finally:
                     stack.remove()
         finally:
-            remove_stack(name)
+            remove_stack(name, free_disk=free_disk_after)
 
 
 @contextmanager
