@@ -41,19 +41,22 @@ def failed_jobs_of(stack: auto.Stack) -> list[str]:
     return failed_jobs(deployment.get("resources") or [])
 
 
+def replacing_failed_jobs(stack: auto.Stack, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` for an `up` or `preview` of `stack`, with every job that failed last time
+    added to `replace`; says which, through `on_output` (or print), when there are any."""
+    again = failed_jobs_of(stack)
+    if not again:
+        return options
+    say = options.get("on_output") or print
+    say(f"running again the jobs that failed last time: {', '.join(again)}")
+    return {**options, "replace": [*options.get("replace", []), *again]}
+
+
 def up(stack: auto.Stack, **options: Any) -> auto.UpResult:
     """`stack.up(**options)`, replacing every job that failed last time."""
-    again = failed_jobs_of(stack)
-    if again:
-        say = options.get("on_output") or print
-        say(f"running again the jobs that failed last time: {', '.join(again)}")
-        options["replace"] = [*options.get("replace", []), *again]
-    return stack.up(**options)
+    return stack.up(**replacing_failed_jobs(stack, options))
 
 
 def preview(stack: auto.Stack, **options: Any) -> auto.PreviewResult:
     """`stack.preview(**options)`, with the jobs that `up` would run again replaced."""
-    again = failed_jobs_of(stack)
-    if again:
-        options["replace"] = [*options.get("replace", []), *again]
-    return stack.preview(**options)
+    return stack.preview(**replacing_failed_jobs(stack, options))

@@ -407,6 +407,20 @@ def test_ratio_tables() -> None:
     assert "| gunicorn-nginx | 3.00x | 5.00x |" in table
 
 
+# A --quick run's plan, as results.json records it.
+QUICK_PLAN = {
+    "pairs": ["gunicorn-nginx"],
+    "variants": ["tuned"],
+    "scenarios": ["health"],
+    "connections": [32],
+    "sweep_scenarios": ["health"],
+    "headline": 32,
+    "duration_s": 2.0,
+    "warmup_s": 1.0,
+    "runs": 3,
+}
+
+
 def test_load_section_names_the_machine_command_and_verdicts() -> None:
     results = {key("health"): cell(900.0), key("health", "direct"): cell(1000.0)}
     meta = {
@@ -414,17 +428,7 @@ def test_load_section_names_the_machine_command_and_verdicts() -> None:
         "elapsed_s": 75.0,
         "command": ".venv/bin/python -m bench --quick",
         "machine": {"nproc": 2, "cpu_model": "Test CPU", "memory_gib": 24.0, "kernel": "Linux"},
-        "plan": {
-            "pairs": ["gunicorn-nginx"],
-            "variants": ["tuned"],
-            "scenarios": ["health"],
-            "connections": [32],
-            "sweep_scenarios": ["health"],
-            "headline": 32,
-            "duration_s": 2.0,
-            "warmup_s": 1.0,
-            "runs": 3,
-        },
+        "plan": QUICK_PLAN,
         "client": "wrk in a container",
     }
     goals = evaluate_goals(results, pairs=["gunicorn-nginx"], connections=[32])
@@ -854,17 +858,7 @@ def test_the_report_says_what_deployed_the_stacks() -> None:
         "elapsed_s": 200.0,
         "command": ".venv/bin/python -m bench --quick",
         "machine": {"nproc": 2},
-        "plan": {
-            "pairs": ["gunicorn-nginx"],
-            "variants": ["tuned"],
-            "scenarios": ["health"],
-            "connections": [32],
-            "sweep_scenarios": ["health"],
-            "headline": 32,
-            "duration_s": 2.0,
-            "warmup_s": 1.0,
-            "runs": 3,
-        },
+        "plan": QUICK_PLAN,
         "deployed_by": choose_method([]).describe(),
         "deployments": {
             "bench-gunicorn-nginx-tuned": {"deploy_s": 189.2, "teardown_s": 57.0},
